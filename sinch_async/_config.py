@@ -1,0 +1,98 @@
+"""Client configuration: regions, base URLs, timeouts, and a secret that never prints."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import attrs
+
+from . import _constants as C
+from ._errors import SinchConfigError
+
+__all__ = ["Secret", "Timeouts", "resolve_base_url"]
+
+
+class Secret:
+    """A credential that shows as ``'********'`` in ``repr``/``str`` and logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise SinchConfigError("a credential must be a non-empty string")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value, for the Authorization header only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> str:
+        raise TypeError("Secret cannot be pickled")
+
+
+@attrs.frozen
+class Timeouts:
+    """Timeouts in seconds (``None`` disables one).
+
+    ``total`` bounds a whole request, ``connect`` getting a connection (including pool
+    wait), ``read`` the wait for each chunk of the response.
+    """
+
+    total: float | None = C.DEFAULT_TOTAL_TIMEOUT
+    connect: float | None = C.DEFAULT_CONNECT_TIMEOUT
+    read: float | None = C.DEFAULT_READ_TIMEOUT
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("total", "connect", "read"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not value > 0):
+                raise SinchConfigError(f"Timeouts.{name} must be a positive number or None")
+
+
+def resolve_base_url(region: str | None, base_url: str | None, *, allow_insecure_http: bool) -> str:
+    """The origin every request goes to (without ``/xms/v1``).
+
+    ``base_url`` wins over ``region``; plain ``http://`` is allowed only for loopback
+    hosts (a local FakeSinch) unless ``allow_insecure_http`` is set.
+    """
+    if base_url is None:
+        if region is None:
+            raise SinchConfigError(
+                f"region is required (one of {', '.join(C.REGIONS)}), or pass base_url="
+            )
+        region = region.lower()
+        if region not in C.REGIONS:
+            raise SinchConfigError(
+                f"unknown region {region!r}; expected one of {', '.join(C.REGIONS)}"
+            )
+        return f"https://{region}.sms.api.sinch.com"
+    url = base_url.rstrip("/")
+    if url.endswith(C.API_PATH):
+        url = url[: -len(C.API_PATH)]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SinchConfigError(f"base_url must be an http(s) URL, got {base_url!r}")
+    if parts.query or parts.fragment:
+        raise SinchConfigError("base_url must not carry a query or fragment")
+    if (
+        parts.scheme == "http"
+        and parts.hostname not in C.LOOPBACK_HOSTS
+        and not parts.hostname.startswith("127.")
+        and not allow_insecure_http
+    ):
+        raise SinchConfigError(
+            f"refusing plain http:// to non-loopback host {parts.hostname!r}: the API token "
+            "would travel unencrypted (pass allow_insecure_http=True to override)"
+        )
+    return url

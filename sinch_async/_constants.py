@@ -1,0 +1,51 @@
+"""Every default the SDK uses, in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "API_PATH",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_PAGE_SIZE",
+    "DEFAULT_READ_TIMEOUT",
+    "DEFAULT_TOTAL_TIMEOUT",
+    "LOOPBACK_HOSTS",
+    "MAX_BATCH_RECIPIENTS",
+    "MAX_BINARY_BYTES",
+    "MAX_CALLBACK_URL",
+    "MAX_CLIENT_REFERENCE",
+    "MAX_DRY_RUN_RECIPIENTS",
+    "MAX_EXPIRY_DAYS",
+    "MAX_PAGE_SIZE",
+    "MAX_TEXT_BODY",
+    "MAX_UPDATE_RECIPIENTS",
+    "REGIONS",
+    "USER_AGENT",
+]
+
+#: Regions of the classic service-plan API (``https://{region}.sms.api.sinch.com``).
+REGIONS: Final = ("us", "eu", "au", "br", "ca")
+API_PATH: Final = "/xms/v1"
+
+DEFAULT_TOTAL_TIMEOUT: Final = 30.0
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+DEFAULT_READ_TIMEOUT: Final = 25.0
+DEFAULT_MAX_CONNECTIONS: Final = 100
+
+DEFAULT_PAGE_SIZE: Final = 30
+MAX_PAGE_SIZE: Final = 100
+
+MAX_BATCH_RECIPIENTS: Final = 1000
+MAX_UPDATE_RECIPIENTS: Final = 100
+MAX_TEXT_BODY: Final = 2000
+MAX_BINARY_BYTES: Final = 140
+MAX_CALLBACK_URL: Final = 2048
+MAX_CLIENT_REFERENCE: Final = 2048
+MAX_DRY_RUN_RECIPIENTS: Final = 1000
+MAX_EXPIRY_DAYS: Final = 3
+
+LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+USER_AGENT: Final = "sinch-async/0.1.0"

@@ -1,0 +1,168 @@
+"""The exception hierarchy: everything the SDK raises derives from :class:`SinchError`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._pagination import PagerCheckpoint
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConflictError",
+    "ForbiddenError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "SinchAPIError",
+    "SinchConfigError",
+    "SinchConnectionError",
+    "SinchDecodeError",
+    "SinchError",
+    "SinchTimeoutError",
+    "SinchTransportError",
+    "SinchValidationError",
+    "api_error_for_status",
+]
+
+
+class SinchError(Exception):
+    """Base class of every error raised by sinch-async.
+
+    ``checkpoint`` is set when the error interrupted a pager walk: pass it to the
+    same ``list(...)`` call as ``resume=`` to continue where the walk stopped.
+    """
+
+    checkpoint: PagerCheckpoint | None = None
+
+
+class SinchValidationError(SinchError, ValueError):
+    """Bad input, detected before any request was sent."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class SinchConfigError(SinchError, ValueError):
+    """Invalid client configuration (region, credentials, base URL)."""
+
+
+class ClientClosedError(SinchError, RuntimeError):
+    """The client was used after ``aclose()``."""
+
+
+class SinchTransportError(SinchError):
+    """The request failed below HTTP: no usable response arrived.
+
+    ``may_have_reached_sinch`` is False only when the request certainly was not
+    delivered (for example the connection was refused); when True, Sinch may have
+    processed it, so a non-idempotent call (a send) must not be blindly repeated.
+    """
+
+    def __init__(
+        self, message: str, *, method: str, url: str, may_have_reached_sinch: bool
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.may_have_reached_sinch = may_have_reached_sinch
+
+
+class SinchConnectionError(SinchTransportError):
+    """The connection could not be made, or broke before a response was read."""
+
+
+class SinchTimeoutError(SinchTransportError, TimeoutError):
+    """A configured timeout expired."""
+
+
+class SinchDecodeError(SinchError):
+    """Sinch answered with a body the SDK cannot decode into the expected record."""
+
+    def __init__(self, message: str, *, status: int, body: bytes) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class SinchAPIError(SinchError):
+    """Sinch answered with an HTTP error status.
+
+    ``code`` and ``text`` are Sinch's own (``{"code": ..., "text": ...}``) when the body
+    carries them; ``body`` holds the raw bytes whatever their shape.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        text: str | None,
+        *,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> None:
+        detail = f"{code}: {text}" if code and text else (code or text or "no error detail")
+        super().__init__(f"{method} {url} -> HTTP {status} ({detail})")
+        self.status = status
+        self.code = code
+        self.text = text
+        self.method = method
+        self.url = url
+        self.headers: Mapping[str, str] = dict(headers or {})
+        self.body = body
+
+
+class BadRequestError(SinchAPIError):
+    """HTTP 400: the request does not conform to the API."""
+
+
+class AuthenticationError(SinchAPIError):
+    """HTTP 401: the token is not valid for this service plan (or has expired)."""
+
+
+class ForbiddenError(SinchAPIError):
+    """HTTP 403: valid syntax, refused (unknown group, blocked account, ...)."""
+
+
+class NotFoundError(SinchAPIError):
+    """HTTP 404: unknown path or id."""
+
+
+class ConflictError(SinchAPIError):
+    """HTTP 409: conflict (for example cancelling a batch that can no longer be cancelled)."""
+
+
+class RateLimitError(SinchAPIError):
+    """HTTP 429: too many requests. ``retry_after`` is in seconds when Sinch said."""
+
+    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(SinchAPIError):
+    """HTTP 5xx: Sinch failed. A send may or may not have been processed."""
+
+
+_BY_STATUS: dict[int, type[SinchAPIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitError,
+}
+
+
+def api_error_for_status(status: int) -> type[SinchAPIError]:
+    """The error class for an HTTP status (>= 400)."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, SinchAPIError)

@@ -1,0 +1,188 @@
+"""Async pagers over xms page-number list endpoints, with checkpoints to resume a walk."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from ._errors import SinchError, SinchValidationError
+from ._validation import check_page_size
+from ._wire import QueryValue
+from .models.common import Page
+
+__all__ = ["AsyncPager", "PageFetcher", "PagerCheckpoint"]
+
+T = TypeVar("T")
+
+#: Fetch one page given the full query (filters + page + page_size).
+PageFetcher = Callable[[Mapping[str, QueryValue]], Awaitable[Page[T]]]
+
+
+@attrs.frozen(kw_only=True)
+class PagerCheckpoint:
+    """Where a walk stands: the filters, the next page to fetch and how much of it was used.
+
+    Store it with :meth:`to_dict` (JSON-safe) and resume with ``list(resume=...)``.
+    """
+
+    resource: str
+    filters: tuple[tuple[str, str], ...]
+    page_size: int
+    page: int = 0
+    offset: int = 0
+    yielded: int = 0
+    max_items: int | None = None
+    done: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict."""
+        data = attrs.asdict(self)
+        data["filters"] = [list(pair) for pair in self.filters]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PagerCheckpoint:
+        """Rebuild a checkpoint saved with :meth:`to_dict`."""
+        try:
+            return cls(
+                resource=str(data["resource"]),
+                filters=tuple((str(k), str(v)) for k, v in data["filters"]),
+                page_size=int(data["page_size"]),
+                page=int(data["page"]),
+                offset=int(data["offset"]),
+                yielded=int(data["yielded"]),
+                max_items=None if data.get("max_items") is None else int(data["max_items"]),
+                done=bool(data.get("done", False)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SinchValidationError("resume", f"not a pager checkpoint: {exc!r}") from exc
+
+
+class AsyncPager(Generic[T]):
+    """Walks a list endpoint page by page.
+
+    ``async for item in pager`` yields items; ``async for page in pager.pages()`` yields
+    :class:`Page` objects. Both continue from the pager's current position, which
+    :attr:`checkpoint` reports. Paging arithmetic uses the *requested* page size and
+    ``count``; the walk stops on an empty page, at ``count``, or at ``max_items``.
+    """
+
+    def __init__(
+        self,
+        fetch: PageFetcher[T],
+        *,
+        resource: str,
+        filters: Mapping[str, str],
+        page_size: int,
+        max_items: int | None = None,
+        resume: PagerCheckpoint | Mapping[str, Any] | None = None,
+    ) -> None:
+        check_page_size(page_size)
+        if max_items is not None and (
+            isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0
+        ):
+            raise SinchValidationError("max_items", "must be a non-negative integer or None")
+        self._fetch = fetch
+        if resume is not None:
+            cp = (
+                resume if isinstance(resume, PagerCheckpoint) else PagerCheckpoint.from_dict(resume)
+            )
+            if cp.resource != resource:
+                raise SinchValidationError(
+                    "resume", f"checkpoint is for {cp.resource!r}, not {resource!r}"
+                )
+            check_page_size(cp.page_size)
+        else:
+            cp = PagerCheckpoint(
+                resource=resource,
+                filters=tuple(sorted(filters.items())),
+                page_size=page_size,
+                max_items=max_items,
+            )
+        self._resource = cp.resource
+        self._filters = cp.filters
+        self._page_size = cp.page_size
+        self._max_items = cp.max_items
+        # The walk's position, kept as plain ints (updated per item on the hot path).
+        self._page = cp.page
+        self._offset = cp.offset
+        self._yielded = cp.yielded
+        self._done = cp.done
+        self._count: int | None = None
+
+    @property
+    def checkpoint(self) -> PagerCheckpoint:
+        """The position after everything handed out so far."""
+        return PagerCheckpoint(
+            resource=self._resource,
+            filters=self._filters,
+            page_size=self._page_size,
+            page=self._page,
+            offset=self._offset,
+            yielded=self._yielded,
+            max_items=self._max_items,
+            done=self._done,
+        )
+
+    @property
+    def count(self) -> int | None:
+        """Total matching items as Sinch last reported it (None before the first page)."""
+        return self._count
+
+    async def _next_page(self) -> tuple[Page[T], int, bool] | None:
+        """(page trimmed to what may be handed out, items on the raw page, is-last-page)."""
+        remaining = None if self._max_items is None else self._max_items - self._yielded
+        if self._done or (remaining is not None and remaining <= 0):
+            return None
+        query: dict[str, QueryValue] = dict(self._filters)
+        query["page"] = self._page
+        query["page_size"] = self._page_size
+        try:
+            raw = await self._fetch(query)
+        except SinchError as exc:
+            exc.checkpoint = self.checkpoint
+            raise
+        self._count = raw.count
+        total = len(raw.items)
+        if total == 0 or self._offset >= total:
+            self._done = True
+            return None
+        items = list(raw.items)[self._offset :]
+        if remaining is not None:
+            items = items[:remaining]
+        last = self._page * self._page_size + total >= raw.count
+        page = Page(items=items, page=raw.page, count=raw.count, page_size=raw.page_size)
+        return page, total, last
+
+    def _advance(self, n: int, page_total: int, last: bool) -> None:
+        self._yielded += n
+        self._offset += n
+        if self._offset >= page_total:
+            self._page += 1
+            self._offset = 0
+            self._done = last
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        """Yield pages (trimmed to ``max_items`` and to a resumed offset)."""
+        while True:
+            got = await self._next_page()
+            if got is None:
+                return
+            page, total, last = got
+            self._advance(len(page.items), total, last)
+            yield page
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._items()
+
+    async def _items(self) -> AsyncIterator[T]:
+        while True:
+            got = await self._next_page()
+            if got is None:
+                return
+            page, total, last = got
+            for item in page.items:
+                self._advance(1, total, last)
+                yield item

@@ -1,0 +1,239 @@
+"""The request engine: one place that turns a call into HTTP and HTTP into a result or error."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Mapping
+from typing import Protocol
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from . import _constants as C
+from ._config import Secret, Timeouts
+from ._errors import (
+    ClientClosedError,
+    RateLimitError,
+    SinchConnectionError,
+    SinchTimeoutError,
+    SinchTransportError,
+    api_error_for_status,
+)
+from ._wire import QueryValue, build_query, parse_error_body, parse_retry_after
+
+__all__ = ["Auth", "Response", "ServicePlanAuth", "Session"]
+
+log = logging.getLogger("sinch_async")
+
+
+class Auth(Protocol):
+    """Supplies the path prefix owner (plan or project id) and the Authorization header."""
+
+    @property
+    def owner_id(self) -> str: ...
+
+    async def authorization(self, session: aiohttp.ClientSession) -> str: ...
+
+
+@attrs.frozen(repr=False)
+class ServicePlanAuth:
+    """Service plan id + API token (``Authorization: Bearer <token>``)."""
+
+    service_plan_id: str
+    api_token: Secret
+
+    @property
+    def owner_id(self) -> str:
+        return self.service_plan_id
+
+    async def authorization(self, session: aiohttp.ClientSession) -> str:
+        return f"Bearer {self.api_token.reveal()}"
+
+    def __repr__(self) -> str:
+        return f"ServicePlanAuth(service_plan_id={self.service_plan_id!r}, api_token=********)"
+
+
+@attrs.frozen
+class Response:
+    """A successful HTTP response, body fully read."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+class Session:
+    """Owns (or borrows) the aiohttp session and performs requests.
+
+    The aiohttp session is created lazily inside the running event loop on first use.
+    A borrowed session is never closed by us.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        auth: Auth,
+        timeouts: Timeouts,
+        max_connections: int,
+        session: aiohttp.ClientSession | None = None,
+        user_agent: str = C.USER_AGENT,
+    ) -> None:
+        self._base = f"{base_url}{C.API_PATH}/{auth.owner_id}"
+        self._auth = auth
+        self._timeouts = timeouts
+        self._default_timeout = self._client_timeout(timeouts)
+        self._max_connections = max_connections
+        self._session = session
+        self._owns_session = session is None
+        self._user_agent = user_agent
+        self._state = _State.UNOPENED
+
+    @property
+    def closed(self) -> bool:
+        return self._state is _State.CLOSED
+
+    @property
+    def base(self) -> str:
+        """``{origin}/xms/v1/{owner_id}``."""
+        return self._base
+
+    def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(
+            total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.read
+        )
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._state is _State.CLOSED:
+            raise ClientClosedError("this SinchClient is closed; create a new one")
+        if self._session is None:
+            asyncio.get_running_loop()  # refuse to build a session outside a loop
+            connector = aiohttp.TCPConnector(limit=self._max_connections)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._default_timeout,
+                headers={"User-Agent": self._user_agent},
+            )
+        elif self._session.closed:
+            raise ClientClosedError("the aiohttp session this client uses is closed")
+        self._state = _State.OPENED
+        return self._session
+
+    def url(self, path: str, query: Mapping[str, QueryValue] | None = None) -> URL:
+        """The encoded URL for an API path (relative to ``/xms/v1/{owner}``)."""
+        text = self._base + path
+        if query:
+            qs = build_query(query)
+            if qs:
+                text = f"{text}?{qs}"
+        return URL(text, encoded=True)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, QueryValue] | None = None,
+        body: bytes | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> Response:
+        """Send one request; return the 2xx response or raise a typed error."""
+        session = self._ensure_session()
+        url = self.url(path, query)
+        headers = {
+            "Authorization": await self._auth.authorization(session),
+            "Accept": "application/json",
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        # Always per request, so a borrowed session gets our timeouts too.
+        timeout = self._default_timeout if timeouts is None else self._client_timeout(timeouts)
+        started = time.perf_counter()
+        shown = f"{self._base}{path}"
+        try:
+            async with session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=timeout,
+            ) as resp:
+                data = await resp.read()
+                status = resp.status
+                resp_headers = {k: v for k, v in resp.headers.items()}
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise SinchTimeoutError(
+                f"{method} {shown}: connect timeout",
+                method=method,
+                url=shown,
+                may_have_reached_sinch=False,
+            ) from exc
+        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+            raise SinchTimeoutError(
+                f"{method} {shown}: timed out waiting for Sinch",
+                method=method,
+                url=shown,
+                may_have_reached_sinch=True,
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise SinchConnectionError(
+                f"{method} {shown}: cannot connect ({exc.os_error or exc})",
+                method=method,
+                url=shown,
+                may_have_reached_sinch=False,
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise SinchConnectionError(
+                f"{method} {shown}: connection failed ({type(exc).__name__}: {exc})",
+                method=method,
+                url=shown,
+                may_have_reached_sinch=True,
+            ) from exc
+        except OSError as exc:
+            raise SinchTransportError(
+                f"{method} {shown}: {exc}", method=method, url=shown, may_have_reached_sinch=True
+            ) from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        log.debug("%s %s -> %s (%.1f ms)", method, shown, status, elapsed)
+        if status >= 400:
+            raise _api_error(status, method, shown, resp_headers, data)
+        return Response(status=status, headers=resp_headers, body=data)
+
+    async def aclose(self) -> None:
+        """Close the owned aiohttp session (a borrowed one stays open). Idempotent."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+
+def _api_error(
+    status: int, method: str, url: str, headers: Mapping[str, str], body: bytes
+) -> Exception:
+    code, text = parse_error_body(body)
+    cls = api_error_for_status(status)
+    if cls is RateLimitError:
+        return RateLimitError(
+            status,
+            code,
+            text,
+            method=method,
+            url=url,
+            headers=headers,
+            body=body,
+            retry_after=parse_retry_after(headers.get("Retry-After")),
+        )
+    return cls(status, code, text, method=method, url=url, headers=headers, body=body)

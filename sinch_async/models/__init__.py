@@ -1,0 +1,48 @@
+"""Typed records for the SMS API."""
+
+from .batches import (
+    Batch,
+    BatchRequest,
+    BatchUpdate,
+    BinaryBatch,
+    BinaryBatchRequest,
+    BinaryBatchUpdate,
+    DeliveryFeedback,
+    DryRunRecipient,
+    DryRunResult,
+    MediaBatch,
+    MediaBatchRequest,
+    MediaBatchUpdate,
+    MediaBody,
+    Parameters,
+    TextBatch,
+    TextBatchRequest,
+    TextBatchUpdate,
+    UnknownBatch,
+)
+from .common import DeliveryReportType, Encoding, ErrorBody, Page
+
+__all__ = [
+    "Batch",
+    "BatchRequest",
+    "BatchUpdate",
+    "BinaryBatch",
+    "BinaryBatchRequest",
+    "BinaryBatchUpdate",
+    "DeliveryFeedback",
+    "DeliveryReportType",
+    "DryRunRecipient",
+    "DryRunResult",
+    "Encoding",
+    "ErrorBody",
+    "MediaBatch",
+    "MediaBatchRequest",
+    "MediaBatchUpdate",
+    "MediaBody",
+    "Page",
+    "Parameters",
+    "TextBatch",
+    "TextBatchRequest",
+    "TextBatchUpdate",
+    "UnknownBatch",
+]

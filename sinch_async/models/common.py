@@ -1,0 +1,57 @@
+"""Records and open enums shared by every area of the API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+import attrs
+
+__all__ = [
+    "DeliveryReportType",
+    "Encoding",
+    "ErrorBody",
+    "Page",
+]
+
+T = TypeVar("T")
+
+
+class DeliveryReportType(StrEnum):
+    """What delivery reporting a batch asks for. Unknown future values arrive as ``str``."""
+
+    NONE = "none"
+    SUMMARY = "summary"
+    FULL = "full"
+    PER_RECIPIENT = "per_recipient"
+    PER_RECIPIENT_FINAL = "per_recipient_final"
+
+
+class Encoding(StrEnum):
+    """Encoding reported by a dry run."""
+
+    TEXT = "text"
+    UNICODE = "unicode"
+
+
+@attrs.frozen
+class ErrorBody:
+    """The xms error body ``{"code": ..., "text": ...}``."""
+
+    code: str
+    text: str
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a list endpoint.
+
+    ``count`` is the total number of items matching the filters; ``page_size`` is the
+    number of items on *this* page as Sinch reports it (not the size requested).
+    """
+
+    items: Sequence[T]
+    page: int
+    count: int
+    page_size: int

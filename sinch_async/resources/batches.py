@@ -1,0 +1,401 @@
+"""``client.batches``: send, dry-run, get, list, replace, update, cancel, delivery feedback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import unquote
+
+import attrs
+
+from .. import _constants as C
+from .._converter import decode, decode_page, dumps, unstructure
+from .._errors import SinchValidationError
+from .._pagination import AsyncPager, PagerCheckpoint
+from .._session import Session
+from .._validation import check_aware, check_batch_request, check_batch_update, check_recipients
+from .._wire import QueryValue, build_query, quote_path_segment
+from ..models.batches import (
+    Batch,
+    BatchRequest,
+    BatchUpdate,
+    BinaryBatchRequest,
+    BinaryBatchUpdate,
+    DeliveryFeedback,
+    DeliveryReport,
+    DryRunResult,
+    MediaBatchRequest,
+    MediaBatchUpdate,
+    MediaBody,
+    Parameters,
+    TextBatchRequest,
+    TextBatchUpdate,
+)
+from ..models.common import Page
+
+__all__ = ["BatchesResource"]
+
+BatchType = Literal["mt_text", "mt_binary", "mt_media"]
+
+
+def _build(cls: Any, **fields: Any) -> Any:
+    """Construct a record from keyword arguments, turning type mistakes into our error."""
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise SinchValidationError(cls.__name__, str(exc)) from exc
+
+
+def _path(batch_id: str) -> str:
+    return f"/batches/{quote_path_segment(batch_id, 'batch_id')}"
+
+
+class BatchesResource:
+    """Batches: every send of one message to up to 1000 recipients."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # --- send ---------------------------------------------------------------------------
+
+    async def send(self, request: BatchRequest) -> Batch:
+        """Send a prepared text, binary or media request. Validated before it leaves."""
+        check_batch_request(request)
+        resp = await self._session.request("POST", "/batches", body=dumps(request))
+        result: Batch = decode(resp.body, Batch, status=resp.status)
+        return result
+
+    async def send_text(
+        self,
+        *,
+        to: Iterable[str],
+        body: str,
+        from_: str | None = None,
+        parameters: Parameters | None = None,
+        delivery_report: DeliveryReport | None = None,
+        send_at: datetime | None = None,
+        expire_at: datetime | None = None,
+        callback_url: str | None = None,
+        client_reference: str | None = None,
+        feedback_enabled: bool | None = None,
+        flash_message: bool | None = None,
+        truncate_concat: bool | None = None,
+        max_number_of_message_parts: int | None = None,
+        from_ton: int | None = None,
+        from_npi: int | None = None,
+    ) -> Batch:
+        """Send an SMS to 1..1000 recipients; ``${key}`` placeholders come from ``parameters``."""
+        request: TextBatchRequest = _build(
+            TextBatchRequest,
+            to=to,
+            body=body,
+            from_=from_,
+            parameters=parameters,
+            delivery_report=delivery_report,
+            send_at=send_at,
+            expire_at=expire_at,
+            callback_url=callback_url,
+            client_reference=client_reference,
+            feedback_enabled=feedback_enabled,
+            flash_message=flash_message,
+            truncate_concat=truncate_concat,
+            max_number_of_message_parts=max_number_of_message_parts,
+            from_ton=from_ton,
+            from_npi=from_npi,
+        )
+        return await self.send(request)
+
+    async def send_binary(
+        self,
+        *,
+        to: Iterable[str],
+        body: str,
+        udh: str,
+        from_: str | None = None,
+        delivery_report: DeliveryReport | None = None,
+        send_at: datetime | None = None,
+        expire_at: datetime | None = None,
+        callback_url: str | None = None,
+        client_reference: str | None = None,
+        feedback_enabled: bool | None = None,
+        from_ton: int | None = None,
+        from_npi: int | None = None,
+    ) -> Batch:
+        """Send a binary SMS: Base64 ``body`` plus hex ``udh``, at most 140 bytes together."""
+        request: BinaryBatchRequest = _build(
+            BinaryBatchRequest,
+            to=to,
+            body=body,
+            udh=udh,
+            from_=from_,
+            delivery_report=delivery_report,
+            send_at=send_at,
+            expire_at=expire_at,
+            callback_url=callback_url,
+            client_reference=client_reference,
+            feedback_enabled=feedback_enabled,
+            from_ton=from_ton,
+            from_npi=from_npi,
+        )
+        return await self.send(request)
+
+    async def send_media(
+        self,
+        *,
+        to: Iterable[str],
+        media_body: MediaBody,
+        from_: str | None = None,
+        parameters: Parameters | None = None,
+        delivery_report: DeliveryReport | None = None,
+        send_at: datetime | None = None,
+        expire_at: datetime | None = None,
+        callback_url: str | None = None,
+        client_reference: str | None = None,
+        feedback_enabled: bool | None = None,
+        strict_validation: bool | None = None,
+    ) -> Batch:
+        """Send an MMS (US only, enabled per account)."""
+        request: MediaBatchRequest = _build(
+            MediaBatchRequest,
+            to=to,
+            body=media_body,
+            from_=from_,
+            parameters=parameters,
+            delivery_report=delivery_report,
+            send_at=send_at,
+            expire_at=expire_at,
+            callback_url=callback_url,
+            client_reference=client_reference,
+            feedback_enabled=feedback_enabled,
+            strict_validation=strict_validation,
+        )
+        return await self.send(request)
+
+    async def dry_run(
+        self,
+        request: BatchRequest,
+        *,
+        per_recipient: bool = False,
+        number_of_recipients: int | None = None,
+    ) -> DryRunResult:
+        """Ask Sinch how a request would be split into messages, without sending it."""
+        check_batch_request(request)
+        if number_of_recipients is not None and (
+            isinstance(number_of_recipients, bool)
+            or not isinstance(number_of_recipients, int)
+            or not 0 <= number_of_recipients <= C.MAX_DRY_RUN_RECIPIENTS
+        ):
+            raise SinchValidationError(
+                "number_of_recipients", f"must be 0..{C.MAX_DRY_RUN_RECIPIENTS}"
+            )
+        query: dict[str, QueryValue] = {
+            "per_recipient": per_recipient,
+            "number_of_recipients": number_of_recipients,
+        }
+        resp = await self._session.request(
+            "POST", "/batches/dry_run", query=query, body=dumps(request)
+        )
+        result: DryRunResult = decode(resp.body, DryRunResult, status=resp.status)
+        return result
+
+    # --- one batch ----------------------------------------------------------------------
+
+    async def get(self, batch_id: str) -> Batch:
+        """Fetch one batch by id."""
+        resp = await self._session.request("GET", _path(batch_id))
+        result: Batch = decode(resp.body, Batch, status=resp.status)
+        return result
+
+    async def replace(self, batch_id: str, request: BatchRequest) -> Batch:
+        """Replace a (scheduled) batch with a new request: cancel and send anew."""
+        check_batch_request(request)
+        resp = await self._session.request("PUT", _path(batch_id), body=dumps(request))
+        result: Batch = decode(resp.body, Batch, status=resp.status)
+        return result
+
+    async def update(
+        self,
+        batch_id: str,
+        update: BatchUpdate | None = None,
+        *,
+        type: BatchType | None = None,
+        to_add: Iterable[str] | None = None,
+        to_remove: Iterable[str] | None = None,
+        from_: str | None = None,
+        body: str | MediaBody | None = None,
+        udh: str | None = None,
+        parameters: Parameters | None = None,
+        delivery_report: DeliveryReport | None = None,
+        send_at: datetime | None = None,
+        expire_at: datetime | None = None,
+        callback_url: str | None = None,
+        client_reference: str | None = None,
+        feedback_enabled: bool | None = None,
+        flash_message: bool | None = None,
+        truncate_concat: bool | None = None,
+        max_number_of_message_parts: int | None = None,
+        from_ton: int | None = None,
+        from_npi: int | None = None,
+        strict_validation: bool | None = None,
+    ) -> Batch:
+        """Change some fields of a batch (only the ones given).
+
+        Pass a prepared ``update`` record, or keyword arguments. The batch type is taken
+        from ``type`` or inferred from the fields (``udh`` → binary, a ``MediaBody`` →
+        media); when nothing type-specific is given no type is sent.
+        """
+        fields: dict[str, Any] = {
+            "to_add": to_add,
+            "to_remove": to_remove,
+            "from_": from_,
+            "body": body,
+            "udh": udh,
+            "parameters": parameters,
+            "delivery_report": delivery_report,
+            "send_at": send_at,
+            "expire_at": expire_at,
+            "callback_url": callback_url,
+            "client_reference": client_reference,
+            "feedback_enabled": feedback_enabled,
+            "flash_message": flash_message,
+            "truncate_concat": truncate_concat,
+            "max_number_of_message_parts": max_number_of_message_parts,
+            "from_ton": from_ton,
+            "from_npi": from_npi,
+            "strict_validation": strict_validation,
+        }
+        given = {k: v for k, v in fields.items() if v is not None}
+        send_type = True
+        if update is not None:
+            if given or type is not None:
+                raise SinchValidationError(
+                    "update", "pass either an update record or keyword arguments, not both"
+                )
+        else:
+            if not given:
+                raise SinchValidationError("update", "nothing to update")
+            update, send_type = _update_from_fields(type, given)
+        check_batch_update(update)
+        payload: Any = update
+        if not send_type:
+            data = unstructure(update)
+            data.pop("type", None)
+            payload = data
+        resp = await self._session.request("POST", _path(batch_id), body=dumps(payload))
+        result: Batch = decode(resp.body, Batch, status=resp.status)
+        return result
+
+    async def cancel(self, batch_id: str) -> Batch:
+        """Cancel a batch; messages already handed to operators may still be delivered."""
+        resp = await self._session.request("DELETE", _path(batch_id))
+        result: Batch = decode(resp.body, Batch, status=resp.status)
+        return result
+
+    async def send_delivery_feedback(self, batch_id: str, recipients: Iterable[str]) -> None:
+        """Tell Sinch which recipients got the message (batch must have feedback_enabled).
+
+        An empty list means every recipient of a batch sent to numbers was reached.
+        """
+        feedback = _build(DeliveryFeedback, recipients=recipients)
+        check_recipients(
+            feedback.recipients,
+            "recipients",
+            minimum=0,
+            maximum=C.MAX_BATCH_RECIPIENTS,
+            allow_groups=False,
+        )
+        await self._session.request(
+            "POST", f"{_path(batch_id)}/delivery_feedback", body=dumps(feedback)
+        )
+
+    # --- list ---------------------------------------------------------------------------
+
+    def list(
+        self,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        from_: Iterable[str] | None = None,
+        client_reference: str | None = None,
+        page_size: int = C.DEFAULT_PAGE_SIZE,
+        max_items: int | None = None,
+        resume: PagerCheckpoint | Mapping[str, Any] | None = None,
+    ) -> AsyncPager[Batch]:
+        """Walk batches newest first (Sinch keeps about 14 days; without ``start_date``
+        Sinch starts 24 h back). ``from_`` filters on one or more senders.
+
+        ``resume`` continues from a checkpoint (``pager.checkpoint`` or an error's
+        ``.checkpoint``); the filters then come from the checkpoint.
+        """
+        check_aware(start_date, "start_date")
+        check_aware(end_date, "end_date")
+        if start_date and end_date and end_date <= start_date:
+            raise SinchValidationError("end_date", "must be after start_date")
+        senders = None if from_ is None else ([from_] if isinstance(from_, str) else list(from_))
+        if senders is not None:
+            check_recipients(senders, "from_", minimum=1, maximum=100, allow_groups=False)
+        filters = _encode_filters(
+            {
+                "start_date": start_date,
+                "end_date": end_date,
+                "from": senders,
+                "client_reference": client_reference,
+            }
+        )
+        return AsyncPager(
+            self._fetch_page,
+            resource="batches",
+            filters=filters,
+            page_size=page_size,
+            max_items=max_items,
+            resume=resume,
+        )
+
+    async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Batch]:
+        resp = await self._session.request("GET", "/batches", query=query)
+        return decode_page(resp.body, "batches", Batch, status=resp.status)
+
+
+def _encode_filters(filters: Mapping[str, QueryValue]) -> dict[str, str]:
+    """Filters as the exact strings that go on the wire (so a checkpoint can store them)."""
+    out: dict[str, str] = {}
+    for name, value in filters.items():
+        if value is None:
+            continue
+        encoded = build_query({name: value})
+        if encoded:
+            out[name] = unquote(encoded.split("=", 1)[1])
+    return out
+
+
+def _update_from_fields(type: BatchType | None, given: dict[str, Any]) -> tuple[BatchUpdate, bool]:
+    """Pick the update record for keyword arguments; returns (record, whether to send type)."""
+    media_like = isinstance(given.get("body"), MediaBody) or "strict_validation" in given
+    binary_like = "udh" in given
+    text_like = any(
+        k in given for k in ("flash_message", "truncate_concat", "max_number_of_message_parts")
+    ) or isinstance(given.get("body"), str)
+    inferred: BatchType | None = type
+    if inferred is None:
+        if media_like:
+            inferred = "mt_media"
+        elif binary_like:
+            inferred = "mt_binary"
+        elif text_like or "parameters" in given:
+            inferred = "mt_text"
+    cls: Any = {
+        "mt_text": TextBatchUpdate,
+        "mt_binary": BinaryBatchUpdate,
+        "mt_media": MediaBatchUpdate,
+        None: TextBatchUpdate,
+    }.get(inferred)
+    if cls is None:
+        raise SinchValidationError("type", f"unknown batch type {inferred!r}")
+    allowed = {a.name for a in attrs.fields(cls)}
+    wrong = sorted(set(given) - allowed)
+    if wrong:
+        raise SinchValidationError(
+            "update", f"{', '.join(wrong)} cannot be updated on a {cls.type} batch"
+        )
+    return _build(cls, **given), inferred is not None
