@@ -9,10 +9,14 @@ from types import TracebackType
 import aiohttp
 
 from . import _constants as C
-from ._config import Secret, Timeouts, resolve_base_url
+from ._auth import DEFAULT_AUTH_URL, ProjectAuth
+from ._config import OAUTH_REGIONS, Secret, Timeouts, resolve_base_url
 from ._errors import SinchConfigError
-from ._session import ServicePlanAuth, Session
+from ._session import Auth, ServicePlanAuth, Session
 from .resources.batches import BatchesResource
+from .resources.delivery_reports import DeliveryReportsResource
+from .resources.groups import GroupsResource
+from .resources.inbounds import InboundsResource
 
 __all__ = ["SinchClient"]
 
@@ -31,60 +35,109 @@ class SinchClient:
         service_plan_id: str | None = None,
         api_token: str | None = None,
         *,
+        project_id: str | None = None,
+        key_id: str | None = None,
+        key_secret: str | None = None,
         region: str | None = None,
         base_url: str | None = None,
+        auth_url: str | None = None,
         session: aiohttp.ClientSession | None = None,
         timeouts: Timeouts | None = None,
         max_connections: int = C.DEFAULT_MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
         user_agent: str = C.USER_AGENT,
     ) -> None:
-        if not service_plan_id or not isinstance(service_plan_id, str):
-            raise SinchConfigError("service_plan_id is required")
-        if api_token is None:
-            raise SinchConfigError("api_token is required")
         if (
             isinstance(max_connections, bool)
             or not isinstance(max_connections, int)
             or (max_connections < 1)
         ):
             raise SinchConfigError("max_connections must be a positive integer")
-        self._base_url = resolve_base_url(region, base_url, allow_insecure_http=allow_insecure_http)
-        self._service_plan_id = service_plan_id
+        project = any(v is not None for v in (project_id, key_id, key_secret))
+        plan = any(v is not None for v in (service_plan_id, api_token))
+        if project and plan:
+            raise SinchConfigError(
+                "pass either service_plan_id + api_token or project_id + key_id + key_secret"
+            )
+        auth: Auth
+        if project:
+            for name, value in (("project_id", project_id), ("key_id", key_id)):
+                if not value or not isinstance(value, str):
+                    raise SinchConfigError(f"{name} is required for project authentication")
+            if region is not None and region.lower() not in OAUTH_REGIONS:
+                raise SinchConfigError(
+                    f"project (OAuth2) authentication is only available in "
+                    f"{' and '.join(OAUTH_REGIONS)}, not {region!r}; use service plan "
+                    "credentials for other regions"
+                )
+            self._base_url = resolve_base_url(
+                region, base_url, allow_insecure_http=allow_insecure_http, project=True
+            )
+            token_url = auth_url or DEFAULT_AUTH_URL
+            resolve_base_url(None, token_url, allow_insecure_http=allow_insecure_http)
+            assert project_id is not None and key_id is not None
+            auth = ProjectAuth(project_id, key_id, Secret(key_secret or ""), auth_url=token_url)
+            self._owner = f"project_id={project_id!r}"
+        else:
+            if not service_plan_id or not isinstance(service_plan_id, str):
+                raise SinchConfigError("service_plan_id is required")
+            if api_token is None:
+                raise SinchConfigError("api_token is required")
+            self._base_url = resolve_base_url(
+                region, base_url, allow_insecure_http=allow_insecure_http
+            )
+            auth = ServicePlanAuth(service_plan_id, Secret(api_token))
+            self._owner = f"service_plan_id={service_plan_id!r}"
         self._session = Session(
             base_url=self._base_url,
-            auth=ServicePlanAuth(service_plan_id, Secret(api_token)),
+            auth=auth,
             timeouts=timeouts or Timeouts(),
             max_connections=max_connections,
             session=session,
             user_agent=user_agent,
         )
         self.batches = BatchesResource(self._session)
+        self.delivery_reports = DeliveryReportsResource(self._session)
+        self.groups = GroupsResource(self._session)
+        self.inbounds = InboundsResource(self._session)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> SinchClient:
-        """Build a client from ``SINCH_SERVICE_PLAN_ID``, ``SINCH_API_TOKEN``,
-        ``SINCH_REGION`` and ``SINCH_BASE_URL``; keyword arguments win."""
+        """Build a client from the environment; keyword arguments win.
+
+        Service plan: ``SINCH_SERVICE_PLAN_ID`` + ``SINCH_API_TOKEN``; or project keys:
+        ``SINCH_PROJECT_ID`` + ``SINCH_KEY_ID`` + ``SINCH_KEY_SECRET`` (and optionally
+        ``SINCH_AUTH_URL``). Plus ``SINCH_REGION`` or ``SINCH_BASE_URL``.
+        """
         env = os.environ if environ is None else environ
-        kwargs: dict[str, object] = {
-            "service_plan_id": env.get("SINCH_SERVICE_PLAN_ID"),
-            "api_token": env.get("SINCH_API_TOKEN"),
-            "region": env.get("SINCH_REGION"),
-            "base_url": env.get("SINCH_BASE_URL"),
+        names = {
+            "service_plan_id": "SINCH_SERVICE_PLAN_ID",
+            "api_token": "SINCH_API_TOKEN",
+            "project_id": "SINCH_PROJECT_ID",
+            "key_id": "SINCH_KEY_ID",
+            "key_secret": "SINCH_KEY_SECRET",
+            "region": "SINCH_REGION",
+            "base_url": "SINCH_BASE_URL",
+            "auth_url": "SINCH_AUTH_URL",
         }
+        kwargs: dict[str, object] = {k: env.get(v) or None for k, v in names.items()}
         kwargs.update(overrides)
-        missing = [
-            name
-            for name, var in (
-                ("service_plan_id", "SINCH_SERVICE_PLAN_ID"),
-                ("api_token", "SINCH_API_TOKEN"),
-            )
-            if not kwargs.get(name) and var
-        ]
+        plan: tuple[str, ...] = ("service_plan_id", "api_token")
+        project: tuple[str, ...] = ("project_id", "key_id", "key_secret")
+        if any(kwargs.get(k) for k in project) and not any(kwargs.get(k) for k in plan):
+            wanted = project
+            for name in plan:
+                kwargs.pop(name)
+        else:
+            wanted = plan
+            for name in (*project, "auth_url"):
+                kwargs.pop(name)
+        missing = [names[name] for name in wanted if not kwargs.get(name)]
         if missing:
-            env_names = {"service_plan_id": "SINCH_SERVICE_PLAN_ID", "api_token": "SINCH_API_TOKEN"}
             raise SinchConfigError(
-                "missing credentials: set " + " and ".join(env_names[m] for m in missing)
+                "missing credentials: set "
+                + " and ".join(missing)
+                + " (or SINCH_PROJECT_ID, SINCH_KEY_ID and SINCH_KEY_SECRET)"
             )
         return cls(**kwargs)  # type: ignore[arg-type]
 
@@ -115,7 +168,4 @@ class SinchClient:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        return (
-            f"<SinchClient service_plan_id={self._service_plan_id!r} "
-            f"base_url={self._base_url!r} {state}>"
-        )
+        return f"<SinchClient {self._owner} base_url={self._base_url!r} {state}>"

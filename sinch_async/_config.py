@@ -9,7 +9,10 @@ import attrs
 from . import _constants as C
 from ._errors import SinchConfigError
 
-__all__ = ["Secret", "Timeouts", "resolve_base_url"]
+__all__ = ["OAUTH_REGIONS", "Secret", "Timeouts", "resolve_base_url"]
+
+#: Regions where project (OAuth2) authentication reaches the SMS API.
+OAUTH_REGIONS = ("us", "eu")
 
 
 class Secret:
@@ -60,7 +63,9 @@ class Timeouts:
                 raise SinchConfigError(f"Timeouts.{name} must be a positive number or None")
 
 
-def resolve_base_url(region: str | None, base_url: str | None, *, allow_insecure_http: bool) -> str:
+def resolve_base_url(
+    region: str | None, base_url: str | None, *, allow_insecure_http: bool, project: bool = False
+) -> str:
     """The origin every request goes to (without ``/xms/v1``).
 
     ``base_url`` wins over ``region``; plain ``http://`` is allowed only for loopback
@@ -76,7 +81,8 @@ def resolve_base_url(region: str | None, base_url: str | None, *, allow_insecure
             raise SinchConfigError(
                 f"unknown region {region!r}; expected one of {', '.join(C.REGIONS)}"
             )
-        return f"https://{region}.sms.api.sinch.com"
+        # Project (OAuth2) credentials use the zt. hosts, with the project id in the path.
+        return f"https://{'zt.' if project else ''}{region}.sms.api.sinch.com"
     url = base_url.rstrip("/")
     if url.endswith(C.API_PATH):
         url = url[: -len(C.API_PATH)]

@@ -24,6 +24,8 @@ from .models.batches import (
     UnknownBatch,
 )
 from .models.common import Page
+from .models.groups import Clear
+from .models.inbounds import Inbound, MoBinary, MoMedia, MoText, UnknownInbound
 
 __all__ = [
     "converter",
@@ -193,20 +195,42 @@ def register_tagged_union(
     converter.register_unstructure_hook(union, lambda obj: converter.unstructure(obj, type(obj)))
 
 
-def _unknown_batch(raw: Mapping[str, Any]) -> UnknownBatch:
-    batch_id, tag = raw.get("id"), raw.get("type")
-    if not isinstance(batch_id, str) or not isinstance(tag, str):
-        # Without a string id and type this is not a batch of some newer kind: it is broken.
-        raise TypeError(f"a batch needs string 'id' and 'type', got {sorted(raw)}")
-    return UnknownBatch(type=tag, id=batch_id, raw=dict(raw))
+def _unknown(cls: Callable[..., T]) -> Callable[[Mapping[str, Any]], T]:
+    def build(raw: Mapping[str, Any]) -> T:
+        item_id, tag = raw.get("id"), raw.get("type")
+        if not isinstance(item_id, str) or not isinstance(tag, str):
+            # Without a string id and type this is not a record of some newer kind: it is broken.
+            raise TypeError(f"expected string 'id' and 'type', got keys {sorted(raw)}")
+        return cls(type=tag, id=item_id, raw=dict(raw))
+
+    return build
 
 
 register_tagged_union(
     Batch,
     {"mt_text": TextBatch, "mt_binary": BinaryBatch, "mt_media": MediaBatch},
-    _unknown_batch,
+    _unknown(UnknownBatch),
+)
+register_tagged_union(
+    Inbound,
+    {"mo_text": MoText, "mo_binary": MoBinary, "mo_media": MoMedia},
+    _unknown(UnknownInbound),
 )
 converter.register_unstructure_hook(UnknownBatch, lambda obj: dict(obj.raw))
+converter.register_unstructure_hook(UnknownInbound, lambda obj: dict(obj.raw))
+
+
+# --- explicit null: ``CLEAR`` unstructures to ``None`` (kept, not omitted) ------------------
+
+
+def _structure_clearable(value: Any, _: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string or null, got {type(value).__name__}")
+
+
+converter.register_unstructure_hook(Clear, lambda _: None)
+converter.register_structure_hook(str | Clear | None, _structure_clearable)
 
 
 # --- entry points -------------------------------------------------------------------------

@@ -38,6 +38,10 @@ class Auth(Protocol):
 
     async def authorization(self, session: aiohttp.ClientSession) -> str: ...
 
+    def invalidate(self, header: str) -> bool:
+        """Drop ``header`` after Sinch said it expired; True if a fresh one can be fetched."""
+        ...
+
 
 @attrs.frozen(repr=False)
 class ServicePlanAuth:
@@ -52,6 +56,9 @@ class ServicePlanAuth:
 
     async def authorization(self, session: aiohttp.ClientSession) -> str:
         return f"Bearer {self.api_token.reveal()}"
+
+    def invalidate(self, header: str) -> bool:
+        return False  # a static token cannot be refreshed
 
     def __repr__(self) -> str:
         return f"ServicePlanAuth(service_plan_id={self.service_plan_id!r}, api_token=********)"
@@ -147,19 +154,48 @@ class Session:
         body: bytes | None = None,
         timeouts: Timeouts | None = None,
     ) -> Response:
-        """Send one request; return the 2xx response or raise a typed error."""
+        """Send one request; return the 2xx response or raise a typed error.
+
+        A 401 whose ``WWW-Authenticate`` says the token expired is replayed once with a
+        fresh token (Sinch did not process it, so this is safe even for a send).
+        """
         session = self._ensure_session()
         url = self.url(path, query)
-        headers = {
-            "Authorization": await self._auth.authorization(session),
-            "Accept": "application/json",
-        }
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+        shown = f"{self._base}{path}"
         # Always per request, so a borrowed session gets our timeouts too.
         timeout = self._default_timeout if timeouts is None else self._client_timeout(timeouts)
+        for attempt in (1, 2):
+            authorization = await self._auth.authorization(session)
+            status, resp_headers, data = await self._send(
+                session, method, url, shown, authorization, body, timeout
+            )
+            if (
+                status == 401
+                and attempt == 1
+                and "expired" in resp_headers.get("WWW-Authenticate", "").lower()
+                and self._auth.invalidate(authorization)
+            ):
+                log.debug("%s %s -> 401 token expired; refreshing once", method, shown)
+                continue
+            break
+        if status >= 400:
+            raise _api_error(status, method, shown, resp_headers, data)
+        return Response(status=status, headers=resp_headers, body=data)
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        shown: str,
+        authorization: str,
+        body: bytes | None,
+        client_timeout: aiohttp.ClientTimeout,
+    ) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Authorization": authorization, "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         started = time.perf_counter()
-        shown = f"{self._base}{path}"
         try:
             async with session.request(
                 method,
@@ -167,7 +203,7 @@ class Session:
                 data=body,
                 headers=headers,
                 allow_redirects=False,
-                timeout=timeout,
+                timeout=client_timeout,
             ) as resp:
                 data = await resp.read()
                 status = resp.status
@@ -206,9 +242,7 @@ class Session:
             ) from exc
         elapsed = (time.perf_counter() - started) * 1000
         log.debug("%s %s -> %s (%.1f ms)", method, shown, status, elapsed)
-        if status >= 400:
-            raise _api_error(status, method, shown, resp_headers, data)
-        return Response(status=status, headers=resp_headers, body=data)
+        return status, resp_headers, data
 
     async def aclose(self) -> None:
         """Close the owned aiohttp session (a borrowed one stays open). Idempotent."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import unquote
 
 import attrs
 
@@ -14,8 +13,8 @@ from .._converter import decode, decode_page, dumps, unstructure
 from .._errors import SinchValidationError
 from .._pagination import AsyncPager, PagerCheckpoint
 from .._session import Session
-from .._validation import check_aware, check_batch_request, check_batch_update, check_recipients
-from .._wire import QueryValue, build_query, quote_path_segment
+from .._validation import check_batch_request, check_batch_update, check_recipients
+from .._wire import QueryValue, quote_path_segment
 from ..models.batches import (
     Batch,
     BatchRequest,
@@ -33,18 +32,11 @@ from ..models.batches import (
     TextBatchUpdate,
 )
 from ..models.common import Page
+from ._common import as_list, build_record, check_window, encode_filters
 
 __all__ = ["BatchesResource"]
 
 BatchType = Literal["mt_text", "mt_binary", "mt_media"]
-
-
-def _build(cls: Any, **fields: Any) -> Any:
-    """Construct a record from keyword arguments, turning type mistakes into our error."""
-    try:
-        return cls(**fields)
-    except TypeError as exc:
-        raise SinchValidationError(cls.__name__, str(exc)) from exc
 
 
 def _path(batch_id: str) -> str:
@@ -86,7 +78,7 @@ class BatchesResource:
         from_npi: int | None = None,
     ) -> Batch:
         """Send an SMS to 1..1000 recipients; ``${key}`` placeholders come from ``parameters``."""
-        request: TextBatchRequest = _build(
+        request: TextBatchRequest = build_record(
             TextBatchRequest,
             to=to,
             body=body,
@@ -123,7 +115,7 @@ class BatchesResource:
         from_npi: int | None = None,
     ) -> Batch:
         """Send a binary SMS: Base64 ``body`` plus hex ``udh``, at most 140 bytes together."""
-        request: BinaryBatchRequest = _build(
+        request: BinaryBatchRequest = build_record(
             BinaryBatchRequest,
             to=to,
             body=body,
@@ -156,7 +148,7 @@ class BatchesResource:
         strict_validation: bool | None = None,
     ) -> Batch:
         """Send an MMS (US only, enabled per account)."""
-        request: MediaBatchRequest = _build(
+        request: MediaBatchRequest = build_record(
             MediaBatchRequest,
             to=to,
             body=media_body,
@@ -297,7 +289,7 @@ class BatchesResource:
 
         An empty list means every recipient of a batch sent to numbers was reached.
         """
-        feedback = _build(DeliveryFeedback, recipients=recipients)
+        feedback = build_record(DeliveryFeedback, recipients=recipients)
         check_recipients(
             feedback.recipients,
             "recipients",
@@ -328,14 +320,11 @@ class BatchesResource:
         ``resume`` continues from a checkpoint (``pager.checkpoint`` or an error's
         ``.checkpoint``); the filters then come from the checkpoint.
         """
-        check_aware(start_date, "start_date")
-        check_aware(end_date, "end_date")
-        if start_date and end_date and end_date <= start_date:
-            raise SinchValidationError("end_date", "must be after start_date")
-        senders = None if from_ is None else ([from_] if isinstance(from_, str) else list(from_))
+        check_window(start_date, end_date)
+        senders = as_list(from_)
         if senders is not None:
             check_recipients(senders, "from_", minimum=1, maximum=100, allow_groups=False)
-        filters = _encode_filters(
+        filters = encode_filters(
             {
                 "start_date": start_date,
                 "end_date": end_date,
@@ -355,18 +344,6 @@ class BatchesResource:
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Batch]:
         resp = await self._session.request("GET", "/batches", query=query)
         return decode_page(resp.body, "batches", Batch, status=resp.status)
-
-
-def _encode_filters(filters: Mapping[str, QueryValue]) -> dict[str, str]:
-    """Filters as the exact strings that go on the wire (so a checkpoint can store them)."""
-    out: dict[str, str] = {}
-    for name, value in filters.items():
-        if value is None:
-            continue
-        encoded = build_query({name: value})
-        if encoded:
-            out[name] = unquote(encoded.split("=", 1)[1])
-    return out
 
 
 def _update_from_fields(type: BatchType | None, given: dict[str, Any]) -> tuple[BatchUpdate, bool]:
@@ -398,4 +375,4 @@ def _update_from_fields(type: BatchType | None, given: dict[str, Any]) -> tuple[
         raise SinchValidationError(
             "update", f"{', '.join(wrong)} cannot be updated on a {cls.type} batch"
         )
-    return _build(cls, **given), inferred is not None
+    return build_record(cls, **given), inferred is not None

@@ -1,0 +1,135 @@
+"""Authentication: service plan token, or project keys exchanged for OAuth2 access tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import aiohttp
+import backoff
+import orjson
+
+from ._config import Secret
+from ._errors import (
+    AuthenticationError,
+    RateLimitError,
+    SinchConnectionError,
+    SinchDecodeError,
+)
+from ._retry import retry_after_or_expo
+from ._session import _api_error
+
+__all__ = ["DEFAULT_AUTH_URL", "ProjectAuth"]
+
+DEFAULT_AUTH_URL = "https://auth.sinch.com/oauth2/token"
+#: Token-endpoint attempts on 429 (the first try plus three retries).
+TOKEN_MAX_TRIES = 4
+
+
+class ProjectAuth:
+    """Project id + access key, exchanged for a Bearer token at the OAuth2 endpoint.
+
+    One token request is in flight at a time however many requests wait for it; the token
+    is refreshed shortly before it expires, and dropped when Sinch answers 401 "expired".
+    """
+
+    def __init__(
+        self,
+        project_id: str,
+        key_id: str,
+        key_secret: Secret,
+        *,
+        auth_url: str = DEFAULT_AUTH_URL,
+        refresh_margin: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._project_id = project_id
+        self._key_id = key_id
+        self._key_secret = key_secret
+        self._auth_url = auth_url
+        self._refresh_margin = refresh_margin
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._header: str | None = None
+        self._refresh_at = 0.0
+        #: Number of token requests this client made (successful or not).
+        self.token_requests = 0
+
+    @property
+    def owner_id(self) -> str:
+        return self._project_id
+
+    def __repr__(self) -> str:
+        return f"ProjectAuth(project_id={self._project_id!r}, key_id={self._key_id!r}, ****)"
+
+    def _valid(self) -> str | None:
+        if self._header is not None and self._clock() < self._refresh_at:
+            return self._header
+        return None
+
+    async def authorization(self, session: aiohttp.ClientSession) -> str:
+        header = self._valid()
+        if header is not None:
+            return header
+        async with self._lock:
+            header = self._valid()  # someone else may have refreshed while we waited
+            if header is None:
+                header = await self._fetch(session)
+        return header
+
+    def invalidate(self, header: str) -> bool:
+        """Forget ``header`` if it is still the current token (after a 401 "expired")."""
+        if self._header == header:
+            self._header = None
+            return True
+        return False
+
+    async def _fetch(self, session: aiohttp.ClientSession) -> str:
+        fetch = backoff.on_exception(
+            retry_after_or_expo,
+            RateLimitError,
+            max_tries=TOKEN_MAX_TRIES,
+            jitter=None,
+        )(self._fetch_once)
+        token, expires_in = await fetch(session)
+        margin = min(self._refresh_margin, expires_in / 10)
+        self._header = f"Bearer {token}"
+        self._refresh_at = self._clock() + max(0.0, expires_in - margin)
+        return self._header
+
+    async def _fetch_once(self, session: aiohttp.ClientSession) -> tuple[str, float]:
+        self.token_requests += 1
+        url = self._auth_url
+        try:
+            async with session.post(
+                url,
+                data={"grant_type": "client_credentials"},
+                auth=aiohttp.BasicAuth(self._key_id, self._key_secret.reveal()),
+                allow_redirects=False,
+            ) as resp:
+                body = await resp.read()
+                status = resp.status
+                headers = dict(resp.headers)
+        except aiohttp.ClientError as exc:
+            raise SinchConnectionError(
+                f"POST {url}: token request failed ({type(exc).__name__})",
+                method="POST",
+                url=url,
+                may_have_reached_sinch=True,
+            ) from exc
+        if status >= 400:
+            raise _api_error(status, "POST", url, headers, body)
+        try:
+            data = orjson.loads(body)
+            token = data["access_token"]
+            expires_in = float(data.get("expires_in", 3600))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise SinchDecodeError(
+                "token endpoint answered without an access_token", status=status, body=b""
+            ) from exc
+        if not isinstance(token, str) or not token:
+            raise AuthenticationError(
+                status, None, "empty access token", method="POST", url=url, headers=headers
+            )
+        return token, expires_in

@@ -1,0 +1,51 @@
+"""Small helpers every resource module uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+from .._errors import SinchValidationError
+from .._validation import check_aware
+from .._wire import QueryValue, build_query
+
+__all__ = ["as_list", "build_record", "check_window", "encode_filters"]
+
+
+def build_record(cls: Any, **fields: Any) -> Any:
+    """Construct a record from keyword arguments, turning type mistakes into our error."""
+    try:
+        return cls(**fields)
+    except (TypeError, ValueError) as exc:
+        raise SinchValidationError(cls.__name__, str(exc)) from exc
+
+
+def encode_filters(filters: Mapping[str, QueryValue]) -> dict[str, str]:
+    """Filters as the exact strings that go on the wire (so a checkpoint can store them)."""
+    out: dict[str, str] = {}
+    for name, value in filters.items():
+        if value is None:
+            continue
+        encoded = build_query({name: value})
+        if encoded:
+            out[name] = unquote(encoded.split("=", 1)[1])
+    return out
+
+
+def check_window(start_date: datetime | None, end_date: datetime | None) -> None:
+    """List windows: aware datetimes, end after start."""
+    check_aware(start_date, "start_date")
+    check_aware(end_date, "end_date")
+    if start_date and end_date and end_date <= start_date:
+        raise SinchValidationError("end_date", "must be after start_date")
+
+
+def as_list(values: Iterable[Any] | None) -> list[Any] | None:
+    """A caller's iterable (or a single string) as a list, or None."""
+    if values is None:
+        return None
+    if isinstance(values, str | int):
+        return [values]
+    return list(values)

@@ -1,0 +1,130 @@
+"""``client.delivery_reports``: per batch, per recipient, and the paged list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from .. import _constants as C
+from .._converter import decode, decode_page
+from .._errors import SinchValidationError
+from .._pagination import AsyncPager, PagerCheckpoint
+from .._session import Session
+from .._validation import check_recipients
+from .._wire import QueryValue, quote_path_segment
+from ..models.common import Page
+from ..models.delivery_reports import (
+    BatchDeliveryReport,
+    DeliveryStatus,
+    RecipientDeliveryReport,
+)
+from ._common import as_list, check_window, encode_filters
+
+__all__ = ["DeliveryReportsResource"]
+
+_STATUSES = frozenset(s.value for s in DeliveryStatus)
+
+
+def _statuses(status: Iterable[DeliveryStatus | str] | None) -> list[str] | None:
+    values = as_list(status)
+    if values is None:
+        return None
+    out = [str(v) for v in values]
+    unknown = [v for v in out if v not in _STATUSES]
+    if unknown:
+        raise SinchValidationError(
+            "status", f"unknown status {unknown[0]!r}; expected one of {sorted(_STATUSES)}"
+        )
+    return out
+
+
+def _codes(code: Iterable[int] | None) -> list[int] | None:
+    values = as_list(code)
+    if values is None:
+        return None
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise SinchValidationError("code", f"delivery codes are non-negative ints, got {v!r}")
+    return values
+
+
+class DeliveryReportsResource:
+    """Delivery reports tell what happened to each message of a batch."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def get(
+        self,
+        batch_id: str,
+        *,
+        type: Literal["summary", "full"] = "summary",
+        status: Iterable[DeliveryStatus | str] | None = None,
+        code: Iterable[int] | None = None,
+        client_reference: str | None = None,
+    ) -> BatchDeliveryReport:
+        """A batch's report: counts per (code, status); ``type="full"`` adds recipients."""
+        if type not in ("summary", "full"):
+            raise SinchValidationError("type", "must be 'summary' or 'full'")
+        query: dict[str, QueryValue] = {
+            "type": type,
+            "status": _statuses(status),
+            "code": _codes(code),
+            "client_reference": client_reference,
+        }
+        path = f"/batches/{quote_path_segment(batch_id, 'batch_id')}/delivery_report"
+        resp = await self._session.request("GET", path, query=query)
+        result: BatchDeliveryReport = decode(resp.body, BatchDeliveryReport, status=resp.status)
+        return result
+
+    async def get_for_recipient(self, batch_id: str, recipient: str) -> RecipientDeliveryReport:
+        """One recipient's report for a batch."""
+        check_recipients([recipient], "recipient", allow_groups=False)
+        path = (
+            f"/batches/{quote_path_segment(batch_id, 'batch_id')}/delivery_report/"
+            f"{quote_path_segment(recipient, 'recipient')}"
+        )
+        resp = await self._session.request("GET", path)
+        result: RecipientDeliveryReport = decode(
+            resp.body, RecipientDeliveryReport, status=resp.status
+        )
+        return result
+
+    def list(
+        self,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        status: Iterable[DeliveryStatus | str] | None = None,
+        code: Iterable[int] | None = None,
+        client_reference: str | None = None,
+        page_size: int = C.DEFAULT_PAGE_SIZE,
+        max_items: int | None = None,
+        resume: PagerCheckpoint | Mapping[str, Any] | None = None,
+    ) -> AsyncPager[RecipientDeliveryReport]:
+        """Walk recipient reports, newest first (without ``start_date`` Sinch starts 24 h back)."""
+        check_window(start_date, end_date)
+        filters = encode_filters(
+            {
+                "start_date": start_date,
+                "end_date": end_date,
+                "status": _statuses(status),
+                "code": _codes(code),
+                "client_reference": client_reference,
+            }
+        )
+        return AsyncPager(
+            self._fetch_page,
+            resource="delivery_reports",
+            filters=filters,
+            page_size=page_size,
+            max_items=max_items,
+            resume=resume,
+        )
+
+    async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[RecipientDeliveryReport]:
+        resp = await self._session.request("GET", "/delivery_reports", query=query)
+        return decode_page(
+            resp.body, "delivery_reports", RecipientDeliveryReport, status=resp.status
+        )

@@ -1,0 +1,213 @@
+"""``client.groups``: named sets of recipients that batches can be sent to."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .. import _constants as C
+from .._converter import decode, decode_page, dumps
+from .._errors import SinchValidationError
+from .._pagination import AsyncPager, PagerCheckpoint
+from .._session import Session
+from .._validation import check_recipients
+from .._wire import QueryValue, quote_path_segment
+from ..models.common import Page
+from ..models.groups import (
+    AutoUpdate,
+    Clear,
+    CreateGroupRequest,
+    Group,
+    GroupKeyword,
+    ReplaceGroupRequest,
+    UpdateGroupRequest,
+)
+from ._common import as_list, build_record
+
+__all__ = ["GroupsResource"]
+
+MAX_NAME = 20
+MAX_MEMBERS = 10_000
+MAX_CHILD_GROUPS = 10
+MAX_KEYWORD = 15
+_WORD = re.compile(r"^\w+$")
+_GROUP_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$", re.IGNORECASE)
+
+
+def _path(group_id: str) -> str:
+    return f"/groups/{quote_path_segment(group_id, 'group_id')}"
+
+
+def _check_name(name: str | Clear | None) -> None:
+    if name is None or isinstance(name, Clear):
+        return
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise SinchValidationError("name", f"must be 1..{MAX_NAME} characters")
+
+
+def _check_group_ids(ids: Iterable[str] | None, field: str, maximum: int) -> None:
+    if ids is None:
+        return
+    values = list(ids)
+    if len(values) > maximum:
+        raise SinchValidationError(field, f"at most {maximum} group ids")
+    for value in values:
+        if not isinstance(value, str) or not _GROUP_ID.match(value):
+            raise SinchValidationError(field, f"{value!r} is not a group id")
+
+
+def _check_members(values: Iterable[str] | None, field: str, minimum: int = 0) -> None:
+    if values is not None:
+        check_recipients(values, field, minimum=minimum, maximum=MAX_MEMBERS, allow_groups=False)
+
+
+def _check_keyword(keyword: GroupKeyword | None, field: str) -> None:
+    if keyword is None:
+        return
+    for name in ("first_word", "second_word"):
+        word = getattr(keyword, name)
+        if word is None and name == "second_word":
+            continue
+        if not isinstance(word, str) or not _WORD.match(word) or len(word) > MAX_KEYWORD:
+            raise SinchValidationError(
+                f"{field}.{name}", f"must be one word of at most {MAX_KEYWORD} characters"
+            )
+
+
+def _check_auto_update(auto: AutoUpdate | None) -> None:
+    if auto is None:
+        return
+    if not isinstance(auto, AutoUpdate):
+        raise SinchValidationError("auto_update", "must be an AutoUpdate")
+    check_recipients([auto.to], "auto_update.to", allow_groups=False)
+    _check_keyword(auto.add, "auto_update.add")
+    _check_keyword(auto.remove, "auto_update.remove")
+
+
+class GroupsResource:
+    """Groups: create, get, list, replace, update, delete, members."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def create(
+        self,
+        *,
+        name: str | None = None,
+        members: Iterable[str] | None = None,
+        child_groups: Iterable[str] | None = None,
+        auto_update: AutoUpdate | None = None,
+    ) -> Group:
+        """Create a group (name up to 20 characters, up to 10,000 members, 10 child groups)."""
+        request: CreateGroupRequest = build_record(
+            CreateGroupRequest,
+            name=name,
+            members=as_list(members),
+            child_groups=as_list(child_groups),
+            auto_update=auto_update,
+        )
+        _check_name(request.name)
+        _check_members(request.members, "members")
+        _check_group_ids(request.child_groups, "child_groups", MAX_CHILD_GROUPS)
+        _check_auto_update(request.auto_update)
+        resp = await self._session.request("POST", "/groups", body=dumps(request))
+        result: Group = decode(resp.body, Group, status=resp.status)
+        return result
+
+    async def get(self, group_id: str) -> Group:
+        """One group by id."""
+        resp = await self._session.request("GET", _path(group_id))
+        result: Group = decode(resp.body, Group, status=resp.status)
+        return result
+
+    async def replace(
+        self,
+        group_id: str,
+        *,
+        members: Iterable[str],
+        name: str | None = None,
+        child_groups: Iterable[str] | None = None,
+        auto_update: AutoUpdate | None = None,
+    ) -> Group:
+        """Replace the whole group: members, name, child groups and auto update."""
+        request: ReplaceGroupRequest = build_record(
+            ReplaceGroupRequest,
+            members=as_list(members),
+            name=name,
+            child_groups=as_list(child_groups),
+            auto_update=auto_update,
+        )
+        _check_name(request.name)
+        _check_members(request.members, "members")
+        _check_group_ids(request.child_groups, "child_groups", MAX_CHILD_GROUPS)
+        _check_auto_update(request.auto_update)
+        resp = await self._session.request("PUT", _path(group_id), body=dumps(request))
+        result: Group = decode(resp.body, Group, status=resp.status)
+        return result
+
+    async def update(
+        self,
+        group_id: str,
+        *,
+        add: Iterable[str] | None = None,
+        remove: Iterable[str] | None = None,
+        name: str | Clear | None = None,
+        add_from_group: str | None = None,
+        remove_from_group: str | None = None,
+        auto_update: AutoUpdate | None = None,
+    ) -> Group:
+        """Change a group: adds are applied before removes. ``name=CLEAR`` removes the name;
+        ``name=None`` (the default) leaves it as it is."""
+        request: UpdateGroupRequest = build_record(
+            UpdateGroupRequest,
+            add=as_list(add),
+            remove=as_list(remove),
+            name=name,
+            add_from_group=add_from_group,
+            remove_from_group=remove_from_group,
+            auto_update=auto_update,
+        )
+        if request == UpdateGroupRequest():
+            raise SinchValidationError("update", "nothing to update")
+        _check_name(request.name)
+        _check_members(request.add, "add")
+        _check_members(request.remove, "remove")
+        for field in ("add_from_group", "remove_from_group"):
+            value = getattr(request, field)
+            _check_group_ids(None if value is None else [value], field, 1)
+        _check_auto_update(request.auto_update)
+        resp = await self._session.request("POST", _path(group_id), body=dumps(request))
+        result: Group = decode(resp.body, Group, status=resp.status)
+        return result
+
+    async def delete(self, group_id: str) -> None:
+        """Delete a group (scheduled batches to it then reach nobody through it)."""
+        await self._session.request("DELETE", _path(group_id))
+
+    async def members(self, group_id: str) -> list[str]:
+        """Every member's number (the API returns them all at once, not paged)."""
+        resp = await self._session.request("GET", f"{_path(group_id)}/members")
+        result: list[str] = decode(resp.body, list[str], status=resp.status)
+        return result
+
+    def list(
+        self,
+        *,
+        page_size: int = C.DEFAULT_PAGE_SIZE,
+        max_items: int | None = None,
+        resume: PagerCheckpoint | Mapping[str, Any] | None = None,
+    ) -> AsyncPager[Group]:
+        """Walk groups, newest first."""
+        return AsyncPager(
+            self._fetch_page,
+            resource="groups",
+            filters={},
+            page_size=page_size,
+            max_items=max_items,
+            resume=resume,
+        )
+
+    async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Group]:
+        resp = await self._session.request("GET", "/groups", query=query)
+        return decode_page(resp.body, "groups", Group, status=resp.status)
