@@ -29,7 +29,9 @@ from ._errors import (
     SinchTransportError,
     SinchValidationError,
 )
+from ._limits import MessageRateLimiter, RateLimiter
 from ._pagination import AsyncPager, PagerCheckpoint
+from ._retry import RetryPolicy
 from .models import (
     CLEAR,
     AutoUpdate,
@@ -70,7 +72,6 @@ from .models import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "CLEAR",
     "AsyncPager",
     "AuthenticationError",
     "AutoUpdate",
@@ -82,6 +83,7 @@ __all__ = [
     "BinaryBatch",
     "BinaryBatchRequest",
     "BinaryBatchUpdate",
+    "CLEAR",
     "CallbackError",
     "CallbackEvent",
     "CallbackParseError",
@@ -102,6 +104,7 @@ __all__ = [
     "MediaBatchRequest",
     "MediaBatchUpdate",
     "MediaBody",
+    "MessageRateLimiter",
     "MoBinary",
     "MoMedia",
     "MoMediaBody",
@@ -111,7 +114,9 @@ __all__ = [
     "Page",
     "PagerCheckpoint",
     "RateLimitError",
+    "RateLimiter",
     "RecipientDeliveryReport",
+    "RetryPolicy",
     "ServerError",
     "SinchAPIError",
     "SinchClient",

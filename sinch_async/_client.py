@@ -12,6 +12,8 @@ from . import _constants as C
 from ._auth import DEFAULT_AUTH_URL, ProjectAuth
 from ._config import OAUTH_REGIONS, Secret, Timeouts, resolve_base_url
 from ._errors import SinchConfigError
+from ._limits import Limits, RateLimiter
+from ._retry import RetryPolicy
 from ._session import Auth, ServicePlanAuth, Session
 from .resources.batches import BatchesResource
 from .resources.delivery_reports import DeliveryReportsResource
@@ -46,6 +48,9 @@ class SinchClient:
         max_connections: int = C.DEFAULT_MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
         user_agent: str = C.USER_AGENT,
+        max_concurrency: int | None = None,
+        messages_per_second: float | RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if (
             isinstance(max_connections, bool)
@@ -88,6 +93,11 @@ class SinchClient:
             )
             auth = ServicePlanAuth(service_plan_id, Secret(api_token))
             self._owner = f"service_plan_id={service_plan_id!r}"
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise SinchConfigError("retry must be a RetryPolicy")
+        self.limits = Limits(
+            max_concurrency=max_concurrency, messages_per_second=messages_per_second
+        )
         self._session = Session(
             base_url=self._base_url,
             auth=auth,
@@ -95,10 +105,13 @@ class SinchClient:
             max_connections=max_connections,
             session=session,
             user_agent=user_agent,
+            limits=self.limits,
+            retry=retry,
         )
-        self.batches = BatchesResource(self._session)
+        group_sizes: dict[str, int] = {}
+        self.batches = BatchesResource(self._session, group_sizes)
         self.delivery_reports = DeliveryReportsResource(self._session)
-        self.groups = GroupsResource(self._session)
+        self.groups = GroupsResource(self._session, group_sizes)
         self.inbounds = InboundsResource(self._session)
 
     @classmethod

@@ -7,10 +7,11 @@ import enum
 import logging
 import time
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import attrs
+import backoff
 from yarl import URL
 
 from . import _constants as C
@@ -18,11 +19,14 @@ from ._config import Secret, Timeouts
 from ._errors import (
     ClientClosedError,
     RateLimitError,
+    SinchAPIError,
     SinchConnectionError,
     SinchTimeoutError,
     SinchTransportError,
     api_error_for_status,
 )
+from ._limits import Limits
+from ._retry import RetryPolicy
 from ._wire import QueryValue, build_query, parse_error_body, parse_retry_after
 
 __all__ = ["Auth", "Response", "ServicePlanAuth", "Session"]
@@ -73,6 +77,9 @@ class Response:
     body: bytes
 
 
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+
+
 class _State(enum.Enum):
     UNOPENED = "unopened"
     OPENED = "opened"
@@ -95,6 +102,8 @@ class Session:
         max_connections: int,
         session: aiohttp.ClientSession | None = None,
         user_agent: str = C.USER_AGENT,
+        limits: Limits | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._base = f"{base_url}{C.API_PATH}/{auth.owner_id}"
         self._auth = auth
@@ -105,6 +114,8 @@ class Session:
         self._owns_session = session is None
         self._user_agent = user_agent
         self._state = _State.UNOPENED
+        self._limits = limits or Limits()
+        self._retry = RetryPolicy() if retry is None else retry
 
     @property
     def closed(self) -> bool:
@@ -153,33 +164,88 @@ class Session:
         query: Mapping[str, QueryValue] | None = None,
         body: bytes | None = None,
         timeouts: Timeouts | None = None,
+        cost: int = 0,
+        idempotent: bool | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Response:
-        """Send one request; return the 2xx response or raise a typed error.
+        """Send a request under the client's limits and retry policy.
 
-        A 401 whose ``WWW-Authenticate`` says the token expired is replayed once with a
-        fresh token (Sinch did not process it, so this is safe even for a send).
+        Returns the 2xx response or raises a typed error. ``cost`` is the number of
+        messages the request sends (for the messages-per-second limit). ``idempotent``
+        defaults to True for GET/PUT/DELETE; non-idempotent calls are retried only when
+        Sinch certainly did not process them (see :class:`RetryPolicy`).
         """
         session = self._ensure_session()
         url = self.url(path, query)
         shown = f"{self._base}{path}"
         # Always per request, so a borrowed session gets our timeouts too.
         timeout = self._default_timeout if timeouts is None else self._client_timeout(timeouts)
-        for attempt in (1, 2):
-            authorization = await self._auth.authorization(session)
-            status, resp_headers, data = await self._send(
-                session, method, url, shown, authorization, body, timeout
-            )
-            if (
-                status == 401
-                and attempt == 1
-                and "expired" in resp_headers.get("WWW-Authenticate", "").lower()
-                and self._auth.invalidate(authorization)
-            ):
-                log.debug("%s %s -> 401 token expired; refreshing once", method, shown)
-                continue
-            break
+        policy = self._retry if retry is None else retry
+        if policy.max_attempts == 1:
+            return await self._attempt(session, method, url, shown, body, timeout, cost)
+        idem = method in _IDEMPOTENT if idempotent is None else idempotent
+        attempt = backoff.on_exception(
+            policy.waits,
+            (SinchAPIError, SinchTransportError),
+            max_tries=policy.max_attempts,
+            giveup=lambda exc: not policy.should_retry(exc, idempotent=idem),
+            jitter=None,
+            on_backoff=self._on_backoff,
+            logger=None,
+        )(self._attempt)
+        response: Response = await attempt(session, method, url, shown, body, timeout, cost)
+        return response
+
+    def _on_backoff(self, details: Any) -> None:
+        exc = details.get("exception")
+        if isinstance(exc, RateLimitError):
+            # Without Retry-After the backoff wait is the pause: hold every request.
+            self._limits.pause(float(details.get("wait") or 0.0))
+        log.debug(
+            "retrying in %.2fs after %s (attempt %s)",
+            details.get("wait") or 0.0,
+            type(exc).__name__,
+            details.get("tries"),
+        )
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        shown: str,
+        body: bytes | None,
+        client_timeout: aiohttp.ClientTimeout,
+        cost: int,
+    ) -> Response:
+        """One try: wait out a 429 pause, take the message budget and a slot, send.
+
+        A 401 whose ``WWW-Authenticate`` says the token expired is replayed once with a
+        fresh token (Sinch did not process it, so this is safe even for a send).
+        """
+        limits = self._limits
+        await limits.wait_unpaused()
+        await limits.acquire_messages(cost)
+        async with await limits.slot():
+            for auth_try in (1, 2):
+                authorization = await self._auth.authorization(session)
+                status, resp_headers, data = await self._send(
+                    session, method, url, shown, authorization, body, client_timeout
+                )
+                if (
+                    status == 401
+                    and auth_try == 1
+                    and "expired" in resp_headers.get("WWW-Authenticate", "").lower()
+                    and self._auth.invalidate(authorization)
+                ):
+                    log.debug("%s %s -> 401 token expired; refreshing once", method, shown)
+                    continue
+                break
         if status >= 400:
-            raise _api_error(status, method, shown, resp_headers, data)
+            error = _api_error(status, method, shown, resp_headers, data)
+            if isinstance(error, RateLimitError) and error.retry_after is not None:
+                limits.pause(min(error.retry_after, self._retry.max_retry_after))
+            raise error
         return Response(status=status, headers=resp_headers, body=data)
 
     async def _send(

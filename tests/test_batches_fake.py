@@ -20,6 +20,7 @@ from sinch_async import (
     NotFoundError,
     PagerCheckpoint,
     RateLimitError,
+    RetryPolicy,
     ServerError,
     SinchAPIError,
     SinchClient,
@@ -42,7 +43,8 @@ async def fake() -> AsyncIterator[FakeSinch]:
 
 @pytest.fixture
 async def client(fake: FakeSinch) -> AsyncIterator[SinchClient]:
-    async with fake.client() as c:
+    # Retries off: these tests look at what one failed request raises.
+    async with fake.client(retry=RetryPolicy.disabled()) as c:
         yield c
 
 
@@ -278,7 +280,9 @@ async def test_connection_refused_did_not_reach_sinch() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    async with SinchClient("p", "t", base_url=f"http://127.0.0.1:{port}") as c:
+    async with SinchClient(
+        "p", "t", base_url=f"http://127.0.0.1:{port}", retry=RetryPolicy.disabled()
+    ) as c:
         with pytest.raises(SinchConnectionError) as err:
             await c.batches.get("01AAAAAAAAAAAAAAAAAAAAAAAA")
     assert err.value.may_have_reached_sinch is False

@@ -219,4 +219,3 @@ async def test_handler_statuses(receiver: tuple[str, list[Any], dict[str, bool]]
     control["fail"] = False
     assert await _post(url, body, retry) == 200
     assert len(events) == 2
-

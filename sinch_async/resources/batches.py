@@ -46,15 +46,24 @@ def _path(batch_id: str) -> str:
 class BatchesResource:
     """Batches: every send of one message to up to 1000 recipients."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, group_sizes: dict[str, int] | None = None) -> None:
         self._session = session
+        self._group_sizes = {} if group_sizes is None else group_sizes
+
+    def message_cost(self, request: BatchRequest) -> int:
+        """Messages a send counts against ``messages_per_second``: one per recipient, a
+        group by its size when a response has told us (else 1)."""
+        sizes = self._group_sizes
+        return sum(sizes.get(r, 1) for r in request.to) if sizes else len(request.to)
 
     # --- send ---------------------------------------------------------------------------
 
     async def send(self, request: BatchRequest) -> Batch:
         """Send a prepared text, binary or media request. Validated before it leaves."""
         check_batch_request(request)
-        resp = await self._session.request("POST", "/batches", body=dumps(request))
+        resp = await self._session.request(
+            "POST", "/batches", body=dumps(request), cost=self.message_cost(request)
+        )
         result: Batch = decode(resp.body, Batch, status=resp.status)
         return result
 
@@ -202,7 +211,9 @@ class BatchesResource:
     async def replace(self, batch_id: str, request: BatchRequest) -> Batch:
         """Replace a (scheduled) batch with a new request: cancel and send anew."""
         check_batch_request(request)
-        resp = await self._session.request("PUT", _path(batch_id), body=dumps(request))
+        resp = await self._session.request(
+            "PUT", _path(batch_id), body=dumps(request), cost=self.message_cost(request)
+        )
         result: Batch = decode(resp.body, Batch, status=resp.status)
         return result
 

@@ -85,11 +85,25 @@ def _check_auto_update(auto: AutoUpdate | None) -> None:
     _check_keyword(auto.remove, "auto_update.remove")
 
 
+def _check_group(request: CreateGroupRequest | ReplaceGroupRequest) -> None:
+    _check_name(request.name)
+    _check_members(request.members, "members")
+    _check_group_ids(request.child_groups, "child_groups", MAX_CHILD_GROUPS)
+    _check_auto_update(request.auto_update)
+
+
 class GroupsResource:
     """Groups: create, get, list, replace, update, delete, members."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, group_sizes: dict[str, int] | None = None) -> None:
         self._session = session
+        # Sizes seen in responses, so a send to a group can be costed by its size.
+        self._sizes = {} if group_sizes is None else group_sizes
+
+    def _seen(self, group: Group) -> Group:
+        if group.size is not None:
+            self._sizes[group.id] = group.size
+        return group
 
     async def create(
         self,
@@ -107,19 +121,16 @@ class GroupsResource:
             child_groups=as_list(child_groups),
             auto_update=auto_update,
         )
-        _check_name(request.name)
-        _check_members(request.members, "members")
-        _check_group_ids(request.child_groups, "child_groups", MAX_CHILD_GROUPS)
-        _check_auto_update(request.auto_update)
+        _check_group(request)
         resp = await self._session.request("POST", "/groups", body=dumps(request))
         result: Group = decode(resp.body, Group, status=resp.status)
-        return result
+        return self._seen(result)
 
     async def get(self, group_id: str) -> Group:
         """One group by id."""
         resp = await self._session.request("GET", _path(group_id))
         result: Group = decode(resp.body, Group, status=resp.status)
-        return result
+        return self._seen(result)
 
     async def replace(
         self,
@@ -138,13 +149,10 @@ class GroupsResource:
             child_groups=as_list(child_groups),
             auto_update=auto_update,
         )
-        _check_name(request.name)
-        _check_members(request.members, "members")
-        _check_group_ids(request.child_groups, "child_groups", MAX_CHILD_GROUPS)
-        _check_auto_update(request.auto_update)
+        _check_group(request)
         resp = await self._session.request("PUT", _path(group_id), body=dumps(request))
         result: Group = decode(resp.body, Group, status=resp.status)
-        return result
+        return self._seen(result)
 
     async def update(
         self,
@@ -179,11 +187,12 @@ class GroupsResource:
         _check_auto_update(request.auto_update)
         resp = await self._session.request("POST", _path(group_id), body=dumps(request))
         result: Group = decode(resp.body, Group, status=resp.status)
-        return result
+        return self._seen(result)
 
     async def delete(self, group_id: str) -> None:
         """Delete a group (scheduled batches to it then reach nobody through it)."""
         await self._session.request("DELETE", _path(group_id))
+        self._sizes.pop(group_id, None)
 
     async def members(self, group_id: str) -> list[str]:
         """Every member's number (the API returns them all at once, not paged)."""
@@ -210,4 +219,7 @@ class GroupsResource:
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Group]:
         resp = await self._session.request("GET", "/groups", query=query)
-        return decode_page(resp.body, "groups", Group, status=resp.status)
+        page: Page[Group] = decode_page(resp.body, "groups", Group, status=resp.status)
+        for group in page.items:
+            self._seen(group)
+        return page

@@ -1,0 +1,172 @@
+"""Client-side limits: requests in flight, messages per second, and a shared 429 pause."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+from ._errors import SinchConfigError
+
+__all__ = ["Limits", "MessageRateLimiter", "RateLimiter", "TokenBucket"]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """Grants permission to send ``cost`` messages. Implement this to share a limit
+    between processes (for example on Redis)."""
+
+    async def acquire(self, cost: int) -> None:
+        """Wait until ``cost`` messages may be sent, then account for them."""
+        ...
+
+
+class TokenBucket:
+    """A fair weighted token bucket (pure arithmetic; no waiting here).
+
+    Holds up to ``capacity`` tokens, refilled at ``rate`` per second. A request costing more
+    than the capacity is allowed once the bucket is full and leaves it in debt, so a batch
+    bigger than one second's budget waits its turn instead of failing.
+    """
+
+    def __init__(self, rate: float, capacity: float, now: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = capacity
+        self.updated = now
+
+    def refill(self, now: float) -> None:
+        if now > self.updated:
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+
+    def wait_time(self, cost: float, now: float) -> float:
+        """Seconds until ``cost`` may be taken (0 when it may be taken now)."""
+        self.refill(now)
+        need = min(cost, self.capacity)
+        # The epsilon absorbs float rounding, which could otherwise ask for a wait
+        # shorter than the clock can represent and spin.
+        if self.tokens >= need - 1e-9:
+            return 0.0
+        return (need - self.tokens) / self.rate
+
+    def take(self, cost: float) -> None:
+        self.tokens -= cost
+
+
+class MessageRateLimiter:
+    """``messages_per_second`` for one process: FIFO-fair, so a large batch is not starved.
+
+    Waiters are served strictly in arrival order (``asyncio.Lock`` wakes them FIFO); the
+    head waits for its tokens while the rest queue behind it.
+    """
+
+    def __init__(
+        self,
+        messages_per_second: float,
+        *,
+        burst: float | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if not messages_per_second > 0:
+            raise SinchConfigError("messages_per_second must be positive")
+        capacity = messages_per_second if burst is None else burst
+        if not capacity > 0:
+            raise SinchConfigError("burst must be positive")
+        self._bucket = TokenBucket(messages_per_second, capacity, clock())
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
+
+    @property
+    def rate(self) -> float:
+        return self._bucket.rate
+
+    async def acquire(self, cost: int) -> None:
+        if cost <= 0:
+            return
+        async with self._lock:
+            while True:
+                wait = self._bucket.wait_time(cost, self._clock())
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+            self._bucket.take(cost)
+
+
+class Limits:
+    """Everything a request waits for before it is sent: the pause after a 429, the
+    messages-per-second budget (sends only), and a free slot among ``max_concurrency``."""
+
+    def __init__(
+        self,
+        *,
+        max_concurrency: int | None = None,
+        messages_per_second: float | RateLimiter | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if max_concurrency is not None and (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
+        ):
+            raise SinchConfigError("max_concurrency must be a positive integer or None")
+        self.max_concurrency = max_concurrency
+        self._slots = None if max_concurrency is None else asyncio.Semaphore(max_concurrency)
+        if messages_per_second is None or isinstance(messages_per_second, RateLimiter):
+            self.rate_limiter: RateLimiter | None = messages_per_second
+        else:
+            self.rate_limiter = MessageRateLimiter(messages_per_second, clock=clock, sleep=sleep)
+        self._clock = clock
+        self._sleep = sleep
+        self._resume_at = 0.0
+        #: How many 429 pauses were applied (for tests and metrics).
+        self.pauses = 0
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request of the client for ``seconds`` (after a 429's Retry-After)."""
+        until = self._clock() + max(0.0, seconds)
+        if until > self._resume_at:
+            self._resume_at = until
+            self.pauses += 1
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds left of the current pause (0 when not paused)."""
+        return max(0.0, self._resume_at - self._clock())
+
+    async def wait_unpaused(self) -> None:
+        while (left := self._resume_at - self._clock()) > 0:
+            await self._sleep(left)
+
+    async def acquire_messages(self, cost: int) -> None:
+        if self.rate_limiter is not None and cost > 0:
+            await self.rate_limiter.acquire(cost)
+
+    async def slot(self) -> _Slot:
+        """Wait for the pause to pass and a concurrency slot; use as ``async with``."""
+        await self.wait_unpaused()
+        if self._slots is not None:
+            await self._slots.acquire()
+        return _Slot(self._slots)
+
+
+class _Slot:
+    __slots__ = ("_sem",)
+
+    def __init__(self, sem: asyncio.Semaphore | None) -> None:
+        self._sem = sem
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._sem is not None:
+            self._sem.release()
+            self._sem = None

@@ -1,0 +1,183 @@
+"""Retry policy, the 429 pause, concurrency and the messages-per-second limiter."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from sinch_async import (
+    MessageRateLimiter,
+    RateLimitError,
+    RetryPolicy,
+    ServerError,
+    SinchConfigError,
+    SinchConnectionError,
+)
+from sinch_async._errors import SinchTimeoutError
+from sinch_async._retry import retry_after_or_expo
+from sinch_async.testing import FakeSinch, Fault
+
+FAST = RetryPolicy(base_delay=0.01, max_delay=0.05)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSinch]:
+    async with FakeSinch() as server:
+        yield server
+
+
+class VirtualTime:
+    """A clock that only moves when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_get_is_retried_on_5xx(fake: FakeSinch) -> None:
+    batch_id = fake.seed_batches(1)[0]["id"]
+    fake.add_fault(Fault(method="GET", path="/batches/{id}", status=503, times=2))
+    async with fake.client(retry=FAST) as client:
+        batch = await client.batches.get(batch_id)
+    assert batch.id == batch_id
+    assert len([r for r in fake.requests if r.method == "GET"]) == 3
+
+
+async def test_gives_up_after_max_attempts(fake: FakeSinch) -> None:
+    fake.add_fault(Fault(method="GET", path="/batches/{id}", status=500))
+    async with fake.client(retry=FAST) as client:
+        with pytest.raises(ServerError):
+            await client.batches.get("01AAAAAAAAAAAAAAAAAAAAAAAA")
+    assert len(fake.requests) == FAST.max_attempts
+
+
+async def test_send_is_not_retried_when_sinch_may_have_processed_it(fake: FakeSinch) -> None:
+    fake.add_fault(Fault(method="POST", path="/batches", status=500, phase="after", times=1))
+    async with fake.client(retry=FAST) as client:
+        with pytest.raises(ServerError):
+            await client.batches.send_text(to=["+46701234567"], body="x")
+    assert len(fake.requests) == 1 and len(fake.batches) == 1
+
+
+async def test_send_is_retried_after_429(fake: FakeSinch) -> None:
+    fake.add_fault(
+        Fault(method="POST", path="/batches", status=429, headers={"Retry-After": "0"}, times=2)
+    )
+    async with fake.client(retry=FAST) as client:
+        await client.batches.send_text(to=["+46701234567"], body="x")
+    assert len(fake.requests) == 3 and len(fake.batches) == 1
+
+
+async def test_send_is_retried_when_connection_was_refused() -> None:
+    policy = RetryPolicy(base_delay=0.01, max_attempts=2)
+    assert policy.should_retry(
+        SinchConnectionError("refused", method="POST", url="u", may_have_reached_sinch=False),
+        idempotent=False,
+    )
+    assert not policy.should_retry(
+        SinchTimeoutError("slow", method="POST", url="u", may_have_reached_sinch=True),
+        idempotent=False,
+    )
+    assert policy.should_retry(
+        SinchTimeoutError("slow", method="GET", url="u", may_have_reached_sinch=True),
+        idempotent=True,
+    )
+
+
+async def test_retry_after_above_cap_fails_fast(fake: FakeSinch) -> None:
+    fake.add_fault(Fault(method="GET", path="*", status=429, headers={"Retry-After": "120"}))
+    async with fake.client(retry=RetryPolicy(max_retry_after=10)) as client:
+        started = time.monotonic()
+        with pytest.raises(RateLimitError) as err:
+            await client.batches.get("01AAAAAAAAAAAAAAAAAAAAAAAA")
+    assert err.value.retry_after == 120
+    assert len(fake.requests) == 1 and time.monotonic() - started < 1
+
+
+async def test_429_pauses_the_whole_client(fake: FakeSinch) -> None:
+    """One request gets 429 with Retry-After: 2; requests started meanwhile wait it out."""
+    batch_id = fake.seed_batches(1)[0]["id"]
+    fake.add_fault(
+        Fault(method="GET", path="/batches/{id}", status=429, headers={"Retry-After": "2"}, times=1)
+    )
+    async with fake.client(retry=FAST) as client:
+        first = asyncio.create_task(client.batches.get(batch_id))
+        for _ in range(100):  # until the 429 has arrived and paused the client
+            await asyncio.sleep(0.01)
+            if client.limits.paused_for:
+                break
+        assert client.limits.paused_for > 1.5
+        others = await asyncio.gather(*(client.batches.get(batch_id) for _ in range(5)))
+        await first
+    assert len(others) == 5
+    t429 = fake.requests[0].received_at
+    later = [r.received_at - t429 for r in fake.requests[1:]]
+    assert len(later) == 6
+    assert min(later) >= 1.9  # nobody reached the server during the pause
+    assert max(later) < 4.0
+
+
+async def test_max_concurrency_bounds_requests_in_flight(fake: FakeSinch) -> None:
+    batch_id = fake.seed_batches(1)[0]["id"]
+    fake.latency = 0.1
+    async with fake.client(max_concurrency=3) as client:
+        started = time.monotonic()
+        await asyncio.gather(*(client.batches.get(batch_id) for _ in range(12)))
+        elapsed = time.monotonic() - started
+    assert elapsed >= 0.4  # 12 requests, 3 at a time, 0.1 s each: at least 4 rounds
+
+
+async def test_limiter_rate_is_exact_on_a_virtual_clock() -> None:
+    vt = VirtualTime()
+    limiter = MessageRateLimiter(100, clock=vt.clock, sleep=vt.sleep)
+    for cost in [1, 7, 30, 2] * 50:  # 2,000 messages
+        await limiter.acquire(cost)
+    # the first 100 come from the full bucket, the other 1,900 at 100/s
+    assert vt.now == pytest.approx(19.0, abs=0.3)
+
+
+async def test_large_batch_waits_its_turn_and_is_not_starved() -> None:
+    vt = VirtualTime()
+    limiter = MessageRateLimiter(10, clock=vt.clock, sleep=vt.sleep)
+    order: list[str] = []
+
+    async def take(name: str, cost: int) -> None:
+        await limiter.acquire(cost)
+        order.append(name)
+
+    await take("warm", 10)  # empty the bucket
+    tasks = [asyncio.create_task(take("big", 35))]
+    await asyncio.sleep(0)
+    tasks += [asyncio.create_task(take(f"small{i}", 1)) for i in range(5)]
+    await asyncio.gather(*tasks)
+    assert order[1] == "big"  # FIFO: smaller later requests do not overtake it
+    assert vt.now >= 1.0  # it waited for a full bucket (10 tokens) and then went into debt
+
+
+def test_limiter_and_policy_config_errors() -> None:
+    with pytest.raises(SinchConfigError):
+        MessageRateLimiter(0)
+    with pytest.raises(SinchConfigError):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(SinchConfigError):
+        RetryPolicy(base_delay=-1)
+
+
+def test_wait_generator_honours_retry_after_then_backs_off() -> None:
+    import random
+
+    waits = retry_after_or_expo(base=1, factor=2, max_value=5, rng=random.Random(7))
+    next(waits)
+    assert waits.send(RateLimitError(429, None, None, method="GET", url="u", retry_after=3)) == 3
+    backed = [waits.send(ValueError()) for _ in range(6)]
+    assert all(0 <= w <= 5 for w in backed)
+    assert backed[0] <= 2  # attempt 1: uniform(0, 2)
