@@ -72,6 +72,7 @@ from .models import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CLEAR",
     "AsyncPager",
     "AuthenticationError",
     "AutoUpdate",
@@ -83,7 +84,6 @@ __all__ = [
     "BinaryBatch",
     "BinaryBatchRequest",
     "BinaryBatchUpdate",
-    "CLEAR",
     "CallbackError",
     "CallbackEvent",
     "CallbackParseError",
