@@ -19,6 +19,7 @@ from ._errors import (
     ForbiddenError,
     NotFoundError,
     RateLimitError,
+    SendOutcomeUnknown,
     ServerError,
     SinchAPIError,
     SinchConfigError,
@@ -29,6 +30,7 @@ from ._errors import (
     SinchTransportError,
     SinchValidationError,
 )
+from ._fanout import FanoutProgress, SendMany, SendOutcome
 from ._limits import MessageRateLimiter, RateLimiter
 from ._pagination import AsyncPager, PagerCheckpoint
 from ._retry import RetryPolicy
@@ -96,6 +98,7 @@ __all__ = [
     "DryRunRecipient",
     "DryRunResult",
     "Encoding",
+    "FanoutProgress",
     "ForbiddenError",
     "Group",
     "GroupKeyword",
@@ -117,6 +120,9 @@ __all__ = [
     "RateLimiter",
     "RecipientDeliveryReport",
     "RetryPolicy",
+    "SendMany",
+    "SendOutcome",
+    "SendOutcomeUnknown",
     "ServerError",
     "SinchAPIError",
     "SinchClient",

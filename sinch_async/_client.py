@@ -51,6 +51,7 @@ class SinchClient:
         max_concurrency: int | None = None,
         messages_per_second: float | RateLimiter | None = None,
         retry: RetryPolicy | None = None,
+        reconcile_sends: bool = True,
     ) -> None:
         if (
             isinstance(max_connections, bool)
@@ -109,7 +110,7 @@ class SinchClient:
             retry=retry,
         )
         group_sizes: dict[str, int] = {}
-        self.batches = BatchesResource(self._session, group_sizes)
+        self.batches = BatchesResource(self._session, group_sizes, reconcile_sends=reconcile_sends)
         self.delivery_reports = DeliveryReportsResource(self._session)
         self.groups = GroupsResource(self._session, group_sizes)
         self.inbounds = InboundsResource(self._session)

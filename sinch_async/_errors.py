@@ -16,6 +16,7 @@ __all__ = [
     "ForbiddenError",
     "NotFoundError",
     "RateLimitError",
+    "SendOutcomeUnknown",
     "ServerError",
     "SinchAPIError",
     "SinchConfigError",
@@ -149,6 +150,23 @@ class RateLimitError(SinchAPIError):
 
 class ServerError(SinchAPIError):
     """HTTP 5xx: Sinch failed. A send may or may not have been processed."""
+
+
+class SendOutcomeUnknown(SinchError):
+    """A send failed in a way that leaves open whether Sinch created the batch.
+
+    ``request`` is what was sent, ``cause`` the failure (a 5xx, a read timeout, a connection
+    reset after the request was written). The SDK did not send it again. Give sends a
+    unique ``client_reference`` to let the SDK reconcile (look the batch up) instead.
+    """
+
+    def __init__(self, request: Any, cause: BaseException, detail: str = "") -> None:
+        super().__init__(
+            f"send outcome unknown: {type(cause).__name__}: {cause}"
+            + (f" ({detail})" if detail else "")
+        )
+        self.request = request
+        self.cause = cause
 
 
 _BY_STATUS: dict[int, type[SinchAPIError]] = {

@@ -122,6 +122,10 @@ class Session:
         return self._state is _State.CLOSED
 
     @property
+    def retry_policy(self) -> RetryPolicy:
+        return self._retry
+
+    @property
     def base(self) -> str:
         """``{origin}/xms/v1/{owner_id}``."""
         return self._base

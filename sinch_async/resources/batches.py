@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import attrs
 
 from .. import _constants as C
 from .._converter import decode, decode_page, dumps, unstructure
-from .._errors import SinchValidationError
+from .._errors import (
+    SendOutcomeUnknown,
+    ServerError,
+    SinchError,
+    SinchTransportError,
+    SinchValidationError,
+)
+from .._fanout import FanoutProgress, SendMany
 from .._pagination import AsyncPager, PagerCheckpoint
 from .._session import Session
 from .._validation import check_batch_request, check_batch_update, check_recipients
@@ -30,11 +37,28 @@ from ..models.batches import (
     Parameters,
     TextBatchRequest,
     TextBatchUpdate,
+    UnknownBatch,
 )
 from ..models.common import Page
 from ._common import as_list, build_record, check_window, encode_filters
 
 __all__ = ["BatchesResource"]
+
+#: Look-back before the first attempt, for clock skew between us and Sinch.
+_RECONCILE_SKEW = timedelta(minutes=5)
+_RECONCILE_MAX = 500
+
+
+def _same_send(batch: Batch, request: BatchRequest) -> bool:
+    """Whether ``batch`` is what ``request`` created (same reference, type, recipients, body)."""
+    if isinstance(batch, UnknownBatch) or batch.type != request.type:
+        return False
+    if batch.client_reference != request.client_reference:
+        return False
+    if sorted(batch.to) != sorted(request.to):
+        return False
+    return batch.body == request.body
+
 
 BatchType = Literal["mt_text", "mt_binary", "mt_media"]
 
@@ -46,9 +70,16 @@ def _path(batch_id: str) -> str:
 class BatchesResource:
     """Batches: every send of one message to up to 1000 recipients."""
 
-    def __init__(self, session: Session, group_sizes: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        group_sizes: dict[str, int] | None = None,
+        *,
+        reconcile_sends: bool = True,
+    ) -> None:
         self._session = session
         self._group_sizes = {} if group_sizes is None else group_sizes
+        self._reconcile = reconcile_sends
 
     def message_cost(self, request: BatchRequest) -> int:
         """Messages a send counts against ``messages_per_second``: one per recipient, a
@@ -58,14 +89,89 @@ class BatchesResource:
 
     # --- send ---------------------------------------------------------------------------
 
-    async def send(self, request: BatchRequest) -> Batch:
-        """Send a prepared text, binary or media request. Validated before it leaves."""
+    async def send(self, request: BatchRequest, *, reconcile: bool | None = None) -> Batch:
+        """Send a prepared text, binary or media request. Validated before it leaves.
+
+        A send is never repeated blindly. When its outcome is unknown (a 5xx, a read
+        timeout, a connection reset after the request was written) and the request has a
+        ``client_reference``, the SDK *reconciles*: it looks the batch up by that reference
+        and returns it if it exists, or sends again if it does not. Without a reference,
+        or with ``reconcile=False`` (default: the client's ``reconcile_sends``), it raises
+        :class:`SendOutcomeUnknown`.
+        """
         check_batch_request(request)
-        resp = await self._session.request(
-            "POST", "/batches", body=dumps(request), cost=self.message_cost(request)
+        body = dumps(request)
+        cost = self.message_cost(request)
+        do_reconcile = self._reconcile if reconcile is None else reconcile
+        started = datetime.now(UTC)
+        # Resubmitted (after a lookup found nothing) at most as often as the retry policy
+        # allows attempts.
+        max_sends = self._session.retry_policy.max_attempts
+        for attempt in range(1, max_sends + 1):
+            try:
+                resp = await self._session.request(
+                    "POST", "/batches", body=body, cost=cost, idempotent=False
+                )
+            except (ServerError, SinchTransportError) as exc:
+                if isinstance(exc, SinchTransportError) and not exc.may_have_reached_sinch:
+                    raise  # certainly not processed (and already retried by the policy)
+                if not (do_reconcile and request.client_reference):
+                    raise SendOutcomeUnknown(request, exc) from exc
+                found = await self._reconcile_lookup(request, started, exc)
+                if found is not None:
+                    return found
+                if attempt == max_sends:
+                    raise SendOutcomeUnknown(
+                        request, exc, f"no batch after {attempt} sends"
+                    ) from exc
+                continue
+            result: Batch = decode(resp.body, Batch, status=resp.status)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def send_many(
+        self,
+        requests: Iterable[BatchRequest] | AsyncIterable[BatchRequest],
+        *,
+        concurrency: int = 32,
+        preserve_order: bool = False,
+        auto_client_reference: bool = False,
+        on_progress: Callable[[FanoutProgress], None] | None = None,
+    ) -> SendMany:
+        """Send many requests under the client's limits; yield one :class:`SendOutcome` each.
+
+        ``requests`` may be any (async) iterable and is read lazily. ``concurrency`` bounds
+        the sends in flight (the client's ``max_concurrency`` and ``messages_per_second``
+        still apply). ``preserve_order`` yields outcomes in input order (with a bounded
+        reorder window). ``auto_client_reference`` gives each request without one a unique
+        reference, so an ambiguous failure can be reconciled instead of reported unknown.
+        """
+        return SendMany(
+            self.send,
+            requests,
+            concurrency=concurrency,
+            preserve_order=preserve_order,
+            auto_client_reference=auto_client_reference,
+            on_progress=on_progress,
         )
-        result: Batch = decode(resp.body, Batch, status=resp.status)
-        return result
+
+    async def _reconcile_lookup(
+        self, request: BatchRequest, started: datetime, cause: BaseException
+    ) -> Batch | None:
+        """The batch this request created, found by its client_reference, or None."""
+        try:
+            pager = self.list(
+                client_reference=request.client_reference,
+                start_date=started - _RECONCILE_SKEW,
+                page_size=C.MAX_PAGE_SIZE,
+                max_items=_RECONCILE_MAX,
+            )
+            async for batch in pager:
+                if _same_send(batch, request):
+                    return batch
+        except SinchError as exc:
+            raise SendOutcomeUnknown(request, cause, f"lookup failed: {exc}") from exc
+        return None
 
     async def send_text(
         self,
