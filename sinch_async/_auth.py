@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Callable
 
@@ -79,11 +80,14 @@ class ProjectAuth:
         return header
 
     def invalidate(self, header: str) -> bool:
-        """Forget ``header`` if it is still the current token (after a 401 "expired")."""
+        """Forget ``header`` if it is still the current token (after a 401 "expired").
+
+        Always True: either this call dropped it, or another request already did and a
+        fresh token is (being) fetched, so replaying is worth it.
+        """
         if self._header == header:
             self._header = None
-            return True
-        return False
+        return True
 
     async def _fetch(self, session: aiohttp.ClientSession) -> str:
         fetch = backoff.on_exception(
@@ -92,11 +96,19 @@ class ProjectAuth:
             max_tries=TOKEN_MAX_TRIES,
             jitter=None,
         )(self._fetch_once)
-        token, expires_in = await fetch(session)
+        try:
+            token, expires_in = await fetch(session)
+        except RateLimitError as exc:
+            exc.no_retry = True  # already backed off here; the request must not retry it
+            raise
         margin = min(self._refresh_margin, expires_in / 10)
         self._header = f"Bearer {token}"
         self._refresh_at = self._clock() + max(0.0, expires_in - margin)
         return self._header
+
+    def _basic(self) -> str:
+        raw = f"{self._key_id}:{self._key_secret.reveal()}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
 
     async def _fetch_once(self, session: aiohttp.ClientSession) -> tuple[str, float]:
         self.token_requests += 1
@@ -105,7 +117,7 @@ class ProjectAuth:
             async with session.post(
                 url,
                 data={"grant_type": "client_credentials"},
-                auth=aiohttp.BasicAuth(self._key_id, self._key_secret.reveal()),
+                headers={"Authorization": self._basic()},
                 allow_redirects=False,
             ) as resp:
                 body = await resp.read()

@@ -38,6 +38,8 @@ class SinchError(Exception):
     """
 
     checkpoint: PagerCheckpoint | None = None
+    #: Set when the SDK already retried this failure as far as it should go.
+    no_retry: bool = False
 
 
 class SinchValidationError(SinchError, ValueError):

@@ -61,6 +61,8 @@ class RetryPolicy:
 
     def should_retry(self, exc: BaseException, *, idempotent: bool) -> bool:
         """True if ``exc`` may be retried for a call of this idempotency."""
+        if getattr(exc, "no_retry", False):
+            return False
         if isinstance(exc, RateLimitError):
             if 429 not in self.retry_statuses:
                 return False

@@ -21,6 +21,7 @@ from sinch_async import (
     PagerCheckpoint,
     RateLimitError,
     RetryPolicy,
+    SendOutcomeUnknown,
     ServerError,
     SinchAPIError,
     SinchClient,
@@ -258,18 +259,25 @@ async def test_undecodable_body_is_decode_error(fake: FakeSinch, client: SinchCl
 
 async def test_read_timeout_says_request_may_have_reached(fake: FakeSinch) -> None:
     fake.latency = 1.0
-    async with fake.client(timeouts=Timeouts(total=0.2)) as c:
+    batch_id = fake.seed_batches(1)[0]["id"]
+    async with fake.client(timeouts=Timeouts(total=0.2), retry=RetryPolicy.disabled()) as c:
         with pytest.raises(SinchTimeoutError) as err:
+            await c.batches.get(batch_id)
+        assert err.value.may_have_reached_sinch is True
+        assert isinstance(err.value, TimeoutError)
+        # a send that times out is reported as such, not retried and not lost
+        with pytest.raises(SendOutcomeUnknown) as unknown:
             await c.batches.send_text(to=["+46701234567"], body="x")
-    assert err.value.may_have_reached_sinch is True
-    assert isinstance(err.value, TimeoutError)
+    assert isinstance(unknown.value.cause, SinchTimeoutError)
+    assert unknown.value.cause.may_have_reached_sinch is True
 
 
 async def test_dropped_connection_after_store(fake: FakeSinch, client: SinchClient) -> None:
     fake.add_fault(Fault(method="POST", path="/batches", drop=True, phase="after", times=1))
-    with pytest.raises(SinchConnectionError) as err:
+    with pytest.raises(SendOutcomeUnknown) as err:
         await client.batches.send_text(to=["+46701234567"], body="x")
-    assert err.value.may_have_reached_sinch is True
+    assert isinstance(err.value.cause, SinchConnectionError)
+    assert err.value.cause.may_have_reached_sinch is True
     assert len(fake.batches) == 1  # it *was* stored: exactly why a send is not blindly retried
 
 

@@ -12,6 +12,7 @@ from sinch_async import (
     MessageRateLimiter,
     RateLimitError,
     RetryPolicy,
+    SendOutcomeUnknown,
     ServerError,
     SinchConfigError,
     SinchConnectionError,
@@ -63,8 +64,9 @@ async def test_gives_up_after_max_attempts(fake: FakeSinch) -> None:
 async def test_send_is_not_retried_when_sinch_may_have_processed_it(fake: FakeSinch) -> None:
     fake.add_fault(Fault(method="POST", path="/batches", status=500, phase="after", times=1))
     async with fake.client(retry=FAST) as client:
-        with pytest.raises(ServerError):
+        with pytest.raises(SendOutcomeUnknown) as err:
             await client.batches.send_text(to=["+46701234567"], body="x")
+    assert isinstance(err.value.cause, ServerError)
     assert len(fake.requests) == 1 and len(fake.batches) == 1
 
 

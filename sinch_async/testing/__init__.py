@@ -9,12 +9,18 @@ async with FakeSinch() as fake:
         ...
 ```
 
+Besides batches, the fake serves groups, delivery reports (``fake.set_outcome``), inbounds
+(``fake.add_inbound`` or ``POST /_admin/inbounds``), POSTs signed webhooks itself
+(``fake.callbacks``, ``await fake.wait_for_callbacks(n)``) and issues OAuth2 tokens at
+``fake.auth_url`` for project authentication (``fake.project_client()``).
+
 A pytest plugin (``sinch_async.testing.pytest_plugin``, auto-registered) provides the
 ``fake_sinch`` fixture.
 """
 
+from ._callbacks import CallbackAttempt
 from ._fake import FakeSinch
 from ._faults import Fault, FaultHandle
 from ._http import RecordedRequest
 
-__all__ = ["FakeSinch", "Fault", "FaultHandle", "RecordedRequest"]
+__all__ = ["CallbackAttempt", "FakeSinch", "Fault", "FaultHandle", "RecordedRequest"]

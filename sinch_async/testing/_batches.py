@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from ._encoding import count_parts, substitute, truncate_to_single_part
 from ._http import Reply, RequestContext, Router
@@ -28,7 +28,7 @@ from ._validation import (
     validate_update,
 )
 
-__all__ = ["BatchStore"]
+__all__ = ["BatchEvent", "BatchStore", "GroupDirectory", "render_message"]
 
 DEFAULT_EXPIRY = timedelta(days=3)
 DEFAULT_LIST_WINDOW = timedelta(hours=24)
@@ -45,15 +45,33 @@ def _bare(number: str) -> str:
     return number.removeprefix("+")
 
 
-class BatchStore:
-    """Stored batches (raw JSON dicts, insertion order) and delivery feedback."""
+class GroupDirectory(Protocol):
+    """What batches need to know about groups (implemented by the group store)."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def exists(self, group_id: str) -> bool: ...
+
+    def expand(self, recipients: Iterable[str]) -> list[str]: ...
+
+
+BatchEvent = Literal["created", "updated", "replaced", "canceled"]
+
+
+class BatchStore:
+    """Stored batches (raw JSON dicts, insertion order) and delivery feedback.
+
+    With ``groups``, group ids among the recipients must exist (403 ``unknown_group``)
+    and dry runs count group members. ``listener`` hears of every created, updated,
+    replaced or canceled batch.
+    """
+
+    def __init__(self, rng: random.Random, groups: GroupDirectory | None = None) -> None:
         self.batches: dict[str, JSONObject] = {}
         self.feedback: dict[str, list[str]] = {}
         self._meta: dict[str, _Meta] = {}
         self._seq = itertools.count()
         self._rng = rng
+        self._groups = groups
+        self.listener: Callable[[BatchEvent, str], None] | None = None
 
     def register(self, router: Router) -> None:
         """Add the batch routes to ``router``."""
@@ -81,6 +99,7 @@ class BatchStore:
         batch = self._build(batch_id, fields, created_at, created_at)
         self.batches[batch_id] = batch
         self._meta[batch_id] = _Meta(created_at, next(self._seq), "expire_at" not in fields)
+        self._notify("created", batch_id)
         return batch
 
     def _build(
@@ -105,6 +124,44 @@ class BatchStore:
         batch.setdefault("feedback_enabled", False)
         if batch["type"] in ("mt_text", "mt_binary"):
             batch.setdefault("flash_message", False)
+
+    def next_seq(self) -> int:
+        """A fresh insertion sequence number (shared with report-only seeded batches)."""
+        return next(self._seq)
+
+    def seq_of(self, batch_id: str) -> int:
+        """Insertion order of a stored batch."""
+        return self._meta_for(batch_id).seq
+
+    def created_time(self, batch_id: str) -> datetime:
+        """The batch's ``created_at`` as a datetime."""
+        return self._meta_for(batch_id).created_at
+
+    def send_time(self, batch_id: str) -> datetime:
+        """When the batch is (or was) sent: ``send_at`` if given, else ``created_at``."""
+        batch = self.batches[batch_id]
+        if "send_at" in batch:
+            return parse_timestamp(batch["send_at"])
+        return self._meta_for(batch_id).created_at
+
+    def _notify(self, event: BatchEvent, batch_id: str) -> None:
+        if self.listener is not None:
+            self.listener(event, batch_id)
+
+    def _check_groups(self, recipients: Iterable[str], known: Iterable[str] = ()) -> None:
+        """403 ``unknown_group`` for a group id that is not stored (``known`` are exempt)."""
+        if self._groups is None:
+            return
+        exempt = set(known)
+        for recipient in recipients:
+            unknown = is_group_id(recipient) and not self._groups.exists(recipient)
+            if unknown and recipient not in exempt:
+                raise ApiError(403, "unknown_group", f"group '{recipient}' in 'to' does not exist")
+
+    def _expand(self, recipients: list[str]) -> list[str]:
+        if self._groups is None:
+            return list(recipients)
+        return self._groups.expand(recipients)
 
     def _meta_for(self, batch_id: str) -> _Meta:
         meta = self._meta.get(batch_id)
@@ -154,7 +211,9 @@ class BatchStore:
 
     def send(self, ctx: RequestContext) -> Reply:
         """``POST /batches`` → 201 + batch."""
-        batch = self.create(validate_batch(ctx.json), ctx.now)
+        fields = validate_batch(ctx.json)
+        self._check_groups(fields["to"])
+        batch = self.create(fields, ctx.now)
         return Reply(201, dict(batch))
 
     def get(self, ctx: RequestContext) -> Reply:
@@ -194,11 +253,13 @@ class BatchStore:
         stored = self._lookup(batch_id)
         self._ensure_not_canceled(stored)
         fields = validate_batch(ctx.json)
+        self._check_groups(fields["to"])
         meta = self._meta_for(batch_id)
         new = self._build(batch_id, fields, meta.created_at, ctx.now)
         stored.clear()
         stored.update(new)
         meta.expire_defaulted = "expire_at" not in fields
+        self._notify("replaced", batch_id)
         return Reply(200, dict(stored))
 
     def update(self, ctx: RequestContext) -> Reply:
@@ -208,11 +269,13 @@ class BatchStore:
         self._ensure_not_canceled(stored)
         meta = self._meta_for(batch_id)
         updated = validate_update(ctx.json, stored, expire_defaulted=meta.expire_defaulted)
+        self._check_groups(updated["to"], known=stored["to"])
         meta.expire_defaulted = "expire_at" not in updated
         updated["modified_at"] = format_timestamp(ctx.now)
         self._fill_defaults(updated, meta.created_at)
         stored.clear()
         stored.update(updated)
+        self._notify("updated", batch_id)
         return Reply(200, dict(stored))
 
     def cancel(self, ctx: RequestContext) -> Reply:
@@ -221,6 +284,7 @@ class BatchStore:
         if not stored.get("canceled"):
             stored["canceled"] = True
             stored["modified_at"] = format_timestamp(ctx.now)
+            self._notify("canceled", ctx.params["batch_id"])
         return Reply(200, dict(stored))
 
     def delivery_feedback(self, ctx: RequestContext) -> Reply:
@@ -253,10 +317,12 @@ class BatchStore:
         per_recipient = ctx.query_bool("per_recipient", False)
         limit = ctx.query_int("number_of_recipients", 100, 0, 1000)
         fields = validate_batch(ctx.json)
+        self._check_groups(fields["to"])
+        recipients = self._expand(fields["to"])
         total = 0
         rows: list[JSONObject] = []
-        for recipient in fields["to"]:
-            body, parts, encoding = _render(fields, recipient)
+        for recipient in recipients:
+            body, parts, encoding = render_message(fields, recipient)
             total += parts
             if per_recipient and len(rows) < limit:
                 rows.append(
@@ -268,7 +334,7 @@ class BatchStore:
                     }
                 )
         result: JSONObject = {
-            "number_of_recipients": len(fields["to"]),
+            "number_of_recipients": len(recipients),
             "number_of_messages": total,
         }
         if per_recipient:
@@ -276,7 +342,7 @@ class BatchStore:
         return Reply(200, result)
 
 
-def _render(fields: JSONObject, recipient: str) -> tuple[str, int, str]:
+def render_message(fields: JSONObject, recipient: str) -> tuple[str, int, str]:
     """Body, number of parts and encoding of one recipient's message."""
     kind = fields["type"]
     if kind == "mt_binary":

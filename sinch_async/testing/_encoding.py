@@ -7,7 +7,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["MessageParts", "count_parts", "substitute", "truncate_to_single_part"]
+__all__ = [
+    "MessageParts",
+    "count_parts",
+    "has_unmatched_parameter",
+    "substitute",
+    "truncate_to_single_part",
+]
 
 # GSM 03.38 default alphabet (without the ESC code point) and its extension table.
 _GSM_BASIC = frozenset(
@@ -88,3 +94,17 @@ def substitute(text: str, parameters: Mapping[str, Mapping[str, str]], recipient
     if not parameters:
         return text
     return _PLACEHOLDER.sub(repl, text)
+
+
+def has_unmatched_parameter(
+    text: str, parameters: Mapping[str, Mapping[str, str]], recipient: str
+) -> bool:
+    """Does ``text`` use a known parameter with no value (and no default) for ``recipient``?
+
+    Such a recipient's message is not sent (delivery code 405).
+    """
+    for match in _PLACEHOLDER.finditer(text):
+        values = parameters.get(match.group(1))
+        if values is not None and _lookup(values, recipient) is None:
+            return True
+    return False

@@ -3,42 +3,67 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Literal, Self
-from urllib.parse import parse_qsl, unquote
+from typing import Any, Self
 
-import orjson
 from aiohttp import web
 
 from ._batches import BatchStore
+from ._callbacks import CallbackAttempt, CallbackDispatcher
 from ._faults import Fault, FaultHandle, FaultSet
-from ._http import RecordedRequest, Reply, RequestContext, RouteMatch, Router, call_handler
-from ._util import ApiError, JSONObject, truncate_to_millis
+from ._groups import GroupStore
+from ._http import RecordedRequest, Router
+from ._inbounds import InboundStore
+from ._oauth import TOKEN_PATH, TokenIssuer
+from ._reports import ReportEngine
+from ._server import API_PREFIX, Server, ServerHooks
+from ._util import ApiError, JSONObject, aware_utc, truncate_to_millis
 
 __all__ = ["FakeSinch"]
 
-_API_PREFIX = "/xms/v1/"
-_JSON = "application/json"
-_State = Literal["new", "started", "closed"]
+_TICK = 0.02  # seconds between checks for scheduled batches that became due
+
+
+def _rng(seed: int | None, area: str) -> random.Random:
+    return random.Random(None if seed is None else f"{seed}:{area}")
 
 
 class FakeSinch:
     """An in-memory Sinch SMS (xms v1) server for tests, listening on ``127.0.0.1``.
 
     Stores plain JSON dicts, validates requests itself and never imports the SDK (except
-    in :meth:`client`). Use as ``async with FakeSinch() as fake:`` or ``await
-    fake.start()`` / ``await fake.close()``.
+    in :meth:`client` / :meth:`project_client`). Use as ``async with FakeSinch() as
+    fake:`` or ``await fake.start()`` / ``await fake.close()``.
+
+    Areas: batches, groups, delivery reports, inbounds (routes under
+    ``/xms/v1/{owner}``), webhooks the fake POSTs itself, and the OAuth2 token endpoint.
 
     * ``now``: callable returning an aware UTC ``datetime`` (default: the real clock);
-      used for ``created_at`` / ``modified_at`` and the default list window.
+      used for timestamps, the default list windows, token expiry and when scheduled
+      batches go out.
     * ``latency``: seconds added before every response (settable at any time); it is
       spent after the request was processed, so a client that times out during it
       leaves a stored batch behind, as with a real slow response.
     * ``seed``: seeds the ``random.Random`` used for fault probabilities and ids.
+    * ``project_id`` / ``key_id`` / ``key_secret`` / ``token_ttl``: project (OAuth2)
+      authentication: ``POST /oauth2/token`` issues bearer tokens valid for
+      ``token_ttl`` seconds of the fake's clock; the API then also answers under
+      ``/xms/v1/{project_id}``. Both owners share one store.
+    * ``callback_secret``: sign every callback (HMAC-SHA256, §8.3 headers).
+    * ``inbound_callback_url``: plan-level URL that receives each inbound that arrives.
+    * ``default_callback_url``: plan-level URL for delivery-report callbacks of batches
+      without ``callback_url``.
+    * ``callback_delay``: seconds to wait before each callback POST;
+      ``callback_retry_delays``: pauses between retries (after 5xx, 429 or connection
+      errors; other statuses are final), one retry per entry.
+
+    The callback knobs and ``inbound_callback_url`` / ``default_callback_url`` are also
+    settable attributes.
     """
 
     def __init__(
@@ -49,26 +74,63 @@ class FakeSinch:
         latency: float = 0.0,
         now: Callable[[], datetime] | None = None,
         seed: int | None = None,
+        project_id: str = "test-project",
+        key_id: str = "test-key-id",
+        key_secret: str = "test-key-secret",
+        token_ttl: float = 3600.0,
+        callback_secret: str | None = None,
+        inbound_callback_url: str | None = None,
+        default_callback_url: str | None = None,
+        callback_delay: float = 0.0,
+        callback_retry_delays: tuple[float, ...] = (0.05, 0.1, 0.2),
     ) -> None:
-        if not service_plan_id or "/" in service_plan_id:
-            raise ValueError("service_plan_id must be a non-empty path segment")
+        for name, value in (("service_plan_id", service_plan_id), ("project_id", project_id)):
+            if not value or "/" in value:
+                raise ValueError(f"{name} must be a non-empty path segment")
         self.service_plan_id = service_plan_id
         self.api_token = api_token
-        self.latency = latency
+        self.project_id = project_id
+        self.inbound_callback_url = inbound_callback_url
+        self.default_callback_url = default_callback_url
         self._clock: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self._rng = random.Random(seed)
         self._faults = FaultSet(self._rng)
-        self._store = BatchStore(random.Random(seed))
-        self._router = Router()
-        self._store.register(self._router)
-        #: Every request received, in arrival order (before auth, routing and faults).
-        self.requests: list[RecordedRequest] = []
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
-        self._state: _State = "new"
-        self._inflight: set[asyncio.Task[Any]] = set()
+        self._groups = GroupStore(_rng(seed, "groups"))
+        self._store = BatchStore(random.Random(seed), self._groups)
+        self._reports = ReportEngine(self._store, self._groups, self.now, _rng(seed, "reports"))
+        self._reports.emit = self._emit_report_callbacks
+        self._inbounds = InboundStore(_rng(seed, "inbounds"))
+        self._inbounds.on_arrival = self._emit_inbound_callback
+        self._oauth = TokenIssuer(
+            key_id=key_id, key_secret=key_secret, token_ttl=token_ttl, clock=self.now
+        )
+        self._callbacks = CallbackDispatcher(
+            self.now, secret=callback_secret, delay=0.0, retry_delays=()
+        )
+        self.callback_delay = callback_delay
+        self.callback_retry_delays = callback_retry_delays
+        api, aux = Router(), Router()
+        self._store.register(api)
+        self._reports.register(api)
+        self._groups.register(api)
+        self._inbounds.register(api)
+        self._inbounds.register_admin(aux)
+        self._oauth.register(aux)
+        hooks = ServerHooks(self._authenticate, self.now, self._reports.sweep, self._on_aux)
+        self._server = Server(api, aux, self._faults, hooks)
+        self.latency = latency
+        self._ticker: asyncio.Task[None] | None = None
 
     # -- public state ------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, in arrival order (before auth, routing and faults)."""
+        return self._server.requests
+
+    @requests.setter
+    def requests(self, value: list[RecordedRequest]) -> None:
+        self._server.requests = value
 
     @property
     def batches(self) -> dict[str, JSONObject]:
@@ -81,26 +143,61 @@ class FakeSinch:
         return self._store.feedback
 
     @property
+    def groups(self) -> dict[str, JSONObject]:
+        """Stored groups: id → group JSON as the API returns it, in insertion order."""
+        return self._groups.groups
+
+    @property
+    def delivery_reports(self) -> dict[str, list[JSONObject]]:
+        """Recipient delivery reports: batch id → live report dicts (dispatched batches
+        and seeded report-only batches)."""
+        return self._reports.view()
+
+    @property
+    def inbounds(self) -> dict[str, JSONObject]:
+        """Stored inbound messages: id → inbound JSON, in insertion order."""
+        return self._inbounds.inbounds
+
+    @property
+    def callbacks(self) -> list[CallbackAttempt]:
+        """Every callback POST attempt the fake made, in completion order."""
+        return self._callbacks.attempts
+
+    @property
+    def token_requests(self) -> int:
+        """Requests received on ``/oauth2/token`` (failed and fault-injected included)."""
+        return self._oauth.requests
+
+    @property
     def latency(self) -> float:
         """Seconds of delay added before each response."""
-        return self._latency
+        return self._server.latency
 
     @latency.setter
     def latency(self, value: float) -> None:
         if value < 0:
             raise ValueError("latency must be >= 0")
-        self._latency = float(value)
+        self._server.latency = float(value)
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>`` (origin only; the API lives under ``/xms/v1/{plan}``)."""
-        if self._base_url is None or self._state != "started":
+        """``http://127.0.0.1:<port>`` (origin only; the API lives under ``/xms/v1/{owner}``)."""
+        if self._server.base_url is None or self._server.state != "started":
             raise RuntimeError("FakeSinch is not running; use 'async with' or await start()")
-        return self._base_url
+        return self._server.base_url
+
+    @property
+    def auth_url(self) -> str:
+        """The OAuth2 token endpoint, ``base_url + "/oauth2/token"``."""
+        return self.base_url + TOKEN_PATH
 
     def url(self, path: str = "") -> str:
-        """Absolute URL of an API path, e.g. ``fake.url("/batches")``."""
-        return f"{self.base_url}{_API_PREFIX}{self.service_plan_id}{path}"
+        """Absolute URL of an API path under the service plan, e.g. ``fake.url("/batches")``."""
+        return f"{self.base_url}{API_PREFIX}{self.service_plan_id}{path}"
+
+    def project_url(self, path: str = "") -> str:
+        """Absolute URL of an API path under the project id (OAuth2 authentication)."""
+        return f"{self.base_url}{API_PREFIX}{self.project_id}{path}"
 
     @property
     def faults(self) -> list[FaultHandle]:
@@ -116,6 +213,71 @@ class FakeSinch:
 
     # -- configuration -----------------------------------------------------------------
 
+    @property
+    def callback_secret(self) -> str | None:
+        """HMAC secret for signing callbacks (``None``: unsigned)."""
+        return self._callbacks.secret
+
+    @callback_secret.setter
+    def callback_secret(self, value: str | None) -> None:
+        self._callbacks.secret = value
+
+    @property
+    def callback_delay(self) -> float:
+        """Seconds waited before each callback POST."""
+        return self._callbacks.delay
+
+    @callback_delay.setter
+    def callback_delay(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("callback_delay must be >= 0")
+        self._callbacks.delay = float(value)
+
+    @property
+    def callback_retry_delays(self) -> tuple[float, ...]:
+        """Pauses between callback retries (one retry per entry)."""
+        return self._callbacks.retry_delays
+
+    @callback_retry_delays.setter
+    def callback_retry_delays(self, value: Iterable[float]) -> None:
+        delays = tuple(float(d) for d in value)
+        if any(d < 0 for d in delays):
+            raise ValueError("callback_retry_delays must be >= 0")
+        self._callbacks.retry_delays = delays
+
+    @property
+    def key_id(self) -> str:
+        """Access key id accepted by the token endpoint."""
+        return self._oauth.key_id
+
+    @key_id.setter
+    def key_id(self, value: str) -> None:
+        self._oauth.key_id = value
+
+    @property
+    def key_secret(self) -> str:
+        """Access key secret accepted by the token endpoint."""
+        return self._oauth.key_secret
+
+    @key_secret.setter
+    def key_secret(self, value: str) -> None:
+        self._oauth.key_secret = value
+
+    @property
+    def token_ttl(self) -> float:
+        """Lifetime of newly issued tokens, in seconds of the fake's clock."""
+        return self._oauth.token_ttl
+
+    @token_ttl.setter
+    def token_ttl(self, value: float) -> None:
+        if value <= 0:
+            raise ValueError("token_ttl must be > 0")
+        self._oauth.token_ttl = float(value)
+
+    def expire_tokens(self) -> None:
+        """Make every access token issued so far expired (new ones are valid again)."""
+        self._oauth.expire_all()
+
     def add_fault(self, fault: Fault) -> FaultHandle:
         """Register ``fault`` (faults are tried in the order added)."""
         return self._faults.add(fault)
@@ -123,6 +285,29 @@ class FakeSinch:
     def clear_faults(self) -> None:
         """Remove every fault."""
         self._faults.clear()
+
+    def set_outcome(self, msisdn: str, status: str = "Failed", code: int = 402) -> None:
+        """Messages to ``msisdn`` (``+`` optional) in batches dispatched from now on end in
+        ``status`` / ``code`` instead of ``Delivered`` / 0.
+
+        An intermediate status (``Queued``, ``Dispatched``) leaves the recipient pending
+        until its batch is cancelled (then ``Cancelled`` / 407).
+        """
+        self._reports.set_outcome(msisdn, status, code)
+
+    def clear_outcomes(self) -> None:
+        """Forget every :meth:`set_outcome` (later batches are delivered again)."""
+        self._reports.outcomes.clear()
+
+    def dispatch_due(self) -> None:
+        """Dispatch scheduled batches whose ``send_at`` has come (by the fake's clock).
+
+        Done automatically before and after each API request and every few ms while
+        running; call it after moving a test clock to fire their callbacks at once.
+        """
+        self._reports.sweep()
+
+    # -- seeding and test-side arrivals ------------------------------------------------
 
     def seed_batches(
         self,
@@ -137,60 +322,174 @@ class FakeSinch:
         ``start`` defaults to ``now - n * spacing`` so all of them fall in the default
         24 h list window. ``fields`` override the request fields (``from_`` means
         ``from``); a callable value is called with the index ``i``. Seeds are validated
-        like a send (``ValueError`` if invalid). Returns the stored dicts.
+        like a send (``ValueError`` if invalid) and dispatched like one (so they have
+        delivery reports unless scheduled). Returns the stored dicts.
         """
+        start = self._seed_start(n, start, spacing)
+        created = self._store.seed(n, start=start, spacing=spacing, fields=fields)
+        self._reports.sweep()
+        return created
+
+    def seed_delivery_reports(
+        self,
+        n: int,
+        *,
+        start: datetime | None = None,
+        spacing: timedelta = timedelta(seconds=1),
+        status: str | Callable[[int], str] = "Delivered",
+        code: int | Callable[[int], int] = 0,
+        **fields: Any,
+    ) -> list[JSONObject]:
+        """Store ``n`` recipient reports with ``at = start + i * spacing`` (oldest first).
+
+        Each belongs to its own report-only batch (not in :attr:`batches`, but known to
+        the batch report routes). ``status``, ``code`` and ``fields`` (report fields such
+        as ``recipient``, ``client_reference``, ``type``; ``None`` removes one) may be
+        callables of the index ``i``. ``start`` defaults to ``now - n * spacing``.
+        Returns the stored dicts.
+        """
+        start = self._seed_start(n, start, spacing)
+        return self._reports.seed(
+            n, start=start, spacing=spacing, status=status, code=code, fields=fields
+        )
+
+    def add_group(
+        self,
+        name: str | None = None,
+        members: Iterable[str] = (),
+        *,
+        child_groups: Iterable[str] = (),
+        auto_update: Mapping[str, Any] | None = None,
+    ) -> JSONObject:
+        """Store a group as ``POST /groups`` would (``ValueError`` if invalid)."""
+        return self._groups.add(
+            name=name,
+            members=members,
+            child_groups=child_groups,
+            auto_update=dict(auto_update) if auto_update is not None else None,
+            now=self.now(),
+        )
+
+    def group_members(self, group_id: str) -> list[str]:
+        """What ``GET /groups/{id}/members`` returns (child groups' members included)."""
+        if not self._groups.exists(group_id):
+            raise KeyError(group_id)
+        return self._groups.members(group_id)
+
+    def add_inbound(
+        self,
+        *,
+        from_: str,
+        to: str,
+        body: str | Mapping[str, Any] = "hi",
+        type: str = "mo_text",
+        udh: str | None = None,
+        received_at: datetime | str | None = None,
+        sent_at: datetime | str | None = None,
+        client_reference: str | None = None,
+        operator_id: str | None = None,
+    ) -> JSONObject:
+        """Make an inbound (MO) message arrive; returns the stored dict.
+
+        ``type``: ``mo_text`` (text ``body``), ``mo_binary`` (base64 ``body``, hex
+        ``udh``) or ``mo_media`` (``body`` = ``{subject?, message?, media: [{url,
+        content_type, status?, code?}]}``; a plain string becomes ``{"message": ...}``).
+        ``received_at`` defaults to now. With ``inbound_callback_url`` set, the inbound is
+        POSTed there (while running). ``ValueError`` if invalid.
+        """
+        fields: JSONObject = {
+            "from": from_,
+            "to": to,
+            "body": dict(body) if isinstance(body, Mapping) else body,
+            "type": type,
+            "udh": udh,
+            "received_at": received_at,
+            "sent_at": sent_at,
+            "client_reference": client_reference,
+            "operator_id": operator_id,
+        }
+        try:
+            return self._inbounds.add(fields, self.now())
+        except ApiError as exc:
+            raise ValueError(f"invalid inbound: {exc.text}") from None
+
+    def seed_inbounds(
+        self,
+        n: int,
+        *,
+        start: datetime | None = None,
+        spacing: timedelta = timedelta(seconds=1),
+        **fields: Any,
+    ) -> list[JSONObject]:
+        """Store ``n`` inbounds received at ``start + i * spacing`` (oldest first).
+
+        ``fields`` set inbound fields (``from_`` means ``from``; ``to``, ``body``,
+        ``type``, ``client_reference``...), callables are called with the index ``i``.
+        Seeds fire no callbacks. ``start`` defaults to ``now - n * spacing``.
+        """
+        start = self._seed_start(n, start, spacing)
+        return self._inbounds.seed(n, start=start, spacing=spacing, fields=fields, now=self.now())
+
+    def _seed_start(self, n: int, start: datetime | None, spacing: timedelta) -> datetime:
         if n < 0:
             raise ValueError("n must be >= 0")
         if start is None:
-            start = self.now() - n * spacing
-        elif start.tzinfo is None or start.tzinfo.utcoffset(start) is None:
-            raise ValueError("start must be an aware datetime")
-        return self._store.seed(
-            n, start=truncate_to_millis(start.astimezone(UTC)), spacing=spacing, fields=fields
-        )
+            return self.now() - n * spacing
+        return aware_utc(start, "start")
+
+    async def wait_for_callbacks(self, n: int, timeout: float = 5.0) -> list[CallbackAttempt]:  # noqa: ASYNC109
+        """Wait until at least ``n`` callback attempts have completed (any outcome).
+
+        Returns :attr:`callbacks`; raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        return await self._callbacks.wait_for(n, timeout)
+
+    # -- SDK clients -------------------------------------------------------------------
 
     def client(self, **kwargs: Any) -> Any:
-        """A ``sinch_async.SinchClient`` pointed at this fake (``kwargs`` passed through)."""
+        """A ``sinch_async.SinchClient`` pointed at this fake (``kwargs`` passed through and
+        winning over the fake's credentials)."""
         sinch_async = importlib.import_module("sinch_async")
-        return sinch_async.SinchClient(
-            service_plan_id=self.service_plan_id,
-            api_token=self.api_token,
-            base_url=self.base_url,
-            **kwargs,
-        )
+        options: dict[str, Any] = {
+            "service_plan_id": self.service_plan_id,
+            "api_token": self.api_token,
+            "base_url": self.base_url,
+        }
+        return sinch_async.SinchClient(**{**options, **kwargs})
+
+    def project_client(self, **kwargs: Any) -> Any:
+        """A ``sinch_async.SinchClient`` using project (OAuth2) auth against this fake
+        (``kwargs`` passed through, e.g. a wrong ``key_secret``, win)."""
+        sinch_async = importlib.import_module("sinch_async")
+        options: dict[str, Any] = {
+            "project_id": self.project_id,
+            "key_id": self.key_id,
+            "key_secret": self.key_secret,
+            "base_url": self.base_url,
+            "auth_url": self.auth_url,
+        }
+        return sinch_async.SinchClient(**{**options, **kwargs})
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind ``127.0.0.1`` on a free port and start serving."""
-        if self._state != "new":
-            raise RuntimeError(f"FakeSinch cannot be started twice (state: {self._state})")
-        app = web.Application(client_max_size=16 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5
-        )
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        port = runner.addresses[0][1]
-        self._runner = runner
-        self._base_url = f"http://127.0.0.1:{port}"
-        self._state = "started"
+        """Bind ``127.0.0.1`` on a free port and start serving (and delivering callbacks)."""
+        await self._server.start()
+        await self._callbacks.start()
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
 
     async def close(self) -> None:
-        """Stop serving; in-flight requests are aborted. Safe to call more than once."""
-        runner, self._runner = self._runner, None
-        self._state = "closed"
-        if runner is None:
-            return
-        for task in list(self._inflight):
-            task.cancel()
-        await runner.cleanup()
+        """Stop serving (in-flight requests are aborted) and cancel pending callbacks.
+
+        Safe to call more than once.
+        """
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        await self._server.close()
+        await self._callbacks.close()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -204,152 +503,47 @@ class FakeSinch:
     ) -> None:
         await self.close()
 
-    # -- request pipeline --------------------------------------------------------------
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(_TICK)
+            # A misbehaving clock or a malformed batch is reported by the next request.
+            with contextlib.suppress(Exception):
+                self._reports.sweep()
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        task = asyncio.current_task()
-        if task is not None:
-            self._inflight.add(task)
-        try:
-            return await self._pipeline(request)
-        finally:
-            if task is not None:
-                self._inflight.discard(task)
+    # -- hooks -------------------------------------------------------------------------
 
-    async def _pipeline(self, request: web.Request) -> web.StreamResponse:
-        record = await self._record(request)
-        self.requests.append(record)
-        plan, raw_sub = _split_api_path(request.rel_url.raw_path)
-        match = self._router.resolve(raw_sub) if raw_sub is not None else None
-        sub = unquote(raw_sub) if raw_sub is not None else None
-        template = match.template if match is not None else None
-        method = request.method
-
-        before = await self._faults.apply("before", method, sub, template)
-        if before.terminal is not None:
-            return await self._fault_response(request, before.terminal, before.headers)
-
-        reply = await self._process(request, record, plan, sub, match)
-
-        after = await self._faults.apply("after", method, sub, template)
-        headers = {**before.headers, **after.headers}
-        if after.terminal is not None:
-            return await self._fault_response(request, after.terminal, headers)
-        await self._sleep_latency()
-        body = b"" if reply.body is None else orjson.dumps(reply.body)
-        headers.update(reply.headers)
-        if body:
-            headers["Content-Type"] = _JSON
-        return web.Response(status=reply.status, body=body, headers=headers)
-
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        body = await request.read()
-        parsed: Any = None
-        if body:
-            try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                parsed = None
-        query_string = request.rel_url.raw_query_string
-        return RecordedRequest(
-            method=request.method,
-            path=request.path,
-            raw_path=request.rel_url.raw_path,
-            query_string=query_string,
-            query=parse_qsl(query_string, keep_blank_values=True),
-            headers=request.headers,
-            body=body,
-            json=parsed,
-            received_at=asyncio.get_running_loop().time(),
+    def _authenticate(self, request: web.Request, owner: str) -> None:
+        header = request.headers.get("Authorization", "")
+        if owner == self.service_plan_id:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() == "bearer" and token.strip() == self.api_token:
+                return
+            if owner != self.project_id:
+                raise ApiError(
+                    401,
+                    "unauthorized",
+                    "invalid API token for this service plan",
+                    {"WWW-Authenticate": "Bearer"},
+                )
+        if owner == self.project_id:
+            self._oauth.authenticate(header)
+            return
+        raise ApiError(
+            401,
+            "unauthorized",
+            "invalid API token for this service plan",
+            {"WWW-Authenticate": "Bearer"},
         )
 
-    async def _process(
-        self,
-        request: web.Request,
-        record: RecordedRequest,
-        plan: str | None,
-        sub: str | None,
-        match: RouteMatch | None,
-    ) -> Reply:
-        try:
-            if plan is None or sub is None:
-                raise ApiError(404, "not_found", f"no resource at {request.path}")
-            self._authenticate(request, plan)
-            if match is None:
-                raise ApiError(404, "not_found", f"no resource at {request.path}")
-            spec = match.methods.get(request.method)
-            if spec is None:
-                allowed = ", ".join(sorted(match.methods))
-                raise ApiError(
-                    405,
-                    "method_not_allowed",
-                    f"{request.method} is not allowed on {sub}",
-                    {"Allow": allowed},
-                )
-            payload: Any = None
-            if spec.json_body:
-                if request.content_type != _JSON:
-                    raise ApiError(
-                        415, "unsupported_media_type", "Content-Type must be application/json"
-                    )
-                try:
-                    payload = orjson.loads(record.body)
-                except orjson.JSONDecodeError:
-                    raise ApiError(
-                        400, "syntax_invalid_json", "request body is not valid JSON"
-                    ) from None
-            ctx = RequestContext(
-                method=request.method,
-                path=sub,
-                params=match.params,
-                query=record.query,
-                json=payload,
-                now=self.now(),
-            )
-            return await call_handler(spec.handler, ctx)
-        except ApiError as exc:
-            return Reply(exc.status, {"code": exc.code, "text": exc.text}, exc.headers)
+    def _on_aux(self, template: str) -> None:
+        if template == TOKEN_PATH:
+            self._oauth.requests += 1
 
-    def _authenticate(self, request: web.Request, plan: str) -> None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if (
-            scheme.lower() != "bearer"
-            or token.strip() != self.api_token
-            or plan != self.service_plan_id
-        ):
-            raise ApiError(
-                401,
-                "unauthorized",
-                "invalid API token for this service plan",
-                {"WWW-Authenticate": "Bearer"},
-            )
+    def _emit_report_callbacks(self, batch: JSONObject, payloads: list[JSONObject]) -> None:
+        url = batch.get("callback_url") or self.default_callback_url
+        if url:
+            self._callbacks.submit(url, payloads)
 
-    async def _sleep_latency(self) -> None:
-        if self._latency > 0:
-            await asyncio.sleep(self._latency)
-
-    async def _fault_response(
-        self, request: web.Request, fault: Fault, headers: dict[str, str]
-    ) -> web.StreamResponse:
-        await self._sleep_latency()
-        if fault.drop:
-            # Close the socket without writing anything; aiohttp then fails to write the
-            # returned response, treats it as a client disconnect and logs nothing.
-            request.protocol.force_close()
-            if request.transport is not None:
-                request.transport.close()
-            return web.Response()
-        body = fault.reply_body()
-        if body:
-            headers = {**headers, "Content-Type": fault.content_type}
-        return web.Response(status=fault.status or 500, body=body, headers=headers)
-
-
-def _split_api_path(raw_path: str) -> tuple[str | None, str | None]:
-    """``/xms/v1/{plan}/rest`` → (decoded plan, raw ``/rest``); (None, None) otherwise."""
-    if not raw_path.startswith(_API_PREFIX):
-        return None, None
-    plan, sep, rest = raw_path[len(_API_PREFIX) :].partition("/")
-    if not plan:
-        return None, None
-    return unquote(plan), f"{sep}{rest}"
+    def _emit_inbound_callback(self, inbound: JSONObject) -> None:
+        if self.inbound_callback_url:
+            self._callbacks.submit(self.inbound_callback_url, [dict(inbound)])

@@ -36,9 +36,13 @@ def _normalise_template(path: str) -> str:
 class Fault:
     """A rule that disturbs matching requests.
 
-    ``path`` is matched against the path after ``/xms/v1/{service_plan_id}``:
+    ``path`` is matched against the path after ``/xms/v1/{owner}`` (the service plan id or
+    the project id) for API requests, and against the absolute path for anything else:
 
-    * ``"*"`` matches every request (also unknown paths);
+    * ``"*"`` matches every request to the API host (also unknown paths), but not the
+      fake's auxiliary endpoints (the OAuth token endpoint ``/oauth2/token``, which is a
+      separate host at Sinch, and the ``/_admin/...`` test-control routes): target those
+      by their absolute path, e.g. ``Fault(path="/oauth2/token", status=429)``;
     * a template with placeholders (``"/batches/{id}"``) matches requests routed to that
       template (placeholder names do not matter; ``/batches/dry_run`` is its own route
       and is *not* matched by ``/batches/{id}``);
@@ -90,12 +94,18 @@ class Fault:
         """True if the fault ends the exchange (status reply or dropped connection)."""
         return self.drop or self.status is not None
 
-    def matches(self, method: str, path: str | None, template: str | None) -> bool:
-        """Does this fault apply to ``method`` on ``path`` (routed to ``template``)?"""
+    def matches(
+        self, method: str, path: str | None, template: str | None, *, auxiliary: bool = False
+    ) -> bool:
+        """Does this fault apply to ``method`` on ``path`` (routed to ``template``)?
+
+        ``auxiliary``: the request is for an auxiliary endpoint (token, admin), which
+        ``"*"`` does not cover.
+        """
         if self.method is not None and self.method.upper() != method.upper():
             return False
         if self.path == "*":
-            return True
+            return not auxiliary
         if path is None:
             return False
         if "{" in self.path:
@@ -173,7 +183,13 @@ class FaultSet:
         self.handles.clear()
 
     async def apply(
-        self, phase: Phase, method: str, path: str | None, template: str | None
+        self,
+        phase: Phase,
+        method: str,
+        path: str | None,
+        template: str | None,
+        *,
+        auxiliary: bool = False,
     ) -> FaultOutcome:
         """Fire the matching faults of ``phase`` in order until one is terminal.
 
@@ -184,7 +200,7 @@ class FaultSet:
             fault = handle.fault
             if fault.phase != phase or handle.remaining == 0:
                 continue
-            if not fault.matches(method, path, template):
+            if not fault.matches(method, path, template, auxiliary=auxiliary):
                 continue
             if fault.probability < 1.0 and self._rng.random() >= fault.probability:
                 continue

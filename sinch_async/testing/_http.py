@@ -64,7 +64,11 @@ class Reply:
 
 @dataclass
 class RequestContext:
-    """What a route handler sees: path params, decoded query, parsed JSON body, the time."""
+    """What a route handler sees: path params, decoded query, parsed JSON body, the time.
+
+    ``headers`` (case-insensitive) and the raw ``body`` are there for routes that are not
+    JSON (the OAuth2 token endpoint).
+    """
 
     method: str
     path: str
@@ -72,6 +76,8 @@ class RequestContext:
     query: list[tuple[str, str]]
     json: Any
     now: datetime
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
 
     def query_value(self, name: str) -> str | None:
         """Last value of ``name``; repeated parameters are not merged (last one wins)."""
@@ -114,6 +120,10 @@ class RequestContext:
             return parse_timestamp(text)
         except ValueError:
             raise invalid_format(f"query parameter '{name}' is not an ISO-8601 date") from None
+
+    def paging(self) -> tuple[int, int]:
+        """``page`` (>= 0, default 0) and ``page_size`` (1..100, default 30)."""
+        return self.query_int("page", 0, 0, None), self.query_int("page_size", 30, 1, 100)
 
     def query_list(self, name: str) -> list[str] | None:
         """Comma-separated list parameter (one parameter, ``a,b,c``)."""

@@ -10,10 +10,14 @@ from typing import Any
 __all__ = [
     "ApiError",
     "JSONObject",
+    "aware_utc",
+    "bare_number",
     "constraint_violation",
     "format_timestamp",
     "invalid_format",
     "new_id",
+    "not_found",
+    "page_body",
     "parse_timestamp",
     "truncate_to_millis",
 ]
@@ -44,6 +48,32 @@ def constraint_violation(text: str) -> ApiError:
 def invalid_format(text: str) -> ApiError:
     """400 ``syntax_invalid_parameter_format`` (malformed MSISDN, datetime, base64...)."""
     return ApiError(400, "syntax_invalid_parameter_format", text)
+
+
+def not_found(text: str) -> ApiError:
+    """404 ``not_found``."""
+    return ApiError(404, "not_found", text)
+
+
+def bare_number(value: str) -> str:
+    """A phone number without its leading ``+`` (how the fake compares numbers)."""
+    return value.removeprefix("+")
+
+
+def page_body(key: str, items: list[JSONObject], page: int, page_size: int) -> JSONObject:
+    """``{count, page, page_size, <key>}`` for one page of ``items`` (all matches, in order).
+
+    ``page_size`` in the answer is the number of items on the page, as xms reports it.
+    """
+    chunk = [dict(item) for item in items[page * page_size : (page + 1) * page_size]]
+    return {"count": len(items), "page": page, "page_size": len(chunk), key: chunk}
+
+
+def aware_utc(value: datetime, what: str = "datetime") -> datetime:
+    """``value`` in UTC, millisecond precision; ``ValueError`` if it is naive."""
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError(f"{what} must be an aware datetime")
+    return truncate_to_millis(value.astimezone(UTC))
 
 
 def truncate_to_millis(value: datetime) -> datetime:

@@ -1,0 +1,34 @@
+"""The README's ``<!-- example -->`` code blocks run, as written, against FakeSinch."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sinch_async
+from sinch_async.testing import FakeSinch
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BLOCK = re.compile(r"<!-- example -->\s*```python\n(.*?)```", re.DOTALL)
+EXAMPLES = BLOCK.findall(README.read_text())
+
+
+def test_readme_has_examples() -> None:
+    assert len(EXAMPLES) >= 4
+
+
+@pytest.mark.parametrize("code", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])
+async def test_readme_example_runs(code: str) -> None:
+    namespace: dict[str, Any] = {name: getattr(sinch_async, name) for name in sinch_async.__all__}
+    source = "async def __example(client, fake, since):\n" + textwrap.indent(code, "    ")
+    source += "\n    return locals()\n"
+    exec(compile(source, str(README), "exec"), namespace)
+    async with FakeSinch() as fake, fake.client() as client:
+        since = datetime.now(UTC) - timedelta(hours=1)
+        result = await namespace["__example"](client, fake, since)
+    assert isinstance(result, dict)
