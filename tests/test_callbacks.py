@@ -219,3 +219,49 @@ async def test_handler_statuses(receiver: tuple[str, list[Any], dict[str, bool]]
     control["fail"] = False
     assert await _post(url, body, retry) == 200
     assert len(events) == 2
+
+
+async def test_fake_sinch_callbacks_reach_the_webhook_app_once() -> None:
+    """End to end: FakeSinch signs and POSTs reports and inbounds to our webhook app."""
+    from sinch_async.testing import FakeSinch
+
+    events: list[Any] = []
+
+    async def on_event(event: Any) -> None:
+        events.append(event)
+
+    app = web.Application()
+    app.add_subapp("/hooks/", webhook_app(on_event, secret=SECRET))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hooks/"
+    try:
+        async with (
+            FakeSinch(callback_secret=SECRET, inbound_callback_url=url) as fake,
+            fake.client() as client,
+        ):
+            await client.batches.send_text(
+                to=["+46701234567", "+46701234568"],
+                body="hi",
+                delivery_report="per_recipient_final",
+                callback_url=url,
+            )
+            await client.batches.send_text(
+                to=["+46701234567"], body="hi", delivery_report="full", callback_url=url
+            )
+            fake.add_inbound(from_="+46701234567", to="12345", body="STOP")
+            attempts = await fake.wait_for_callbacks(4)
+    finally:
+        await runner.cleanup()
+    assert [a.status for a in attempts] == [200, 200, 200, 200]
+    kinds = sorted(type(e).__name__ for e in events)
+    assert kinds == [
+        "BatchDeliveryReport",
+        "MoText",
+        "RecipientDeliveryReport",
+        "RecipientDeliveryReport",
+    ]
+    full = next(e for e in events if isinstance(e, BatchDeliveryReport))
+    assert full.statuses[0].recipients == ("46701234567",)
