@@ -62,7 +62,10 @@ class MessageRateLimiter:
     """``messages_per_second`` for one process: FIFO-fair, so a large batch is not starved.
 
     Waiters are served strictly in arrival order (``asyncio.Lock`` wakes them FIFO); the
-    head waits for its tokens while the rest queue behind it.
+    head waits for its tokens while the rest queue behind it. The long-run rate is exactly
+    ``messages_per_second``; ``burst`` (default half a second of budget) is how much may go
+    out at once. Keeping it below Sinch's own one-second bucket leaves headroom for
+    concurrent requests that reach Sinch in a different order than they were granted.
     """
 
     def __init__(
@@ -75,7 +78,7 @@ class MessageRateLimiter:
     ) -> None:
         if not messages_per_second > 0:
             raise SinchConfigError("messages_per_second must be positive")
-        capacity = messages_per_second if burst is None else burst
+        capacity = messages_per_second / 2 if burst is None else burst
         if not capacity > 0:
             raise SinchConfigError("burst must be positive")
         self._bucket = TokenBucket(messages_per_second, capacity, clock())

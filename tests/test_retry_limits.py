@@ -16,6 +16,7 @@ from sinch_async import (
     ServerError,
     SinchConfigError,
     SinchConnectionError,
+    TextBatchRequest,
 )
 from sinch_async._errors import SinchTimeoutError
 from sinch_async._retry import retry_after_or_expo
@@ -143,13 +144,13 @@ async def test_limiter_rate_is_exact_on_a_virtual_clock() -> None:
     limiter = MessageRateLimiter(100, clock=vt.clock, sleep=vt.sleep)
     for cost in [1, 7, 30, 2] * 50:  # 2,000 messages
         await limiter.acquire(cost)
-    # the first 100 come from the full bucket, the other 1,900 at 100/s
-    assert vt.now == pytest.approx(19.0, abs=0.3)
+    # the first 50 come from the full bucket (half a second's burst), the rest at 100/s
+    assert vt.now == pytest.approx(19.5, abs=0.3)
 
 
 async def test_large_batch_waits_its_turn_and_is_not_starved() -> None:
     vt = VirtualTime()
-    limiter = MessageRateLimiter(10, clock=vt.clock, sleep=vt.sleep)
+    limiter = MessageRateLimiter(10, burst=10, clock=vt.clock, sleep=vt.sleep)
     order: list[str] = []
 
     async def take(name: str, cost: int) -> None:
@@ -183,3 +184,39 @@ def test_wait_generator_honours_retry_after_then_backs_off() -> None:
     backed = [waits.send(ValueError()) for _ in range(6)]
     assert all(0 <= w <= 5 for w in backed)
     assert backed[0] <= 2  # attempt 1: uniform(0, 2)
+
+
+async def test_fake_enforces_messages_per_second_with_retry_after() -> None:
+    async with (
+        FakeSinch(messages_per_second=10) as fake,
+        fake.client(retry=RetryPolicy.disabled()) as client,
+    ):
+        await client.batches.send_text(to=[f"+4670000{i:04d}" for i in range(8)], body="x")
+        with pytest.raises(RateLimitError) as err:
+            await client.batches.send_text(to=[f"+4670001{i:04d}" for i in range(5)], body="x")
+        assert err.value.retry_after is not None and err.value.retry_after >= 1
+        assert fake.rate_limited == 1 and fake.accepted_messages == 8
+
+
+async def test_client_limiter_keeps_under_the_server_limit() -> None:
+    """Mixed batch sizes at a 200 msg/s client limit never trip the same server limit."""
+    async with (
+        FakeSinch(messages_per_second=200) as fake,
+        fake.client(messages_per_second=200, retry=RetryPolicy.disabled()) as client,
+    ):
+        sizes = [1, 5, 20, 50, 3] * 12  # 948 messages: ~3.7 s beyond the first second
+        started = time.monotonic()
+        outcomes = [
+            o
+            async for o in client.batches.send_many(
+                (
+                    TextBatchRequest(to=[f"+467{i:03d}{j:05d}" for j in range(n)], body="x")
+                    for i, n in enumerate(sizes)
+                ),
+                concurrency=16,
+            )
+        ]
+        elapsed = time.monotonic() - started
+    assert all(o.ok for o in outcomes) and fake.rate_limited == 0
+    assert fake.accepted_messages == sum(sizes)
+    assert elapsed >= (sum(sizes) - 100) / 200 * 0.95  # it really was held to the rate

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,6 +58,46 @@ class GroupDirectory(Protocol):
 BatchEvent = Literal["created", "updated", "replaced", "canceled"]
 
 
+class MessageLimit:
+    """The plan's messages-per-second limit: a token bucket holding one second of budget.
+
+    A batch is accepted when the bucket holds its message count (or is full, for a batch
+    larger than one second's budget, which then leaves it in debt); otherwise 429 with a
+    ``Retry-After`` in whole seconds, as HTTP defines it.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.messages_per_second: float | None = None
+        self.rejected = 0
+        self.accepted_messages = 0
+        self._clock = clock
+        self._tokens = 0.0
+        self._updated: float | None = None
+
+    def charge(self, cost: int) -> None:
+        rate = self.messages_per_second
+        if rate is None:
+            self.accepted_messages += cost
+            return
+        now = self._clock()
+        if self._updated is None:
+            self._tokens, self._updated = rate, now
+        self._tokens = min(rate, self._tokens + (now - self._updated) * rate)
+        self._updated = now
+        need = min(cost, rate)
+        if self._tokens + 1e-9 < need:
+            self.rejected += 1
+            wait = math.ceil((need - self._tokens) / rate)
+            raise ApiError(
+                429,
+                "too_many_requests",
+                f"more than {rate:g} messages per second",
+                headers={"Retry-After": str(max(1, wait))},
+            )
+        self._tokens -= cost
+        self.accepted_messages += cost
+
+
 class BatchStore:
     """Stored batches (raw JSON dicts, insertion order) and delivery feedback.
 
@@ -72,6 +114,8 @@ class BatchStore:
         self._rng = rng
         self._groups = groups
         self.listener: Callable[[BatchEvent, str], None] | None = None
+        #: The service plan's messages-per-second limit (None = unlimited).
+        self.limit = MessageLimit()
 
     def register(self, router: Router) -> None:
         """Add the batch routes to ``router``."""
@@ -213,8 +257,15 @@ class BatchStore:
         """``POST /batches`` → 201 + batch."""
         fields = validate_batch(ctx.json)
         self._check_groups(fields["to"])
+        self.limit.charge(self._message_count(fields["to"]))
         batch = self.create(fields, ctx.now)
         return Reply(201, dict(batch))
+
+    def _message_count(self, recipients: list[str]) -> int:
+        """Messages a batch sends: one per number, a group by its members."""
+        if self._groups is None:
+            return len(recipients)
+        return len(set(self._groups.expand(recipients)))
 
     def get(self, ctx: RequestContext) -> Reply:
         """``GET /batches/{batch_id}`` → 200 + batch, 404 if unknown."""
@@ -254,6 +305,7 @@ class BatchStore:
         self._ensure_not_canceled(stored)
         fields = validate_batch(ctx.json)
         self._check_groups(fields["to"])
+        self.limit.charge(self._message_count(fields["to"]))
         meta = self._meta_for(batch_id)
         new = self._build(batch_id, fields, meta.created_at, ctx.now)
         stored.clear()

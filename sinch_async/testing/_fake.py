@@ -83,6 +83,7 @@ class FakeSinch:
         default_callback_url: str | None = None,
         callback_delay: float = 0.0,
         callback_retry_delays: tuple[float, ...] = (0.05, 0.1, 0.2),
+        messages_per_second: float | None = None,
     ) -> None:
         for name, value in (("service_plan_id", service_plan_id), ("project_id", project_id)):
             if not value or "/" in value:
@@ -97,6 +98,7 @@ class FakeSinch:
         self._faults = FaultSet(self._rng)
         self._groups = GroupStore(_rng(seed, "groups"))
         self._store = BatchStore(random.Random(seed), self._groups)
+        self.messages_per_second = messages_per_second
         self._reports = ReportEngine(self._store, self._groups, self.now, _rng(seed, "reports"))
         self._reports.emit = self._emit_report_callbacks
         self._inbounds = InboundStore(_rng(seed, "inbounds"))
@@ -122,6 +124,30 @@ class FakeSinch:
         self._ticker: asyncio.Task[None] | None = None
 
     # -- public state ------------------------------------------------------------------
+
+    @property
+    def messages_per_second(self) -> float | None:
+        """The plan's limit: sends beyond it get 429 with ``Retry-After`` (None = off).
+
+        A batch to N recipients counts N messages (a group counts its members).
+        """
+        return self._store.limit.messages_per_second
+
+    @messages_per_second.setter
+    def messages_per_second(self, value: float | None) -> None:
+        if value is not None and not value > 0:
+            raise ValueError("messages_per_second must be positive or None")
+        self._store.limit.messages_per_second = value
+
+    @property
+    def rate_limited(self) -> int:
+        """How many sends were refused with 429 by the messages-per-second limit."""
+        return self._store.limit.rejected
+
+    @property
+    def accepted_messages(self) -> int:
+        """Messages (recipients) in every accepted send or replace."""
+        return self._store.limit.accepted_messages
 
     @property
     def requests(self) -> list[RecordedRequest]:
