@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import asyncio
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -67,6 +70,10 @@ class AsyncPager(Generic[T]):
     :class:`Page` objects. Both continue from the pager's current position, which
     :attr:`checkpoint` reports. Paging arithmetic uses the *requested* page size and
     ``count``; the walk stops on an empty page, at ``count``, or at ``max_items``.
+
+    ``prefetch=N`` fetches up to N pages concurrently once ``count`` is known, still
+    yielding strictly in page order, and cancels outstanding fetches when the walk stops
+    early (``break``, ``max_items``, an error).
     """
 
     def __init__(
@@ -78,8 +85,12 @@ class AsyncPager(Generic[T]):
         page_size: int,
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
+        prefetch: int = 1,
     ) -> None:
         check_page_size(page_size)
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or not 1 <= prefetch <= 32:
+            raise SinchValidationError("prefetch", "must be an integer 1..32")
+        self._prefetch = prefetch
         if max_items is not None and (
             isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0
         ):
@@ -131,30 +142,84 @@ class AsyncPager(Generic[T]):
         """Total matching items as Sinch last reported it (None before the first page)."""
         return self._count
 
-    async def _next_page(self) -> tuple[Page[T], int, bool] | None:
-        """(page trimmed to what may be handed out, items on the raw page, is-last-page)."""
-        remaining = None if self._max_items is None else self._max_items - self._yielded
-        if self._done or (remaining is not None and remaining <= 0):
-            return None
+    def _remaining(self) -> int | None:
+        return None if self._max_items is None else self._max_items - self._yielded
+
+    def _query(self, page: int) -> dict[str, QueryValue]:
         query: dict[str, QueryValue] = dict(self._filters)
-        query["page"] = self._page
+        query["page"] = page
         query["page_size"] = self._page_size
-        try:
-            raw = await self._fetch(query)
-        except SinchError as exc:
-            exc.checkpoint = self.checkpoint
-            raise
-        self._count = raw.count
-        total = len(raw.items)
-        if total == 0 or self._offset >= total:
-            self._done = True
-            return None
-        items = list(raw.items)[self._offset :]
+        return query
+
+    def _last_needed_page(self, count: int) -> int:
+        """The last page worth fetching, from ``count`` and ``max_items``."""
+        last = max(0, -(-count // self._page_size) - 1)
+        remaining = self._remaining()
         if remaining is not None:
-            items = items[:remaining]
-        last = self._page * self._page_size + total >= raw.count
-        page = Page(items=items, page=raw.page, count=raw.count, page_size=raw.page_size)
-        return page, total, last
+            end = self._page * self._page_size + self._offset + remaining - 1
+            last = min(last, end // self._page_size)
+        return last
+
+    async def _raw_pages(self) -> AsyncGenerator[Page[T], None]:
+        """Raw pages from the current position on, in page order.
+
+        With ``prefetch`` > 1, once ``count`` is known up to ``prefetch`` pages are fetched
+        concurrently; outstanding fetches are cancelled when the walk stops early.
+        """
+        page_no = self._page
+        first = await self._fetch(self._query(page_no))
+        yield first
+        if self._prefetch <= 1:
+            while True:
+                page_no += 1
+                yield await self._fetch(self._query(page_no))
+        last = self._last_needed_page(first.count)
+        pending: deque[asyncio.Task[Page[T]]] = deque()
+        scheduled = page_no + 1
+        try:
+            while True:
+                while len(pending) < self._prefetch and scheduled <= last:
+                    pending.append(asyncio.ensure_future(self._fetch(self._query(scheduled))))
+                    scheduled += 1
+                if not pending:
+                    # count said we are done; one more page confirms it (or continues if
+                    # items arrived meanwhile)
+                    yield await self._fetch(self._query(scheduled))
+                    scheduled += 1
+                    continue
+                yield await pending.popleft()
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _pages_trimmed(self) -> AsyncGenerator[tuple[Page[T], int, bool], None]:
+        """(page trimmed to what may be handed out, items on the raw page, is-last-page)."""
+        stream = self._raw_pages()
+        try:
+            while True:
+                remaining = self._remaining()
+                if self._done or (remaining is not None and remaining <= 0):
+                    return
+                try:
+                    raw = await anext(stream)
+                except SinchError as exc:
+                    exc.checkpoint = self.checkpoint
+                    raise
+                self._count = raw.count
+                total = len(raw.items)
+                if total == 0 or self._offset >= total:
+                    self._done = True
+                    return
+                items = list(raw.items)[self._offset :]
+                if remaining is not None:
+                    items = items[:remaining]
+                last = self._page * self._page_size + total >= raw.count
+                page = Page(items=items, page=raw.page, count=raw.count, page_size=raw.page_size)
+                yield page, total, last
+        finally:
+            await stream.aclose()
 
     def _advance(self, n: int, page_total: int, last: bool) -> None:
         self._yielded += n
@@ -166,23 +231,17 @@ class AsyncPager(Generic[T]):
 
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Yield pages (trimmed to ``max_items`` and to a resumed offset)."""
-        while True:
-            got = await self._next_page()
-            if got is None:
-                return
-            page, total, last = got
-            self._advance(len(page.items), total, last)
-            yield page
+        async with aclosing(self._pages_trimmed()) as stream:
+            async for page, total, last in stream:
+                self._advance(len(page.items), total, last)
+                yield page
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._items()
 
     async def _items(self) -> AsyncIterator[T]:
-        while True:
-            got = await self._next_page()
-            if got is None:
-                return
-            page, total, last = got
-            for item in page.items:
-                self._advance(1, total, last)
-                yield item
+        async with aclosing(self._pages_trimmed()) as stream:
+            async for page, total, last in stream:
+                for item in page.items:
+                    self._advance(1, total, last)
+                    yield item

@@ -430,6 +430,7 @@ class BatchesResource:
         page_size: int = C.DEFAULT_PAGE_SIZE,
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
+        prefetch: int = 1,
     ) -> AsyncPager[Batch]:
         """Walk batches newest first (Sinch keeps about 14 days; without ``start_date``
         Sinch starts 24 h back). ``from_`` filters on one or more senders.
@@ -456,6 +457,7 @@ class BatchesResource:
             page_size=page_size,
             max_items=max_items,
             resume=resume,
+            prefetch=prefetch,
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Batch]:

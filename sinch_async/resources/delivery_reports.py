@@ -102,6 +102,7 @@ class DeliveryReportsResource:
         page_size: int = C.DEFAULT_PAGE_SIZE,
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
+        prefetch: int = 1,
     ) -> AsyncPager[RecipientDeliveryReport]:
         """Walk recipient reports, newest first (without ``start_date`` Sinch starts 24 h back)."""
         check_window(start_date, end_date)
@@ -121,6 +122,7 @@ class DeliveryReportsResource:
             page_size=page_size,
             max_items=max_items,
             resume=resume,
+            prefetch=prefetch,
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[RecipientDeliveryReport]:

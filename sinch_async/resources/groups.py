@@ -206,6 +206,7 @@ class GroupsResource:
         page_size: int = C.DEFAULT_PAGE_SIZE,
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
+        prefetch: int = 1,
     ) -> AsyncPager[Group]:
         """Walk groups, newest first."""
         return AsyncPager(
@@ -215,6 +216,7 @@ class GroupsResource:
             page_size=page_size,
             max_items=max_items,
             resume=resume,
+            prefetch=prefetch,
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Group]:

@@ -42,6 +42,7 @@ class InboundsResource:
         page_size: int = C.DEFAULT_PAGE_SIZE,
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
+        prefetch: int = 1,
     ) -> AsyncPager[Inbound]:
         """Walk inbounds newest first; ``to`` filters on your numbers / short codes.
 
@@ -66,6 +67,7 @@ class InboundsResource:
             page_size=page_size,
             max_items=max_items,
             resume=resume,
+            prefetch=prefetch,
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Inbound]:
