@@ -33,6 +33,7 @@ __all__ = [
     "ServerSpec",
     "process_cpu_seconds",
     "process_rss_bytes",
+    "system_busy_seconds",
 ]
 
 PLAN = "bench-plan"
@@ -74,6 +75,18 @@ def process_cpu_seconds(pid: int | None = None) -> float | None:
     fields = text[text.rindex(")") + 2 :].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def system_busy_seconds() -> float | None:
+    """CPU seconds all CPUs spent busy since boot (``/proc/stat``), or None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            values = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    # guest time is already counted in user time
+    return (sum(values[:8]) - idle) / _CLK_TCK
 
 
 def process_rss_bytes(pid: int | None = None) -> int | None:

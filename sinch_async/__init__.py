@@ -34,6 +34,7 @@ from ._fanout import FanoutProgress, SendMany, SendOutcome
 from ._limits import MessageRateLimiter, RateLimiter
 from ._pagination import AsyncPager, PagerCheckpoint
 from ._retry import RetryPolicy
+from ._sync import CheckpointStore, JsonFileCheckpoint, MemoryCheckpoint, Sync, SyncStats
 from .models import (
     CLEAR,
     AutoUpdate,
@@ -91,6 +92,7 @@ __all__ = [
     "CallbackParseError",
     "CallbackSignatureError",
     "CallbackVerifier",
+    "CheckpointStore",
     "ClientClosedError",
     "ConflictError",
     "DeliveryReportType",
@@ -103,10 +105,12 @@ __all__ = [
     "Group",
     "GroupKeyword",
     "Inbound",
+    "JsonFileCheckpoint",
     "MediaBatch",
     "MediaBatchRequest",
     "MediaBatchUpdate",
     "MediaBody",
+    "MemoryCheckpoint",
     "MessageRateLimiter",
     "MoBinary",
     "MoMedia",
@@ -134,6 +138,8 @@ __all__ = [
     "SinchTransportError",
     "SinchValidationError",
     "StatusBucket",
+    "Sync",
+    "SyncStats",
     "TextBatch",
     "TextBatchRequest",
     "TextBatchUpdate",

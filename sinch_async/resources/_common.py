@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
 from .._errors import SinchValidationError
+from .._sync import CheckpointStore, JsonFileCheckpoint
 from .._validation import check_aware
 from .._wire import QueryValue, build_query
 
-__all__ = ["as_list", "build_record", "check_window", "encode_filters"]
+__all__ = ["as_list", "as_store", "build_record", "check_window", "encode_filters"]
 
 
 def build_record(cls: Any, **fields: Any) -> Any:
@@ -49,3 +51,10 @@ def as_list(values: Iterable[Any] | None) -> list[Any] | None:
     if isinstance(values, str | int):
         return [values]
     return list(values)
+
+
+def as_store(checkpoint: CheckpointStore | str | os.PathLike[str] | None) -> CheckpointStore | None:
+    """A path becomes a JSON-file checkpoint; a store is used as it is."""
+    if checkpoint is None or isinstance(checkpoint, str | os.PathLike):
+        return None if checkpoint is None else JsonFileCheckpoint(checkpoint)
+    return checkpoint

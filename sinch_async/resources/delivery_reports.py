@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from .. import _constants as C
@@ -11,6 +12,7 @@ from .._converter import decode, decode_page
 from .._errors import SinchValidationError
 from .._pagination import AsyncPager, PagerCheckpoint
 from .._session import Session
+from .._sync import CheckpointStore, Sync
 from .._validation import check_recipients
 from .._wire import QueryValue, quote_path_segment
 from ..models.common import Page
@@ -19,7 +21,7 @@ from ..models.delivery_reports import (
     DeliveryStatus,
     RecipientDeliveryReport,
 )
-from ._common import as_list, check_window, encode_filters
+from ._common import as_list, as_store, check_window, encode_filters
 
 __all__ = ["DeliveryReportsResource"]
 
@@ -122,6 +124,40 @@ class DeliveryReportsResource:
             page_size=page_size,
             max_items=max_items,
             resume=resume,
+            prefetch=prefetch,
+        )
+
+    def sync(
+        self,
+        *,
+        checkpoint: CheckpointStore | str | os.PathLike[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: Iterable[DeliveryStatus | str] | None = None,
+        code: Iterable[int] | None = None,
+        client_reference: str | None = None,
+        chunk: timedelta = timedelta(hours=1),
+        page_size: int = C.MAX_PAGE_SIZE,
+        prefetch: int = 4,
+    ) -> Sync[RecipientDeliveryReport]:
+        """Every finished recipient report of a pinned window exactly once, resumable from
+        ``checkpoint`` (a JSON file path or a :class:`CheckpointStore`). See :class:`Sync`."""
+        return Sync(
+            kind="delivery_reports",
+            list_fn=self.list,
+            time_of=lambda item: getattr(item, "at", None),
+            # one final report per recipient of a batch
+            key_of=lambda item: f"{item.batch_id}/{item.recipient}",
+            filters={
+                "status": _statuses(status),
+                "code": _codes(code),
+                "client_reference": client_reference,
+            },
+            checkpoint=as_store(checkpoint),
+            since=since,
+            until=until,
+            chunk=chunk,
+            page_size=page_size,
             prefetch=prefetch,
         )
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .. import _constants as C
 from .._converter import decode, decode_page
 from .._pagination import AsyncPager, PagerCheckpoint
 from .._session import Session
+from .._sync import CheckpointStore, Sync
 from .._validation import check_recipients
 from .._wire import QueryValue, quote_path_segment
 from ..models.common import Page
 from ..models.inbounds import Inbound
-from ._common import as_list, check_window, encode_filters
+from ._common import as_list, as_store, check_window, encode_filters
 
 __all__ = ["InboundsResource"]
 
@@ -67,6 +69,35 @@ class InboundsResource:
             page_size=page_size,
             max_items=max_items,
             resume=resume,
+            prefetch=prefetch,
+        )
+
+    def sync(
+        self,
+        *,
+        checkpoint: CheckpointStore | str | os.PathLike[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        to: Iterable[str] | None = None,
+        client_reference: str | None = None,
+        chunk: timedelta = timedelta(hours=1),
+        page_size: int = C.MAX_PAGE_SIZE,
+        prefetch: int = 4,
+    ) -> Sync[Inbound]:
+        """Every inbound of a pinned window exactly once, resumable from ``checkpoint``
+        (a JSON file path or a :class:`CheckpointStore`). See :class:`Sync`."""
+        numbers = as_list(to)
+        return Sync(
+            kind="inbounds",
+            list_fn=self.list,
+            time_of=lambda item: getattr(item, "received_at", None),
+            key_of=lambda item: str(item.id),
+            filters={"to": numbers, "client_reference": client_reference},
+            checkpoint=as_store(checkpoint),
+            since=since,
+            until=until,
+            chunk=chunk,
+            page_size=page_size,
             prefetch=prefetch,
         )
 

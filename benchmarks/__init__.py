@@ -1,0 +1,1 @@
+"""Benchmarks for sinch-async (not tests: run them with ``python -m benchmarks.<name>``)."""
