@@ -73,6 +73,41 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+@dataclass
+class Settings:
+    #: wait up to this many seconds before each measured run for other load to drop
+    settle: float = 30.0
+    #: "quiet" = other processes use less than this many cores
+    quiet_below: float = 0.25
+
+
+SETTINGS = Settings()
+
+
+def wait_for_quiet() -> float | None:
+    """Wait (bounded by ``SETTINGS.settle``) until the machine is nearly idle.
+
+    The benchmark shares a 2-core machine with whatever else runs (test suites...), so
+    each measured run starts when other processes use < ``quiet_below`` cores, or when
+    the wait runs out. Returns the last measured load in cores (None if unknown).
+    """
+    deadline = time.monotonic() + SETTINGS.settle
+    started = time.monotonic()
+    while True:
+        b0, t0 = system_busy_seconds(), time.monotonic()
+        time.sleep(0.5)
+        b1, t1 = system_busy_seconds(), time.monotonic()
+        if b0 is None or b1 is None:
+            return None
+        load = (b1 - b0) / (t1 - t0)
+        if load < SETTINGS.quiet_below or t1 >= deadline:
+            waited = t1 - started
+            if waited > 1.0:
+                state = "quiet" if load < SETTINGS.quiet_below else "still busy"
+                log(f"waited {waited:.0f}s for other load to drop: {state} ({load:.2f} cores)")
+            return round(load, 3)
+
+
 def mib(value: int | None) -> float | None:
     return None if value is None else round(value / 2**20, 1)
 
@@ -143,6 +178,8 @@ class RunResult:
     client_cpu_s: float | None
     server_cpu_s: float | None
     other_cpu_s: float | None = None
+    #: cores busy (with other work) just before the run
+    load_before: float | None = None
     first_error: str | None = None
     server_stats: dict[str, Any] = field(default_factory=dict)
 
@@ -290,6 +327,7 @@ def run_http(
     client: ClientKind, spec: ServerSpec, n: int, concurrency: int, warmup: int
 ) -> RunResult:
     """One measured run against a fresh server process."""
+    load_before = wait_for_quiet()
     with ServerProcess(spec) as server:
         meter = Meter(server)
         counts = asyncio.run(CLIENTS[client](server.base_url, n, concurrency, warmup, meter))
@@ -307,6 +345,7 @@ def run_http(
         client_cpu_s=meter.client_cpu,
         server_cpu_s=meter.server_cpu,
         other_cpu_s=meter.other_cpu,
+        load_before=load_before,
         first_error=counts.first_error,
         server_stats=stats,
     )
@@ -484,6 +523,7 @@ def _official_run(
     mode: Literal["sequential", "threads"], n: int, concurrency: int, warmup: int
 ) -> RunResult:
     threads = 1 if mode == "sequential" else concurrency
+    load_before = wait_for_quiet()
     with ServerProcess(ServerSpec("fake")) as server:
         meter = Meter(server)
         counts = Counts()
@@ -540,6 +580,7 @@ def _official_run(
         client_cpu_s=meter.client_cpu,
         server_cpu_s=meter.server_cpu,
         other_cpu_s=meter.other_cpu,
+        load_before=load_before,
         first_error=counts.first_error,
         server_stats=stats,
     )
@@ -659,6 +700,7 @@ def scenario_limiter(args: argparse.Namespace, report: Report) -> None:
     rate = 500.0
     log(f"limiter: {rate:g} msg/s on both sides, sizes {LIMITER_SIZES}, {args.duration:g}s")
     spec = ServerSpec("fake", messages_per_second=rate, max_lifetime=args.duration + 300)
+    load_before = wait_for_quiet()
     with ServerProcess(spec) as server:
         meter = Meter(server)
         result = asyncio.run(
@@ -666,6 +708,7 @@ def scenario_limiter(args: argparse.Namespace, report: Report) -> None:
         )
         stats = server.stop()
     result["server_stats"] = stats
+    result["load_before"] = load_before
     rejected = int(stats.get("rate_limited", -1))
     steady, overall = result["steady_rate"], result["overall_rate"]
     log(
@@ -744,9 +787,11 @@ def scenario_memory(args: argparse.Namespace, report: Report) -> None:
     count, every = args.count, args.sample_every
     log(f"memory: {count:,} sends vs the echo server, concurrency={args.concurrency}")
     spec = ServerSpec("echo", max_lifetime=count / 200 + 300)
+    load_before = wait_for_quiet()
     with ServerProcess(spec) as server:
         result = asyncio.run(_memory_client(server.base_url, count, args.concurrency, every))
         result["server_stats"] = server.stop()
+    result["load_before"] = load_before
     later = [s["rss_mib"] for s in result["samples"] if s["done"] >= 100_000]
     growth = (max(later) - min(later)) if len(later) >= 2 else None
     result["growth_after_100k_mib"] = growth
@@ -817,6 +862,7 @@ ProfileTable = dict[tuple[str, int, str], tuple[int, float, float]]
 def _profile_client(client: ClientKind, args: argparse.Namespace) -> tuple[ProfileTable, float]:
     """cProfile one measured run of ``client`` vs a fresh echo server."""
     profiler = cProfile.Profile()
+    wait_for_quiet()
     with ServerProcess(ServerSpec("echo")) as server:
         meter = Meter(server)
         original_start, original_stop = meter.start, meter.stop

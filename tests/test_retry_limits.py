@@ -126,7 +126,7 @@ async def test_429_pauses_the_whole_client(fake: FakeSinch) -> None:
     later = [r.received_at - t429 for r in fake.requests[1:]]
     assert len(later) == 6
     assert min(later) >= 1.9  # nobody reached the server during the pause
-    assert max(later) < 4.0
+    assert max(later) < 10.0  # and then went on (loose: no timing-sensitive upper bound)
 
 
 async def test_max_concurrency_bounds_requests_in_flight(fake: FakeSinch) -> None:
