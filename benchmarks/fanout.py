@@ -789,8 +789,14 @@ def scenario_memory(args: argparse.Namespace, report: Report) -> None:
     spec = ServerSpec("echo", max_lifetime=count / 200 + 300)
     load_before = wait_for_quiet()
     with ServerProcess(spec) as server:
+        meter = Meter(server)
+        meter.start()
         result = asyncio.run(_memory_client(server.base_url, count, args.concurrency, every))
+        meter.stop()
         result["server_stats"] = server.stop()
+    result.update(
+        client_cpu_s=meter.client_cpu, server_cpu_s=meter.server_cpu, other_cpu_s=meter.other_cpu
+    )
     result["load_before"] = load_before
     later = [s["rss_mib"] for s in result["samples"] if s["done"] >= 100_000]
     growth = (max(later) - min(later)) if len(later) >= 2 else None
@@ -817,6 +823,14 @@ def scenario_memory(args: argparse.Namespace, report: Report) -> None:
             None if growth is None else growth <= 8.0,
         ),
         Row(scen, "sends/s", f"{result['sends_per_s']:,.0f}"),
+        Row(
+            scen,
+            "CPU client / server / other",
+            " / ".join(
+                pct(None if v is None else v / result["elapsed_s"])
+                for v in (meter.client_cpu, meter.server_cpu, meter.other_cpu)
+            ),
+        ),
         Row(scen, "failed sends", str(result["failed"]), "0", result["failed"] == 0),
     ]
 
@@ -1063,6 +1077,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="memory: RSS sample interval in outcomes (50,000)",
     )
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=30.0,
+        help="wait up to this many seconds before each run for other CPU load to drop (30)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -1081,6 +1101,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    SETTINGS.settle = max(0.0, args.settle)
     if args.scenario == "all":
         selected = list(ALL) + (["memory"] if args.count is not None else [])
     else:
