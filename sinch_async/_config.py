@@ -48,8 +48,9 @@ class Secret:
 class Timeouts:
     """Timeouts in seconds (``None`` disables one).
 
-    ``total`` bounds a whole request, ``connect`` getting a connection (including pool
-    wait), ``read`` the wait for each chunk of the response.
+    ``total`` bounds a whole request (including waiting for a pooled connection),
+    ``connect`` opening a new connection, ``read`` the wait for each chunk of the response
+    (off by default: responses are small and ``total`` covers them).
     """
 
     total: float | None = C.DEFAULT_TOTAL_TIMEOUT

@@ -81,11 +81,28 @@ def _structure_str(value: Any, _: type) -> str:
     raise TypeError(f"expected a string, got {type(value).__name__}")
 
 
+def _optional(hook: Callable[[Any, Any], Any], exact: type) -> Callable[[Any, Any], Any]:
+    """``T | None`` in one call (skips cattrs' generic optional dispatch on the hot path)."""
+
+    def structure_optional(value: Any, tp: Any) -> Any:
+        if value is None or type(value) is exact:
+            return value
+        return hook(value, tp)
+
+    return structure_optional
+
+
 converter.register_structure_hook(datetime, _structure_datetime)
 converter.register_unstructure_hook(datetime, format_datetime)
 converter.register_structure_hook(bool, _structure_bool)
 converter.register_structure_hook(int, _structure_int)
 converter.register_structure_hook(str, _structure_str)
+converter.register_structure_hook(str | None, _optional(_structure_str, str))
+converter.register_structure_hook(int | None, _optional(_structure_int, int))
+converter.register_structure_hook(bool | None, _optional(_structure_bool, bool))
+converter.register_structure_hook(
+    datetime | None, lambda v, t: None if v is None else _structure_datetime(v, t)
+)
 
 
 # --- open enums: ``SomeStrEnum | str`` keeps unknown values as plain strings -------------
@@ -183,13 +200,19 @@ def register_tagged_union(
 ) -> None:
     """Structure ``union`` by its JSON ``type``; an unknown type goes to ``unknown(raw)``."""
 
+    hooks: dict[str, Callable[[Any, Any], Any]] = {}
+
     def structure_union(value: Any, _: Any) -> Any:
         if not isinstance(value, Mapping):
             raise TypeError(f"expected a JSON object, got {type(value).__name__}")
-        member = members.get(value.get("type", ""))
+        tag = value.get("type", "")
+        member = members.get(tag) if isinstance(tag, str) else None
         if member is None:
             return unknown(value)
-        return converter.structure(value, member)
+        hook = hooks.get(tag)
+        if hook is None:  # looked up once per member, not per item
+            hook = hooks[tag] = converter.get_structure_hook(member)
+        return hook(value, member)
 
     converter.register_structure_hook(union, structure_union)
     converter.register_unstructure_hook(union, lambda obj: converter.unstructure(obj, type(obj)))

@@ -152,24 +152,21 @@ class Limits:
         if self.rate_limiter is not None and cost > 0:
             await self.rate_limiter.acquire(cost)
 
-    async def slot(self) -> _Slot:
-        """Wait for the pause to pass and a concurrency slot; use as ``async with``."""
-        await self.wait_unpaused()
-        if self._slots is not None:
-            await self._slots.acquire()
-        return _Slot(self._slots)
+    def slot(self) -> asyncio.Semaphore | _NoSlot:
+        """A concurrency slot, as ``async with limits.slot():``."""
+        return _NO_SLOT if self._slots is None else self._slots
 
 
-class _Slot:
-    __slots__ = ("_sem",)
+class _NoSlot:
+    """Stands in for a semaphore when concurrency is unbounded."""
 
-    def __init__(self, sem: asyncio.Semaphore | None) -> None:
-        self._sem = sem
+    __slots__ = ()
 
     async def __aenter__(self) -> None:
         return None
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._sem is not None:
-            self._sem.release()
-            self._sem = None
+        return None
+
+
+_NO_SLOT = _NoSlot()

@@ -78,15 +78,21 @@ class RetryPolicy:
             return enabled and (idempotent or not exc.may_have_reached_sinch)
         return False
 
-    def waits(self, rng: random.Random | None = None) -> Generator[float, Any, None]:
+    def waits(
+        self, rng: random.Random | None = None, *, first_attempt: int = 0
+    ) -> Generator[float, Any, None]:
         """A fresh ``backoff`` wait generator for this policy."""
         return retry_after_or_expo(
+            first_attempt=first_attempt,
             base=self.base_delay,
             factor=self.factor,
             max_value=self.max_delay,
             max_retry_after=self.max_retry_after,
             rng=rng,
         )
+
+
+_RNG = random.Random()
 
 
 def retry_after_or_expo(
@@ -96,6 +102,7 @@ def retry_after_or_expo(
     max_value: float = 60.0,
     max_retry_after: float = 60.0,
     rng: random.Random | None = None,
+    first_attempt: int = 0,
 ) -> Generator[float, Any, None]:
     """A ``backoff`` wait generator (use with ``jitter=None``).
 
@@ -104,8 +111,8 @@ def retry_after_or_expo(
     otherwise the wait is full-jitter exponential, ``uniform(0, min(max_value, base *
     factor**n))``.
     """
-    pick = rng or random.Random()
-    attempt = 0
+    pick = rng or _RNG
+    attempt = first_attempt
     cause = yield  # type: ignore[misc]  # backoff primes the generator with send(None)
     while True:
         retry_after = getattr(cause, "retry_after", None)

@@ -116,6 +116,7 @@ class Session:
         self._state = _State.UNOPENED
         self._limits = limits or Limits()
         self._retry = RetryPolicy() if retry is None else retry
+        self._retry_cache: dict[tuple[RetryPolicy, bool], Any] = {}
 
     @property
     def closed(self) -> bool:
@@ -131,8 +132,10 @@ class Session:
         return self._base
 
     def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        # ``connect`` bounds opening a new socket (sock_connect), not every request's wait for
+        # a pooled connection, which ``total`` covers: one timer per request instead of three.
         return aiohttp.ClientTimeout(
-            total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.read
+            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
 
     def _ensure_session(self) -> aiohttp.ClientSession:
@@ -188,17 +191,39 @@ class Session:
         if policy.max_attempts == 1:
             return await self._attempt(session, method, url, shown, body, timeout, cost)
         idem = method in _IDEMPOTENT if idempotent is None else idempotent
-        attempt = backoff.on_exception(
-            policy.waits,
-            (SinchAPIError, SinchTransportError),
-            max_tries=policy.max_attempts,
-            giveup=lambda exc: not policy.should_retry(exc, idempotent=idem),
-            jitter=None,
-            on_backoff=self._on_backoff,
-            logger=None,
-        )(self._attempt)
+        try:  # the first try goes straight through: nothing to pay when nothing fails
+            return await self._attempt(session, method, url, shown, body, timeout, cost)
+        except (SinchAPIError, SinchTransportError) as exc:
+            if not policy.should_retry(exc, idempotent=idem):
+                raise
+            waits = policy.waits()
+            next(waits)
+            wait = waits.send(exc)
+            self._on_backoff({"exception": exc, "wait": wait, "tries": 1})
+        await asyncio.sleep(wait)
+        attempt = self._retrying(policy, idem)
         response: Response = await attempt(session, method, url, shown, body, timeout, cost)
         return response
+
+    def _retrying(self, policy: RetryPolicy, idempotent: bool) -> Any:
+        """``_attempt`` wrapped by ``backoff`` for this policy (built once, then cached)."""
+        key = (policy, idempotent)
+        wrapped = self._retry_cache.get(key)
+        if wrapped is None:
+            # The first try happened in request(); backoff runs the remaining ones, its
+            # waits continuing the same exponential schedule (from attempt 1).
+            wrapped = backoff.on_exception(
+                lambda: policy.waits(first_attempt=1),
+                (SinchAPIError, SinchTransportError),
+                max_tries=policy.max_attempts - 1,
+                giveup=lambda exc: not policy.should_retry(exc, idempotent=idempotent),
+                jitter=None,
+                on_backoff=self._on_backoff,
+                logger=None,
+            )(self._attempt)
+            if len(self._retry_cache) < 32:
+                self._retry_cache[key] = wrapped
+        return wrapped
 
     def _on_backoff(self, details: Any) -> None:
         exc = details.get("exception")
@@ -228,9 +253,11 @@ class Session:
         fresh token (Sinch did not process it, so this is safe even for a send).
         """
         limits = self._limits
-        await limits.wait_unpaused()
-        await limits.acquire_messages(cost)
-        async with await limits.slot():
+        if limits.paused_for > 0:
+            await limits.wait_unpaused()
+        if cost and limits.rate_limiter is not None:
+            await limits.acquire_messages(cost)
+        async with limits.slot():
             for auth_try in (1, 2):
                 authorization = await self._auth.authorization(session)
                 status, resp_headers, data = await self._send(
