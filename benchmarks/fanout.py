@@ -959,6 +959,8 @@ def _short(key: tuple[str, int, str]) -> str:
     filename, line, name = key
     if filename == "~":
         return name.split(" at 0x", 1)[0].removeprefix("<").removesuffix(">")
+    if "/sinch_async/" in filename:
+        return f"sinch_async/{filename.rsplit('/sinch_async/', 1)[1]}:{line}({name})"
     for marker in ("site-packages/", "python3.11/", "/work/main/"):
         if marker in filename:
             filename = filename.split(marker, 1)[1]
