@@ -128,7 +128,7 @@ def _check_parameters(parameters: Mapping[str, Mapping[str, str]] | None) -> Non
                 )
 
 
-def _check_common(req: Any, *, update: bool) -> None:
+def _check_common(req: Any) -> None:
     for name in ("send_at", "expire_at"):
         check_aware(getattr(req, name), name)
     send_at, expire_at = req.send_at, req.expire_at
@@ -207,7 +207,7 @@ def check_batch_request(req: BatchRequest) -> None:
             "request", f"expected a batch request record, got {type(req).__name__}"
         )
     check_recipients(req.to)
-    _check_common(req, update=False)
+    _check_common(req)
     if isinstance(req, TextBatchRequest):
         if req.body is None:
             raise SinchValidationError("body", "is required")
@@ -230,7 +230,7 @@ def check_batch_update(upd: BatchUpdate) -> None:
         values = getattr(upd, name)
         if values is not None:
             check_recipients(values, name, maximum=C.MAX_UPDATE_RECIPIENTS)
-    _check_common(upd, update=True)
+    _check_common(upd)
     if isinstance(upd, TextBatchUpdate):
         _check_text_body(upd.body)
     elif isinstance(upd, BinaryBatchUpdate):

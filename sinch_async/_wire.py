@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -146,7 +146,3 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     return seconds
 
-
-def comma_list(values: Iterable[str | int] | None) -> list[str | int] | None:
-    """A caller's iterable as a list (or None), so it can be validated and sent once."""
-    return None if values is None else list(values)
