@@ -122,7 +122,7 @@ class ProjectAuth:
             ) as resp:
                 body = await resp.read()
                 status = resp.status
-                headers = dict(resp.headers)
+                headers = resp.headers
         except aiohttp.ClientError as exc:
             raise SinchConnectionError(
                 f"POST {url}: token request failed ({type(exc).__name__})",

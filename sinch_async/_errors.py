@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
 if TYPE_CHECKING:
     from ._pagination import PagerCheckpoint
 
@@ -118,7 +120,8 @@ class SinchAPIError(SinchError):
         self.text = text
         self.method = method
         self.url = url
-        self.headers: Mapping[str, str] = dict(headers or {})
+        # case-insensitive, like HTTP header names
+        self.headers: Mapping[str, str] = CIMultiDictProxy(CIMultiDict(headers or {}))
         self.body = body
 
 

@@ -288,7 +288,7 @@ class Session:
         authorization: str,
         body: bytes | None,
         client_timeout: aiohttp.ClientTimeout,
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> tuple[int, Mapping[str, str], bytes]:
         headers = {"Authorization": authorization, "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -304,7 +304,9 @@ class Session:
             ) as resp:
                 data = await resp.read()
                 status = resp.status
-                resp_headers = {k: v for k, v in resp.headers.items()}
+                # aiohttp's case-insensitive view: no copy, and "retry-after" is found
+                # however the server spells it.
+                resp_headers: Mapping[str, str] = resp.headers
         except aiohttp.ConnectionTimeoutError as exc:
             raise SinchTimeoutError(
                 f"{method} {shown}: connect timeout",
@@ -357,7 +359,7 @@ def _api_error(
     code, text = parse_error_body(body)
     cls = api_error_for_status(status)
     if cls is RateLimitError:
-        return RateLimitError(
+        error = RateLimitError(
             status,
             code,
             text,
@@ -365,6 +367,8 @@ def _api_error(
             url=url,
             headers=headers,
             body=body,
-            retry_after=parse_retry_after(headers.get("Retry-After")),
         )
+        # read from the error's case-insensitive copy, whoever built ``headers``
+        error.retry_after = parse_retry_after(error.headers.get("Retry-After"))
+        return error
     return cls(status, code, text, method=method, url=url, headers=headers, body=body)

@@ -145,4 +145,3 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if seconds != seconds or seconds < 0:  # NaN or negative
         return None
     return seconds
-

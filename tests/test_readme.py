@@ -31,4 +31,5 @@ async def test_readme_example_runs(code: str) -> None:
     async with FakeSinch() as fake, fake.client() as client:
         since = datetime.now(UTC) - timedelta(hours=1)
         result = await namespace["__example"](client, fake, since)
-    assert isinstance(result, dict)
+    # the example ran to the end (its own asserts included) and left what it built behind
+    assert result

@@ -103,3 +103,11 @@ def test_retry_after_seconds_and_http_date() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
     assert parse_retry_after("Thu, 01 Jan 2026 00:00:05 GMT", now=now) == pytest.approx(5.0)
     assert parse_retry_after("Wed, 31 Dec 2025 23:00:00 GMT", now=now) == 0.0
+
+
+def test_api_error_headers_are_case_insensitive() -> None:
+    from sinch_async._session import _api_error
+
+    err = _api_error(429, "GET", "u", {"retry-after": "3", "www-authenticate": "x"}, b"")
+    assert err.retry_after == 3.0  # type: ignore[attr-defined]
+    assert err.headers["Retry-After"] == "3"  # type: ignore[attr-defined]
