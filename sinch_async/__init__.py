@@ -14,11 +14,14 @@ from ._config import Timeouts
 from ._errors import (
     AuthenticationError,
     BadRequestError,
+    CheckpointInUseError,
     ClientClosedError,
+    ClientLoopError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
     RateLimitError,
+    RedirectError,
     SendOutcomeUnknown,
     ServerError,
     SinchAPIError,
@@ -26,15 +29,25 @@ from ._errors import (
     SinchConnectionError,
     SinchDecodeError,
     SinchError,
+    SinchPagingError,
     SinchTimeoutError,
     SinchTransportError,
     SinchValidationError,
+    TokenEndpointError,
+    UndecodableSendResponse,
 )
 from ._fanout import FanoutProgress, SendMany, SendOutcome
 from ._limits import MessageRateLimiter, RateLimiter
 from ._pagination import AsyncPager, PagerCheckpoint
 from ._retry import RetryPolicy
-from ._sync import CheckpointStore, JsonFileCheckpoint, MemoryCheckpoint, Sync, SyncStats
+from ._sync import (
+    CheckpointStore,
+    JsonFileCheckpoint,
+    MemoryCheckpoint,
+    SqliteCheckpoint,
+    Sync,
+    SyncStats,
+)
 from .models import (
     CLEAR,
     AutoUpdate,
@@ -92,8 +105,10 @@ __all__ = [
     "CallbackParseError",
     "CallbackSignatureError",
     "CallbackVerifier",
+    "CheckpointInUseError",
     "CheckpointStore",
     "ClientClosedError",
+    "ClientLoopError",
     "ConflictError",
     "DeliveryReportType",
     "DeliveryStatus",
@@ -123,6 +138,7 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RecipientDeliveryReport",
+    "RedirectError",
     "RetryPolicy",
     "SendMany",
     "SendOutcome",
@@ -134,9 +150,11 @@ __all__ = [
     "SinchConnectionError",
     "SinchDecodeError",
     "SinchError",
+    "SinchPagingError",
     "SinchTimeoutError",
     "SinchTransportError",
     "SinchValidationError",
+    "SqliteCheckpoint",
     "StatusBucket",
     "Sync",
     "SyncStats",
@@ -144,6 +162,8 @@ __all__ = [
     "TextBatchRequest",
     "TextBatchUpdate",
     "Timeouts",
+    "TokenEndpointError",
+    "UndecodableSendResponse",
     "UnknownBatch",
     "UnknownInbound",
     "__version__",

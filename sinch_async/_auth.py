@@ -17,6 +17,7 @@ from ._errors import (
     RateLimitError,
     SinchConnectionError,
     SinchDecodeError,
+    SinchTimeoutError,
 )
 from ._retry import retry_after_or_expo
 from ._session import _api_error
@@ -79,6 +80,10 @@ class ProjectAuth:
                 header = await self._fetch(session)
         return header
 
+    def rebind(self) -> None:
+        """A fresh lock for a new event loop."""
+        self._lock = asyncio.Lock()
+
     def invalidate(self, header: str) -> bool:
         """Forget ``header`` if it is still the current token (after a 401 "expired").
 
@@ -123,14 +128,21 @@ class ProjectAuth:
                 body = await resp.read()
                 status = resp.status
                 headers = resp.headers
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+            raise SinchTimeoutError(
+                f"POST {url}: token request timed out",
+                method="POST",
+                url=url,
+                may_have_reached_sinch=True,
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
             raise SinchConnectionError(
                 f"POST {url}: token request failed ({type(exc).__name__})",
                 method="POST",
                 url=url,
                 may_have_reached_sinch=True,
             ) from exc
-        if status >= 400:
+        if status >= 300:
             raise _api_error(status, "POST", url, headers, body)
         try:
             data = orjson.loads(body)

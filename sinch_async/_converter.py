@@ -105,6 +105,29 @@ converter.register_structure_hook(
 )
 
 
+# --- lists: ``tuple[X, ...]`` from a JSON array only (a string is not a list of chars) ----
+
+
+def _is_homogeneous_tuple(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _tuple_hook_factory(tp: Any) -> Callable[[Any, Any], Any]:
+    item = typing.get_args(tp)[0]
+    item_hook = converter.get_structure_hook(item)
+
+    def structure_tuple(value: Any, _: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        return tuple(item_hook(v, item) for v in value)
+
+    return structure_tuple
+
+
+converter.register_structure_hook_factory(_is_homogeneous_tuple, _tuple_hook_factory)
+
+
 # --- open enums: ``SomeStrEnum | str`` keeps unknown values as plain strings -------------
 
 
@@ -296,8 +319,13 @@ def decode(body: bytes, cls: Any, *, status: int = 200) -> Any:
         ) from exc
 
 
-def decode_page(body: bytes, key: str, item_type: Any, *, status: int = 200) -> Page[Any]:
-    """Decode a list response ``{count, page, page_size, <key>: [...]}`` into a :class:`Page`."""
+def decode_page(
+    body: bytes, key: str, item_type: Any, *, status: int = 200, default_page: int = 0
+) -> Page[Any]:
+    """Decode a list response ``{count, page, page_size, <key>: [...]}`` into a :class:`Page`.
+
+    ``default_page`` stands in for a missing ``page`` (pass the page that was asked for).
+    """
     data = _loads(body, status)
     try:
         if not isinstance(data, Mapping):
@@ -307,7 +335,7 @@ def decode_page(body: bytes, key: str, item_type: Any, *, status: int = 200) -> 
             raise TypeError(f"{key!r} must be a list")
         items = [converter.structure(item, item_type) for item in raw_items]
         count = _structure_int(data.get("count", 0), int)
-        page = _structure_int(data.get("page", 0), int)
+        page = _structure_int(data.get("page", default_page), int)
         page_size = _structure_int(data.get("page_size", len(items)), int)
     except _DECODE_ERRORS as exc:
         raise SinchDecodeError(

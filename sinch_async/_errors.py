@@ -13,11 +13,14 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointInUseError",
     "ClientClosedError",
+    "ClientLoopError",
     "ConflictError",
     "ForbiddenError",
     "NotFoundError",
     "RateLimitError",
+    "RedirectError",
     "SendOutcomeUnknown",
     "ServerError",
     "SinchAPIError",
@@ -25,9 +28,12 @@ __all__ = [
     "SinchConnectionError",
     "SinchDecodeError",
     "SinchError",
+    "SinchPagingError",
     "SinchTimeoutError",
     "SinchTransportError",
     "SinchValidationError",
+    "TokenEndpointError",
+    "UndecodableSendResponse",
     "api_error_for_status",
 ]
 
@@ -59,6 +65,18 @@ class SinchConfigError(SinchError, ValueError):
 
 class ClientClosedError(SinchError, RuntimeError):
     """The client was used after ``aclose()``."""
+
+
+class ClientLoopError(SinchError, RuntimeError):
+    """The client is in use by another, still running event loop.
+
+    A client may move to a new loop once the loop it last used has stopped (successive
+    ``asyncio.run()`` calls); using one client from two running loops at once is refused.
+    """
+
+
+class CheckpointInUseError(SinchError):
+    """Another sync (in this or another process) holds this checkpoint."""
 
 
 class SinchTransportError(SinchError):
@@ -93,6 +111,40 @@ class SinchDecodeError(SinchError):
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class SinchPagingError(SinchDecodeError):
+    """A list endpoint broke the paging contract: a page other than the one asked for,
+    or more pages than its ``count`` allows. The walk stops instead of looping."""
+
+
+class UndecodableSendResponse(SinchDecodeError):
+    """Sinch answered a send with 2xx (the batch **was created**) but a body the SDK cannot
+    decode. ``batch_id`` is the id when it could still be read; ``request`` is what was sent.
+    Do not resend: the messages are on their way."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        body: bytes,
+        request: Any,
+        batch_id: str | None,
+    ) -> None:
+        super().__init__(message, status=status, body=body)
+        self.request = request
+        self.batch_id = batch_id
+
+
+class TokenEndpointError(SinchTransportError):
+    """The OAuth2 token endpoint failed (5xx, 429 after retries, timeout, no connection),
+    so the API request itself was never sent (``may_have_reached_sinch`` is False).
+    ``cause`` is the token endpoint's error."""
+
+    def __init__(self, message: str, *, url: str, cause: BaseException) -> None:
+        super().__init__(message, method="POST", url=url, may_have_reached_sinch=False)
+        self.cause = cause
 
 
 class SinchAPIError(SinchError):
@@ -153,6 +205,15 @@ class RateLimitError(SinchAPIError):
         self.retry_after = retry_after
 
 
+class RedirectError(SinchAPIError):
+    """HTTP 3xx: the SDK never follows redirects (the token would travel to another host).
+    ``location`` is where the server pointed. A send answered 3xx was not accepted."""
+
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("Location")
+
+
 class ServerError(SinchAPIError):
     """HTTP 5xx: Sinch failed. A send may or may not have been processed."""
 
@@ -185,7 +246,9 @@ _BY_STATUS: dict[int, type[SinchAPIError]] = {
 
 
 def api_error_for_status(status: int) -> type[SinchAPIError]:
-    """The error class for an HTTP status (>= 400)."""
+    """The error class for an HTTP status (3xx or >= 400)."""
+    if 300 <= status < 400:
+        return RedirectError
     if status >= 500:
         return ServerError
     return _BY_STATUS.get(status, SinchAPIError)

@@ -3,53 +3,122 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from types import TracebackType
 from typing import Any
 
 import attrs
 
-from ._errors import SendOutcomeUnknown, SinchConfigError, SinchError
-from .models.batches import Batch, BatchRequest
+from ._errors import (
+    SendOutcomeUnknown,
+    SinchConfigError,
+    SinchError,
+    SinchValidationError,
+    UndecodableSendResponse,
+)
+from .models.batches import (
+    Batch,
+    BatchRequest,
+    BinaryBatchRequest,
+    MediaBatchRequest,
+    TextBatchRequest,
+    UnknownBatch,
+)
 
-__all__ = ["FanoutProgress", "SendMany", "SendOutcome"]
+__all__ = ["DEFAULT_GRACE", "FanoutProgress", "SendMany", "SendOutcome"]
+
+log = logging.getLogger("sinch_async")
 
 SendFn = Callable[[BatchRequest], Awaitable[Batch]]
+_REQUEST_TYPES = (TextBatchRequest, BinaryBatchRequest, MediaBatchRequest)
+
+#: Seconds the sends in flight may take to finish after the consumer went away.
+DEFAULT_GRACE = 10.0
+
+
+class SendCancelled(SendOutcomeUnknown):
+    """The send was still in flight when ``send_many`` shut down past its grace period."""
 
 
 @attrs.frozen
 class SendOutcome:
-    """What happened to one request: ``batch`` on success, else ``error``.
+    """What happened to one request. ``index`` is its position in the input.
 
-    ``index`` is the request's position in the input. ``error`` is a :class:`SinchError`
-    (``SendOutcomeUnknown`` when Sinch may or may not have created the batch).
+    Exactly one of three things:
+
+    * **sent** (``ok``): Sinch created the batch. ``batch`` is the decoded batch, or
+      ``None`` when Sinch answered 2xx with a body the SDK could not decode: then
+      ``error`` is an :class:`UndecodableSendResponse` (``undecodable`` is True) and
+      ``batch_id`` is the id when it could still be read. Never resend these.
+    * **unknown** (``unknown``): the request may have reached Sinch without a usable
+      answer (``error`` is :class:`SendOutcomeUnknown`); look it up by
+      ``request.client_reference`` before sending again.
+    * **failed** (``failed``): certainly not sent (``error`` says why: a 4xx, a refused
+      connection, invalid input, a token endpoint that was down).
     """
 
     index: int
-    request: BatchRequest
+    request: Any
     batch: Batch | None = None
     error: BaseException | None = None
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        """Sinch created the batch (also when its response could not be decoded)."""
+        return self.error is None or isinstance(self.error, UndecodableSendResponse)
+
+    @property
+    def undecodable(self) -> bool:
+        """Sent, but the 2xx body could not be decoded (``batch`` is None)."""
+        return isinstance(self.error, UndecodableSendResponse)
 
     @property
     def unknown(self) -> bool:
-        """True when the batch may exist although the send failed."""
+        """The batch may or may not exist."""
         return isinstance(self.error, SendOutcomeUnknown)
+
+    @property
+    def failed(self) -> bool:
+        """Certainly not sent."""
+        return not self.ok and not self.unknown
+
+    @property
+    def batch_id(self) -> str | None:
+        """The created batch's id, when known."""
+        if self.batch is not None and not isinstance(self.batch, UnknownBatch):
+            return self.batch.id
+        if isinstance(self.batch, UnknownBatch):
+            raw_id = self.batch.raw.get("id")
+            return raw_id if isinstance(raw_id, str) else None
+        if isinstance(self.error, UndecodableSendResponse):
+            return self.error.batch_id
+        return None
 
 
 @attrs.define
 class FanoutProgress:
-    """Live counters of a ``send_many`` run (the same object is passed to ``on_progress``)."""
+    """Live counters of a ``send_many`` run (the same object is passed to ``on_progress``).
+
+    ``succeeded`` counts sent batches (undecodable 2xx included), ``failed`` every other
+    outcome, ``unknown`` the part of ``failed`` that may exist at Sinch.
+    """
 
     submitted: int = 0
     succeeded: int = 0
     failed: int = 0
     unknown: int = 0
-    #: outcomes that completed after the consumer stopped reading (counted, not yielded)
+    #: outcomes that completed after the consumer stopped reading (see
+    #: ``SendMany.unreported_outcomes``)
     unreported: int = 0
 
     @property
@@ -69,9 +138,13 @@ class SendMany:
 
     Reads requests lazily (a generator of millions is never materialised), keeps at most
     ``concurrency`` sends in flight and a bounded buffer of finished outcomes, and never
-    stops on a failed send. Leaving early (``break`` inside ``async with``, ``aclose()``
-    or cancellation) stops reading input, lets in-flight sends finish and counts their
-    outcomes in ``progress.unreported``: none is lost from the accounting.
+    stops on a failed send.
+
+    Every request that was read from the input ends in exactly one outcome: yielded to
+    you, or, when you stop early (``break``, an exception, cancellation, Ctrl-C, an
+    ``on_progress`` that raised), collected in :attr:`unreported_outcomes`. The sends in
+    flight then get ``grace`` seconds to finish; those still running after it are
+    cancelled and reported as unknown (:class:`SendOutcomeUnknown`).
     """
 
     def __init__(
@@ -83,11 +156,14 @@ class SendMany:
         preserve_order: bool,
         auto_client_reference: bool,
         on_progress: Callable[[FanoutProgress], None] | None,
+        grace: float = DEFAULT_GRACE,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise SinchConfigError("concurrency must be a positive integer")
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0:
+            raise SinchConfigError("grace must be a number of seconds >= 0")
         self._send = send
-        self._source: Iterator[BatchRequest] | AsyncIterator[BatchRequest]
+        self._source: Iterator[Any] | AsyncIterator[Any]
         if isinstance(requests, AsyncIterable):
             self._source = aiter(requests)
         else:
@@ -96,7 +172,10 @@ class SendMany:
         self._preserve_order = preserve_order
         self._auto_ref = auto_client_reference
         self._on_progress = on_progress
+        self._grace = float(grace)
         self.progress = FanoutProgress()
+        #: Outcomes nobody read: completed after the consumer stopped (in completion order).
+        self.unreported_outcomes: list[SendOutcome] = []
         # Unbounded queue, bounded by _buffer: finished outcomes nobody has read yet.
         self._results: asyncio.Queue[Any] = asyncio.Queue()
         self._buffer = asyncio.Semaphore(concurrency * 2)
@@ -105,14 +184,16 @@ class SendMany:
         self._next_index = 0
         self._closing = False
         self._input_error: BaseException | None = None
+        self._callback_error: BaseException | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._pending: dict[int, SendOutcome] = {}
         self._next_out = 0
         self._finished_workers = 0
+        self._shutdown_task: asyncio.Task[None] | None = None
 
     # --- workers --------------------------------------------------------------------------
 
-    async def _take(self) -> tuple[int, BatchRequest] | None:
+    async def _take(self) -> tuple[int, Any] | None:
         async with self._intake:
             if self._closing or self._input_error is not None:
                 return None
@@ -144,32 +225,61 @@ class SendMany:
                     return
                 index, request = taken
                 outcome = await self._one(index, request)
-                await self._buffer.acquire()
-                self._results.put_nowait(outcome)
+                try:
+                    await self._buffer.acquire()  # the consumer (or the shutdown) frees it
+                finally:  # even when cancelled here: the outcome is recorded, not lost
+                    self._results.put_nowait(outcome)
         finally:
             self._results.put_nowait(_END)
 
-    async def _one(self, index: int, request: BatchRequest) -> SendOutcome:
-        if self._auto_ref and getattr(request, "client_reference", None) is None:
-            request = attrs.evolve(request, client_reference=f"sa-{uuid.uuid4().hex}")
+    async def _one(self, index: int, request: Any) -> SendOutcome:
+        """Send one request; always returns its outcome (a cancelled send is recorded
+        as unknown before the cancellation goes on)."""
         try:
+            if not isinstance(request, _REQUEST_TYPES):
+                raise SinchValidationError(
+                    "requests",
+                    f"item {index} is a {type(request).__name__}, not a "
+                    "TextBatchRequest, BinaryBatchRequest or MediaBatchRequest",
+                )
+            if self._auto_ref and request.client_reference is None:
+                request = attrs.evolve(request, client_reference=f"sa-{uuid.uuid4().hex}")
             batch = await self._send(request)
         except asyncio.CancelledError:
+            cause = asyncio.CancelledError("send_many shut down past its grace period")
+            outcome = SendOutcome(
+                index=index,
+                request=request,
+                error=SendCancelled(request, cause, "cancelled while in flight"),
+            )
+            self._count(outcome)
+            self._results.put_nowait(outcome)
             raise
         except Exception as exc:
             outcome = SendOutcome(index=index, request=request, error=exc)
-            self.progress.failed += 1
-            if isinstance(exc, SendOutcomeUnknown):
-                self.progress.unknown += 1
         else:
             outcome = SendOutcome(index=index, request=request, batch=batch)
-            self.progress.succeeded += 1
-        if self._on_progress is not None:
-            self._on_progress(self.progress)
+        self._count(outcome)
         return outcome
 
+    def _count(self, outcome: SendOutcome) -> None:
+        if outcome.ok:
+            self.progress.succeeded += 1
+        else:
+            self.progress.failed += 1
+            if outcome.unknown:
+                self.progress.unknown += 1
+        if self._on_progress is not None and self._callback_error is None:
+            try:
+                self._on_progress(self.progress)
+            except Exception as exc:  # the caller's callback: stop the run, raise it to them
+                log.warning("send_many: on_progress raised %r; stopping the run", exc)
+                self._callback_error = exc
+                self._closing = True
+                self._wake_window()
+
     def _start(self) -> None:
-        if not self._workers:
+        if not self._workers and self._shutdown_task is None:
             self._workers = [
                 asyncio.create_task(self._worker(), name=f"sinch-send-many-{i}")
                 for i in range(self._concurrency)
@@ -177,12 +287,31 @@ class SendMany:
 
     # --- consumer -------------------------------------------------------------------------
 
-    def __aiter__(self) -> SendMany:
-        return self
+    def __aiter__(self) -> AsyncIterator[SendOutcome]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncGenerator[SendOutcome, None]:
+        # A generator, so that ``break`` out of a plain ``async for`` (no ``async with``)
+        # still shuts the run down when Python finalises the iterator.
+        try:
+            while True:
+                try:
+                    outcome = await self.__anext__()
+                except StopAsyncIteration:
+                    return
+                yield outcome
+        finally:
+            await self.aclose()
 
     async def __anext__(self) -> SendOutcome:
+        if self._shutdown_task is not None:
+            raise StopAsyncIteration
         self._start()
         while True:
+            if self._callback_error is not None:
+                error, self._callback_error = self._callback_error, None
+                self._on_progress = None
+                raise error
             if self._preserve_order and self._next_out in self._pending:
                 return self._emit(self._pending.pop(self._next_out))
             if self._finished_workers == len(self._workers):
@@ -207,22 +336,72 @@ class SendMany:
             self._next_out += 1
         return outcome
 
-    async def aclose(self) -> None:
-        """Stop reading input, let in-flight sends finish, count what nobody read."""
-        self._closing = True
+    def _wake_window(self) -> None:
         if self._window is not None:
             # wake workers waiting for the order window so they can see we are closing
             for _ in range(self._concurrency):
                 self._window.release()
+
+    async def aclose(self) -> None:
+        """Stop reading input; let in-flight sends finish (``grace`` seconds, then they are
+        cancelled and reported unknown); collect what nobody read in
+        :attr:`unreported_outcomes`. Safe to call more than once, and while cancelled."""
+        if self._shutdown_task is None:
+            self._shutdown_task = asyncio.ensure_future(self._shutdown())
+        task = self._shutdown_task
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():  # cancelled again while draining: still finish the drain
+                await asyncio.wait([task])
+            raise
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        self._wake_window()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._grace
+        cancelled = False
         while self._finished_workers < len(self._workers):
-            item = await self._results.get()
+            left = deadline - loop.time()
+            if left <= 0 and not cancelled:
+                running = [t for t in self._workers if not t.done()]
+                if running:
+                    log.warning(
+                        "send_many: %d send(s) still in flight after %.1fs grace; "
+                        "reporting them unknown",
+                        len(running),
+                        self._grace,
+                    )
+                for task in running:
+                    task.cancel()
+                cancelled = True
+            try:
+                item = await (
+                    self._results.get()
+                    if cancelled
+                    else asyncio.wait_for(self._results.get(), max(left, 0.001))
+                )
+            except TimeoutError:
+                continue
             if item is _END:
                 self._finished_workers += 1
             else:
                 self._buffer.release()
-                self.progress.unreported += 1
-        self.progress.unreported += len(self._pending)
+                self._unreported(item)
+        while not self._results.empty():  # outcomes recorded by cancelled sends
+            item = self._results.get_nowait()
+            if item is not _END:
+                self._unreported(item)
+        for index in sorted(self._pending):
+            self._unreported(self._pending[index])
         self._pending.clear()
+        if self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
+
+    def _unreported(self, outcome: SendOutcome) -> None:
+        self.unreported_outcomes.append(outcome)
+        self.progress.unreported += 1
 
     async def __aenter__(self) -> SendMany:
         return self
@@ -233,9 +412,4 @@ class SendMany:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is not None and issubclass(exc_type, asyncio.CancelledError):
-            for task in self._workers:
-                task.cancel()
-            await asyncio.gather(*self._workers, return_exceptions=True)
-            return
         await self.aclose()

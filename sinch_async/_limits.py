@@ -90,6 +90,10 @@ class MessageRateLimiter:
     def rate(self) -> float:
         return self._bucket.rate
 
+    def rebind(self) -> None:
+        """A fresh lock for a new event loop (the old loop's waiters are gone)."""
+        self._lock = asyncio.Lock()
+
     async def acquire(self, cost: int) -> None:
         if cost <= 0:
             return
@@ -131,6 +135,14 @@ class Limits:
         self._resume_at = 0.0
         #: How many 429 pauses were applied (for tests and metrics).
         self.pauses = 0
+
+    def rebind(self) -> None:
+        """Fresh loop-bound primitives after the client moved to a new event loop."""
+        if self.max_concurrency is not None:
+            self._slots = asyncio.Semaphore(self.max_concurrency)
+        rebind = getattr(self.rate_limiter, "rebind", None)
+        if callable(rebind):
+            rebind()
 
     def pause(self, seconds: float) -> None:
         """Hold every request of the client for ``seconds`` (after a 429's Retry-After)."""

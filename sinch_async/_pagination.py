@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._errors import SinchError, SinchValidationError
+from ._errors import SinchError, SinchPagingError, SinchValidationError
 from ._validation import check_page_size
 from ._wire import QueryValue
 from .models.common import Page
@@ -160,34 +160,66 @@ class AsyncPager(Generic[T]):
             last = min(last, end // self._page_size)
         return last
 
+    async def _fetch_page(self, page_no: int) -> Page[T]:
+        """Fetch ``page_no`` and check that the server answered with that page."""
+        page = await self._fetch(self._query(page_no))
+        if page.page != page_no:
+            raise SinchPagingError(
+                f"{self._resource}: asked for page {page_no}, got page {page.page}",
+                status=200,
+                body=b"",
+            )
+        return page
+
+    def _check_bound(self, page_no: int, count: int) -> None:
+        """Never ask past ``ceil(count / page_size)``: one page beyond the last one
+        ``count`` allows confirms the end; a server that keeps serving items is lying."""
+        if page_no > -(-count // self._page_size):
+            raise SinchPagingError(
+                f"{self._resource}: page {page_no} is past the {count} items the server "
+                f"reported (page_size {self._page_size}); stopping instead of walking on",
+                status=200,
+                body=b"",
+            )
+
     async def _raw_pages(self) -> AsyncGenerator[Page[T], None]:
         """Raw pages from the current position on, in page order.
 
         With ``prefetch`` > 1, once ``count`` is known up to ``prefetch`` pages are fetched
-        concurrently; outstanding fetches are cancelled when the walk stops early.
+        concurrently; outstanding fetches are cancelled when the walk stops early. At most
+        ``ceil(count / page_size) + 1`` pages are requested (``count`` as last reported).
         """
         page_no = self._page
-        first = await self._fetch(self._query(page_no))
+        first = await self._fetch_page(page_no)
+        count = first.count
         yield first
         if self._prefetch <= 1:
             while True:
                 page_no += 1
-                yield await self._fetch(self._query(page_no))
+                self._check_bound(page_no, count)
+                page = await self._fetch_page(page_no)
+                count = page.count
+                yield page
         last = self._last_needed_page(first.count)
         pending: deque[asyncio.Task[Page[T]]] = deque()
         scheduled = page_no + 1
         try:
             while True:
                 while len(pending) < self._prefetch and scheduled <= last:
-                    pending.append(asyncio.ensure_future(self._fetch(self._query(scheduled))))
+                    pending.append(asyncio.ensure_future(self._fetch_page(scheduled)))
                     scheduled += 1
                 if not pending:
                     # count said we are done; one more page confirms it (or continues if
-                    # items arrived meanwhile)
-                    yield await self._fetch(self._query(scheduled))
+                    # items arrived meanwhile, as far as the count allows)
+                    self._check_bound(scheduled, count)
+                    page = await self._fetch_page(scheduled)
+                    count = page.count
+                    yield page
                     scheduled += 1
                     continue
-                yield await pending.popleft()
+                page = await pending.popleft()
+                count = page.count
+                yield page
         finally:
             for task in pending:
                 task.cancel()
@@ -215,7 +247,11 @@ class AsyncPager(Generic[T]):
                 items = list(raw.items)[self._offset :]
                 if remaining is not None:
                     items = items[:remaining]
-                last = self._page * self._page_size + total >= raw.count
+                # The last page by count: exactly the count reached, or a short page at or
+                # past it. A full page past the count means the count is off: ask on
+                # (within the request bound) instead of trusting it.
+                reached = self._page * self._page_size + total
+                last = reached == raw.count or (reached > raw.count and total < self._page_size)
                 page = Page(items=items, page=raw.page, count=raw.count, page_size=raw.page_size)
                 yield page, total, last
         finally:

@@ -18,11 +18,13 @@ from . import _constants as C
 from ._config import Secret, Timeouts
 from ._errors import (
     ClientClosedError,
+    ClientLoopError,
     RateLimitError,
     SinchAPIError,
     SinchConnectionError,
     SinchTimeoutError,
     SinchTransportError,
+    TokenEndpointError,
     api_error_for_status,
 )
 from ._limits import Limits
@@ -46,6 +48,10 @@ class Auth(Protocol):
         """Drop ``header`` after Sinch said it expired; True if a fresh one can be fetched."""
         ...
 
+    def rebind(self) -> None:
+        """Forget loop-bound state (locks) when the client moves to a new event loop."""
+        ...
+
 
 @attrs.frozen(repr=False)
 class ServicePlanAuth:
@@ -63,6 +69,9 @@ class ServicePlanAuth:
 
     def invalidate(self, header: str) -> bool:
         return False  # a static token cannot be refreshed
+
+    def rebind(self) -> None:
+        return None
 
     def __repr__(self) -> str:
         return f"ServicePlanAuth(service_plan_id={self.service_plan_id!r}, api_token=********)"
@@ -117,6 +126,7 @@ class Session:
         self._limits = limits or Limits()
         self._retry = RetryPolicy() if retry is None else retry
         self._retry_cache: dict[tuple[RetryPolicy, bool], Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def closed(self) -> bool:
@@ -141,8 +151,10 @@ class Session:
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._state is _State.CLOSED:
             raise ClientClosedError("this SinchClient is closed; create a new one")
+        loop = asyncio.get_running_loop()  # refuse to build a session outside a loop
+        if loop is not self._loop:
+            self._move_to(loop)
         if self._session is None:
-            asyncio.get_running_loop()  # refuse to build a session outside a loop
             connector = aiohttp.TCPConnector(limit=self._max_connections)
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -153,6 +165,35 @@ class Session:
             raise ClientClosedError("the aiohttp session this client uses is closed")
         self._state = _State.OPENED
         return self._session
+
+    def _move_to(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Adopt ``loop``: the session and locks of a loop that has stopped are dropped.
+
+        A client built at import time and used from successive ``asyncio.run()`` calls
+        (task queues) gets a fresh session per loop; two loops running at once is an error.
+        """
+        old = self._loop
+        if old is not None:
+            if not old.is_closed() and old.is_running():
+                raise ClientLoopError(
+                    "this SinchClient is in use by another running event loop; "
+                    "create one client per loop (thread)"
+                )
+            if self._session is not None:
+                if not self._owns_session:
+                    raise ClientLoopError(
+                        "the borrowed aiohttp session belongs to an event loop that has "
+                        "stopped; pass a session created in the running loop"
+                    )
+                _abandon(self._session)
+                self._session = None
+            self._limits.rebind()
+            self._auth.rebind()
+        elif self._session is not None and not self._owns_session:
+            owner = getattr(self._session, "_loop", loop)
+            if owner is not loop:
+                raise ClientLoopError("the borrowed aiohttp session belongs to another loop")
+        self._loop = loop
 
     def url(self, path: str, query: Mapping[str, QueryValue] | None = None) -> URL:
         """The encoded URL for an API path (relative to ``/xms/v1/{owner}``)."""
@@ -252,6 +293,8 @@ class Session:
         A 401 whose ``WWW-Authenticate`` says the token expired is replayed once with a
         fresh token (Sinch did not process it, so this is safe even for a send).
         """
+        if self._state is _State.CLOSED:  # closed while this call waited to retry
+            raise ClientClosedError("this SinchClient was closed while the call was pending")
         limits = self._limits
         if limits.paused_for > 0:
             await limits.wait_unpaused()
@@ -259,7 +302,7 @@ class Session:
             await limits.acquire_messages(cost)
         async with limits.slot():
             for auth_try in (1, 2):
-                authorization = await self._auth.authorization(session)
+                authorization = await self._authorization(session)
                 status, resp_headers, data = await self._send(
                     session, method, url, shown, authorization, body, client_timeout
                 )
@@ -272,12 +315,31 @@ class Session:
                     log.debug("%s %s -> 401 token expired; refreshing once", method, shown)
                     continue
                 break
-        if status >= 400:
+        if status >= 300:  # redirects are never followed: a 3xx is an error too
             error = _api_error(status, method, shown, resp_headers, data)
             if isinstance(error, RateLimitError) and error.retry_after is not None:
                 limits.pause(min(error.retry_after, self._retry.max_retry_after))
             raise error
         return Response(status=status, headers=resp_headers, body=data)
+
+    async def _authorization(self, session: aiohttp.ClientSession) -> str:
+        """The Authorization header; a token endpoint that fails leaves the API request
+        unsent, so its 5xx/429/transport failures become :class:`TokenEndpointError`."""
+        try:
+            return await self._auth.authorization(session)
+        except (SinchTransportError, SinchAPIError) as exc:
+            retryable = (
+                isinstance(exc, SinchTransportError) or exc.status >= 500 or (exc.status == 429)
+            )
+            if not retryable:
+                raise
+            wrapped = TokenEndpointError(
+                f"token endpoint failed, request not sent: {exc}",
+                url=getattr(exc, "url", ""),
+                cause=exc,
+            )
+            wrapped.no_retry = exc.no_retry
+            raise wrapped from exc
 
     async def _send(
         self,
@@ -339,6 +401,12 @@ class Session:
             raise SinchTransportError(
                 f"{method} {shown}: {exc}", method=method, url=shown, may_have_reached_sinch=True
             ) from exc
+        except RuntimeError as exc:
+            if self._state is _State.CLOSED or session.closed:
+                raise ClientClosedError(
+                    f"{method} {shown}: the client was closed during the request"
+                ) from exc
+            raise
         elapsed = (time.perf_counter() - started) * 1000
         log.debug("%s %s -> %s (%.1f ms)", method, shown, status, elapsed)
         return status, resp_headers, data
@@ -351,6 +419,18 @@ class Session:
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+
+
+def _abandon(session: aiohttp.ClientSession) -> None:
+    """Drop a session whose event loop has stopped (it cannot be closed from another loop)."""
+    connector = session.connector
+    session.detach()
+    close = getattr(connector, "_close", None)  # sync part of close(): marks it closed
+    if close is not None:
+        try:
+            close()
+        except Exception:  # pragma: no cover - best effort on a dead loop
+            log.debug("could not close a connector of a stopped loop", exc_info=True)
 
 
 def _api_error(

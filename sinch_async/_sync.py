@@ -3,28 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import json
+import logging
 import os
+import sqlite3
+import time
 import zlib
 from collections.abc import AsyncGenerator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import attrs
 
-from ._errors import SinchValidationError
+from ._errors import CheckpointInUseError, SinchPagingError, SinchValidationError
 from ._pagination import AsyncPager
 from ._validation import check_aware
 from ._wire import format_datetime, parse_datetime
 
 __all__ = [
     "CheckpointStore",
+    "CommitMode",
     "JsonFileCheckpoint",
     "MemoryCheckpoint",
+    "SqliteCheckpoint",
     "Sync",
     "SyncStats",
 ]
+
+log = logging.getLogger("sinch_async")
 
 T = TypeVar("T")
 STATE_VERSION = 1
@@ -34,7 +44,9 @@ _MS = timedelta(milliseconds=1)
 class CheckpointStore(Protocol):
     """Where a sync keeps its position: ``load()`` the last saved state, ``save()`` a new one.
 
-    ``save`` must replace the state atomically (all or nothing).
+    ``save`` must replace the state atomically (all or nothing). A store may also offer
+    ``async acquire()`` / ``async release()``: the sync then holds it for its whole run, and
+    ``acquire`` raises :class:`CheckpointInUseError` when another sync holds it.
     """
 
     async def load(self) -> dict[str, Any] | None: ...
@@ -42,36 +54,105 @@ class CheckpointStore(Protocol):
     async def save(self, state: dict[str, Any]) -> None: ...
 
 
+def _open_nofollow(path: Path, flags: int) -> int:
+    """Open ``path`` refusing a symlink at its last component (a planted link)."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SinchValidationError(
+                "checkpoint", f"{path} is a symbolic link; refusing to follow it"
+            ) from exc
+        raise
+
+
+class _FileLock:
+    """An exclusive ``flock`` on ``path`` (released by the kernel if the process dies)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if self._fd is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _open_nofollow(self.path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            raise CheckpointInUseError(
+                f"checkpoint {self.path} is in use by another sync (this or another process)"
+            ) from exc
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
 class JsonFileCheckpoint:
     """A checkpoint in a small JSON file, crash-safe and cheap enough to write per item.
 
     Saves alternate between ``path`` and ``path.alt``; each holds a sequence number and a
     CRC of the state. ``load`` takes the newest intact one, so a write torn by a crash
-    falls back to the state before it (whose item had not been handed out yet). One save
-    is a single in-place write (about 10 us here) instead of a write-and-rename (300 us).
+    falls back to the state before it. A save is one in-place ``pwrite`` into the page
+    cache (about 5 us, measured: it does not stall the loop), which survives the process
+    being killed; ``durable=True`` also ``fdatasync``s each save (surviving power loss),
+    in a worker thread so the event loop keeps running (about 0.2 ms per save).
+
+    A sync holds ``path.lock`` (an exclusive ``flock``) while it runs: a second sync on
+    the same file gets :class:`CheckpointInUseError` at once. Symbolic links at any of the
+    three file names are refused.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
         self.path = Path(path)
+        self.durable = durable
         self._alt = self.path.with_name(self.path.name + ".alt")
+        self._lock = _FileLock(self.path.with_name(self.path.name + ".lock"))
         self._seq: int | None = None
+        self._fds: dict[Path, int] = {}
+        self._executor: ThreadPoolExecutor | None = None
 
     def _read(self, path: Path) -> tuple[int, dict[str, Any]] | None:
         try:
-            data = json.loads(path.read_bytes())
+            fd = _open_nofollow(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            raw = os.read(fd, os.fstat(fd).st_size or 1)
+        finally:
+            os.close(fd)
+        try:
+            data = json.loads(raw)
             state = data["state"]
             if zlib.crc32(_canonical(state)) != data["crc"]:
                 return None
             return int(data["seq"]), state
-        except FileNotFoundError:
-            return None
         except (ValueError, KeyError, TypeError):
             return None  # torn or foreign: the other slot decides
+
+    async def acquire(self) -> None:
+        """Take the checkpoint's lock (:class:`CheckpointInUseError` if another sync has it)."""
+        self._lock.acquire()
+
+    async def release(self) -> None:
+        """Drop the lock and the open files."""
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        self._lock.release()
 
     async def load(self) -> dict[str, Any] | None:
         slots = [got for p in (self.path, self._alt) if (got := self._read(p)) is not None]
         if not slots:
-            if self.path.exists():
+            if self.path.exists() and self.path.stat().st_size:
                 raise SinchValidationError("checkpoint", f"{self.path} holds no valid checkpoint")
             self._seq = 0
             return None
@@ -80,7 +161,6 @@ class JsonFileCheckpoint:
         return state
 
     async def save(self, state: dict[str, Any]) -> None:
-        # No await inside: a save cannot be interrupted by cancellation half-way.
         if self._seq is None:
             await self.load()
         assert self._seq is not None
@@ -88,17 +168,119 @@ class JsonFileCheckpoint:
         body = _canonical(state)
         record = b'{"seq":%d,"crc":%d,"state":%s}' % (self._seq, zlib.crc32(body), body)
         target = self.path if self._seq % 2 else self._alt
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            os.pwrite(fd, record, 0)
-            os.ftruncate(fd, len(record))
-        finally:
-            os.close(fd)
+        if not self.durable:
+            self._write(target, record)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="sinch-checkpoint")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._write, target, record)
+
+    def _write(self, target: Path, record: bytes) -> None:
+        fd = self._fds.get(target)
+        if fd is None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = _open_nofollow(target, os.O_RDWR | os.O_CREAT)
+            self._fds[target] = fd
+        os.pwrite(fd, record, 0)
+        os.ftruncate(fd, len(record))
+        if self.durable:
+            os.fdatasync(fd)
 
 
 def _canonical(state: Mapping[str, Any]) -> bytes:
     return json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+
+
+class SqliteCheckpoint:
+    """A checkpoint in a sqlite3 database: durable (sqlite's journal), and able to share a
+    transaction with your own rows for exactly-once delivery.
+
+    Give a path (the store opens its own connection; saves run in a worker thread) or your
+    own ``sqlite3.Connection`` (saves run on your thread, as your other writes do). With
+    ``sync(..., commit="manual")``, call :meth:`write` with ``sync.position`` inside the
+    transaction that stores the item: both commit together or neither does. ``name`` keys
+    the row, so one database can hold many checkpoints. A sync holds ``<db>.<name>.lock``
+    while it runs (:class:`CheckpointInUseError` for a second one).
+    """
+
+    TABLE = "sinch_async_checkpoints"
+
+    def __init__(self, db: str | os.PathLike[str] | sqlite3.Connection, *, name: str = "sync"):
+        if isinstance(db, sqlite3.Connection):
+            self._conn = db
+            self._own = False
+            row = db.execute("PRAGMA database_list").fetchone()
+            file = row[2] if row and row[2] else None
+        else:
+            file = os.fspath(db)
+            self._conn = sqlite3.connect(file, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._own = True
+        self.name = name
+        self._lock = _FileLock(Path(f"{file}.{name}.lock")) if file else None
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.TABLE} (name TEXT PRIMARY KEY, state TEXT NOT NULL)"
+        )
+        if not self._own and not self._conn.in_transaction:
+            self._conn.commit()
+
+    def write(self, state: Mapping[str, Any]) -> None:
+        """Write ``state`` in the connection's current transaction (no commit)."""
+        self._conn.execute(
+            f"INSERT INTO {self.TABLE} (name, state) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET state = excluded.state",
+            (self.name, _canonical(state).decode()),
+        )
+
+    def _save_now(self, state: dict[str, Any]) -> None:
+        if self._own:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.write(state)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        else:
+            with self._conn:
+                self.write(state)
+
+    async def load(self) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            f"SELECT state FROM {self.TABLE} WHERE name = ?", (self.name,)
+        ).fetchone()
+        if row is None:
+            return None
+        loaded: dict[str, Any] = json.loads(row[0])
+        return loaded
+
+    async def save(self, state: dict[str, Any]) -> None:
+        if not self._own:
+            self._save_now(state)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="sinch-checkpoint")
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._save_now, state)
+
+    async def acquire(self) -> None:
+        """Take the checkpoint's lock (:class:`CheckpointInUseError` if another sync has it)."""
+        if self._lock is not None:
+            self._lock.acquire()
+
+    async def release(self) -> None:
+        """Drop the lock (the connection stays open; :meth:`close` closes an owned one)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._lock is not None:
+            self._lock.release()
+
+    def close(self) -> None:
+        """Close the connection if this store opened it."""
+        if self._own:
+            self._conn.close()
 
 
 class MemoryCheckpoint:
@@ -118,35 +300,57 @@ class MemoryCheckpoint:
 
 @attrs.define
 class SyncStats:
-    """Progress of a sync: ``total`` is Sinch's count for the whole window at the start."""
+    """Progress of a sync.
+
+    ``total`` is Sinch's count for the whole window when it was first walked (kept across
+    resumes); ``already_done`` the items of this window handed out and committed by
+    earlier runs; ``items`` those handed out by this run. ``already_done + items`` against
+    ``total`` is the progress of the window.
+    """
 
     start: datetime | None = None
     end: datetime | None = None
     total: int | None = None
+    already_done: int = 0
     items: int = 0
     pages: int = 0
     windows: int = 0
     windows_done: int = 0
     rewalks: int = 0
+    #: sub-windows whose ``count`` still moved after ``max_rewalks`` walks (finished anyway)
+    rewalk_limit_hits: int = 0
     skipped_duplicates: int = 0
+    commits: int = 0
 
 
 ListFn = Callable[..., AsyncPager[Any]]
+CommitMode = Literal["auto", "manual"]
 
 
 class Sync(Generic[T]):
-    """Async iterator over every item of a pinned window, each exactly once.
+    """Async iterator over every item of a pinned window; resumable from a checkpoint.
 
     * The window ends when the sync starts (``until``) and starts at the last
       checkpoint's end, or ``since`` (default: 24 h back) on the first run.
     * It is split into sub-windows of ``chunk``, walked oldest first; inside one, pages
       come newest first (``prefetch`` pages at a time) and items are de-duplicated by id.
-    * When ``count`` changes during a sub-window's walk, the sub-window is walked again and
-      anything not yet seen is yielded, so late arrivals inside the window are not missed.
-    * Before an item is handed to you the checkpoint records it, as a time cursor plus the
-      ids at that instant. A job killed at any point resumes after the last item handed
-      out: nothing twice, nothing lost (handle each item before you next await, or make
-      handling idempotent).
+    * When ``count`` changes during a sub-window's walk, the sub-window is walked again
+      (at most ``max_rewalks`` times, then it is finished with a warning and counted in
+      ``stats.rewalk_limit_hits``) and anything not yet seen is yielded.
+
+    Delivery (``commit``):
+
+    * ``"auto"`` (default), **at least once**: the position after an item is committed
+      when you ask for the next one, so an item you were handling when the process died
+      is handed out again, and none is lost. ``commit_every=N`` (or ``"page"``) and
+      ``commit_interval=T`` seconds commit less often (a crash then repeats up to N items,
+      a page, or T seconds' worth). :meth:`commit` commits the item in hand at once
+      (before a ``break``).
+    * ``"manual"``, **exactly once**: the sync never saves while walking; store
+      :attr:`position` in the same transaction as each item (see
+      :class:`SqliteCheckpoint`), and it saves the finished window at the end.
+
+    The store is held (locked) for the whole run when it supports it.
     """
 
     def __init__(
@@ -163,12 +367,28 @@ class Sync(Generic[T]):
         chunk: timedelta,
         page_size: int,
         prefetch: int,
+        commit: CommitMode = "auto",
+        commit_every: int | Literal["page"] = 1,
+        commit_interval: float | None = None,
+        max_rewalks: int = 3,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         check_aware(since, "since")
         check_aware(until, "until")
         if chunk <= timedelta(0):
             raise SinchValidationError("chunk", "must be a positive timedelta")
+        if commit not in ("auto", "manual"):
+            raise SinchValidationError("commit", "must be 'auto' or 'manual'")
+        if commit_every != "page" and (
+            isinstance(commit_every, bool) or not isinstance(commit_every, int) or commit_every < 1
+        ):
+            raise SinchValidationError("commit_every", "must be a positive integer or 'page'")
+        if commit_interval is not None and not (
+            isinstance(commit_interval, int | float) and commit_interval > 0
+        ):
+            raise SinchValidationError("commit_interval", "must be a positive number or None")
+        if isinstance(max_rewalks, bool) or not isinstance(max_rewalks, int) or max_rewalks < 0:
+            raise SinchValidationError("max_rewalks", "must be a non-negative integer")
         self._kind = kind
         self._list = list_fn
         self._time_of = time_of
@@ -180,13 +400,30 @@ class Sync(Generic[T]):
         self._chunk = chunk
         self._page_size = page_size
         self._prefetch = prefetch
+        self._commit = commit
+        self._commit_every = commit_every
+        self._commit_interval = commit_interval
+        self._max_rewalks = max_rewalks
         self._now = now
         self.stats = SyncStats()
         self._gen: AsyncGenerator[T, None] | None = None
+        self._position: dict[str, Any] | None = None
+        self._committed: dict[str, Any] | None = None
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
+        self._held = False
 
     @property
     def checkpoint(self) -> CheckpointStore:
         return self._store
+
+    @property
+    def position(self) -> dict[str, Any] | None:
+        """The checkpoint state after the item last handed out (JSON-safe; a copy).
+
+        Store it with the item (same transaction) for exactly-once delivery; a store whose
+        ``load()`` returns it resumes right after that item."""
+        return None if self._position is None else json.loads(json.dumps(self._position))
 
     def __aiter__(self) -> Sync[T]:
         return self
@@ -196,9 +433,19 @@ class Sync(Generic[T]):
             self._gen = self._run()
         return await anext(self._gen)
 
+    async def commit(self) -> None:
+        """Commit the position after the item in hand now (auto mode; e.g. before a
+        ``break``, so a rerun does not hand that item out again)."""
+        if self._commit == "auto" and self._position is not None:
+            await self._save(self._position)
+
     async def aclose(self) -> None:
-        if self._gen is not None:
-            await self._gen.aclose()
+        """Stop the walk and release the checkpoint (the item in hand stays uncommitted)."""
+        try:
+            if self._gen is not None:
+                await self._gen.aclose()
+        finally:
+            await self._release()
 
     async def __aenter__(self) -> Sync[T]:
         return self
@@ -213,6 +460,18 @@ class Sync(Generic[T]):
         for key, value in sorted(self._filters.items()):
             out[key] = [str(v) for v in value] if isinstance(value, list | tuple) else str(value)
         return out
+
+    async def _acquire(self) -> None:
+        acquire = getattr(self._store, "acquire", None)
+        if callable(acquire):
+            await acquire()
+            self._held = True
+
+    async def _release(self) -> None:
+        release = getattr(self._store, "release", None)
+        if self._held and callable(release):
+            self._held = False
+            await release()
 
     async def _initial_state(self) -> dict[str, Any]:
         saved = await self._store.load()
@@ -242,47 +501,90 @@ class Sync(Generic[T]):
             "end": format_datetime(end),
             "done_until": format_datetime(start),
             "cursor": None,
+            "delivered": 0,
+            "total": None,
         }
 
-    async def _save(self, state: dict[str, Any], previous: dict[str, Any]) -> None:
-        """Save ``state``; if cancelled meanwhile, finish and put ``previous`` back."""
-        task = asyncio.ensure_future(self._store.save(state))
+    async def _save(self, state: dict[str, Any]) -> None:
+        """Save ``state``; a cancellation arriving meanwhile waits for the save to finish
+        (the state is a committed position either way)."""
+        if state is self._committed:
+            return
+        snapshot = dict(state)
+        task = asyncio.ensure_future(self._store.save(snapshot))
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
             await asyncio.wait([task])
-            await asyncio.shield(self._store.save(previous))
             raise
+        self._committed = state
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
+        self.stats.commits += 1
+
+    async def _after_item(self, state: dict[str, Any], end_of_page: bool) -> None:
+        """The consumer asked for the next item: it is done with the previous one."""
+        if self._commit != "auto":
+            return
+        self._uncommitted += 1
+        every = self._commit_every
+        due = (
+            (every == "page" and end_of_page)
+            or (isinstance(every, int) and self._uncommitted >= every)
+            or (
+                self._commit_interval is not None
+                and time.monotonic() - self._last_commit >= self._commit_interval
+            )
+        )
+        if due:
+            await self._save(state)
 
     # --- the walk -------------------------------------------------------------------------
 
     async def _run(self) -> AsyncGenerator[T, None]:
+        await self._acquire()
+        try:
+            async for item in self._walk():
+                yield item
+        finally:
+            await self._release()
+
+    async def _walk(self) -> AsyncGenerator[T, None]:
         state = await self._initial_state()
+        self._position = state
         start = parse_datetime(state["start"])
         end = parse_datetime(state["end"])
         self.stats.start, self.stats.end = start, end
+        self.stats.already_done = int(state.get("delivered") or 0)
         if end <= start:
-            await self._store.save(state)
+            await self._save(state)
             return
         windows = -(-(end - start) // self._chunk)
         self.stats.windows = int(windows)
         done_until = parse_datetime(state["done_until"])
         self.stats.windows_done = int((done_until - start) // self._chunk)
-        probe = self._list(
-            start_date=done_until, end_date=end, page_size=1, max_items=1, **self._filters
-        )
-        async for _ in probe.pages():
-            break
-        self.stats.total = probe.count
+        if state.get("total") is None:
+            probe = self._list(
+                start_date=start, end_date=end, page_size=1, max_items=1, **self._filters
+            )
+            async for _ in probe.pages():
+                break
+            state = {**state, "total": probe.count}
+            self._position = state
+        self.stats.total = state["total"]
         while done_until < end:
             sub_end = min(done_until + self._chunk, end)
             async for item in self._walk_window(state, done_until, sub_end):
                 yield item
+                state = self._position
             done_until = sub_end
-            previous = dict(state)
-            state = {**state, "done_until": format_datetime(done_until), "cursor": None}
-            await self._save(state, previous)
+            state = {**self._position, "done_until": format_datetime(done_until), "cursor": None}
+            self._position = state
+            if self._commit == "auto":
+                await self._save(state)
             self.stats.windows_done += 1
+        if self._commit == "manual":
+            await self._save(state)  # the whole window is done: nothing left to hand out
 
     async def _walk_window(
         self, state: dict[str, Any], low: datetime, high: datetime
@@ -296,7 +598,9 @@ class Sync(Generic[T]):
             ties = set(cursor["ties"])
             cursor_time = upper - _MS
         seen: set[str] = set()
+        walks = 0
         while True:
+            walks += 1
             pager = self._list(
                 start_date=low,
                 end_date=upper,
@@ -306,29 +610,55 @@ class Sync(Generic[T]):
             )
             first_count: int | None = None
             changed = False
-            async for page in pager.pages():
-                self.stats.pages += 1
-                if first_count is None:
-                    first_count = page.count
-                elif page.count != first_count:
-                    changed = True
-                for item in page.items:
-                    item_id = self._key_of(item)
-                    if item_id in seen or item_id in ties:
-                        self.stats.skipped_duplicates += 1
-                        continue
-                    when = self._time_of(item)
-                    if when is not None and (cursor_time is None or when < cursor_time):
-                        cursor_time, ties = when, set()
-                    ties.add(item_id)
-                    seen.add(item_id)
-                    previous = state.copy()
-                    cursor_end = (cursor_time or high - _MS) + _MS
-                    state["cursor"] = {"end": format_datetime(cursor_end), "ties": sorted(ties)}
-                    await self._save(state, previous)
-                    self.stats.items += 1
-                    yield item
+            try:
+                async for page in pager.pages():
+                    self.stats.pages += 1
+                    if first_count is None:
+                        first_count = page.count
+                    elif page.count != first_count:
+                        changed = True
+                    fresh: list[tuple[Any, str]] = []
+                    for item in page.items:
+                        item_id = self._key_of(item)
+                        if item_id in seen or item_id in ties:
+                            self.stats.skipped_duplicates += 1
+                            continue
+                        seen.add(item_id)
+                        fresh.append((item, item_id))
+                    for n, (item, item_id) in enumerate(fresh, 1):
+                        when = self._time_of(item)
+                        if when is not None and (cursor_time is None or when < cursor_time):
+                            cursor_time, ties = when, set()
+                        ties.add(item_id)
+                        cursor_end = (cursor_time or high - _MS) + _MS
+                        state = {
+                            **state,
+                            "cursor": {"end": format_datetime(cursor_end), "ties": sorted(ties)},
+                            "delivered": int(state.get("delivered") or 0) + 1,
+                        }
+                        self._position = state
+                        self.stats.items += 1
+                        yield item
+                        await self._after_item(state, n == len(fresh))
+            except SinchPagingError as exc:
+                # The data moved so much that the listing broke its own count (or the
+                # server misbehaves): walk again, within the same bound.
+                if walks > self._max_rewalks:
+                    raise
+                log.info("sync %s: re-walking a sub-window after %s", self._kind, exc)
+                changed = True
             if not changed:
+                return
+            if walks > self._max_rewalks:
+                self.stats.rewalk_limit_hits += 1
+                log.warning(
+                    "sync %s: count of sub-window %s..%s still changing after %d walks; "
+                    "finishing it (items arriving there now belong to a later run)",
+                    self._kind,
+                    format_datetime(low),
+                    format_datetime(high),
+                    walks,
+                )
                 return
             # Items arrived or left inside the window while we walked: walk it again and
             # yield whatever we have not seen (ids handed out before are skipped).

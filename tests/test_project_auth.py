@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from sinch_async import AuthenticationError, RateLimitError, SinchClient, SinchConfigError
+from sinch_async import (
+    AuthenticationError,
+    RateLimitError,
+    SinchClient,
+    SinchConfigError,
+    TokenEndpointError,
+)
 from sinch_async._auth import ProjectAuth
 from sinch_async.testing import FakeSinch, Fault
 
@@ -86,8 +92,10 @@ async def test_token_endpoint_429_is_retried(fake: FakeSinch) -> None:
 async def test_token_endpoint_429_gives_up(fake: FakeSinch) -> None:
     fake.add_fault(Fault(path="/oauth2/token", status=429, headers={"Retry-After": "0"}))
     async with fake.project_client() as client:
-        with pytest.raises(RateLimitError):
+        with pytest.raises(TokenEndpointError) as err:  # the send itself never left
             await _one_batch(client)
+    assert isinstance(err.value.cause, RateLimitError)
+    assert err.value.may_have_reached_sinch is False
     assert fake.token_requests == 4
 
 

@@ -384,14 +384,16 @@ async def run_sync(sync: Sync[Any], out: Path, *, label: str, quiet: bool = Fals
                     elapsed = max(loop.time() - started, 1e-6)
                     progress.update(
                         task,
-                        completed=written,
+                        completed=sync.stats.already_done + written,
                         total=sync.stats.total,
                         pages=sync.stats.pages,
                         rate=written / elapsed,
                     )
                 if stop.is_set():
+                    await sync.commit()  # the line is written: a rerun must not repeat it
                     break
-            progress.update(task, completed=written, total=sync.stats.total or written)
+            done = sync.stats.already_done + written
+            progress.update(task, completed=done, total=max(sync.stats.total or 0, done))
     finally:
         await sync.aclose()
         if handlers:

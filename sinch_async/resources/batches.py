@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import attrs
+import orjson
 
 from .. import _constants as C
 from .._converter import decode, decode_page, dumps, unstructure
 from .._errors import (
     SendOutcomeUnknown,
     ServerError,
+    SinchDecodeError,
     SinchError,
     SinchTransportError,
     SinchValidationError,
+    UndecodableSendResponse,
 )
-from .._fanout import FanoutProgress, SendMany
+from .._fanout import DEFAULT_GRACE, FanoutProgress, SendMany
 from .._pagination import AsyncPager, PagerCheckpoint
 from .._session import Session
 from .._validation import check_batch_request, check_batch_update, check_recipients
@@ -40,24 +45,49 @@ from ..models.batches import (
     UnknownBatch,
 )
 from ..models.common import Page
-from ._common import as_list, build_record, check_window, encode_filters
+from ._common import as_list, build_record, check_window, encode_filters, page_of
 
-__all__ = ["BatchesResource"]
+__all__ = ["RECONCILE_CLOCK_SKEW", "BatchesResource"]
 
-#: Look-back before the first attempt, for clock skew between us and Sinch.
-_RECONCILE_SKEW = timedelta(minutes=5)
+log = logging.getLogger("sinch_async")
+
+#: Look-back before the first attempt for the reconciliation lookup's ``start_date``.
+_RECONCILE_LOOKBACK = timedelta(minutes=5)
+#: How far Sinch's clock may be behind ours: a matching batch created up to this long
+#: before the first attempt is ambiguous (maybe an earlier send with the same reference).
+RECONCILE_CLOCK_SKEW = timedelta(seconds=2)
 _RECONCILE_MAX = 500
+_REMEMBER_MAX = 4096
+
+
+def _recipient_key(recipient: str) -> str:
+    """A recipient as Sinch may echo it: digits only, ``00``/``+`` dropped; group ids as is."""
+    text = str(recipient).strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if any(ch.isalpha() for ch in text) or not digits:
+        return text.upper()
+    return digits[2:] if digits.startswith("00") else digits
 
 
 def _same_send(batch: Batch, request: BatchRequest) -> bool:
-    """Whether ``batch`` is what ``request`` created (same reference, type, recipients, body)."""
+    """Whether ``batch`` carries what ``request`` asked for (reference, type, recipients as
+    normalised sets, body)."""
     if isinstance(batch, UnknownBatch) or batch.type != request.type:
         return False
     if batch.client_reference != request.client_reference:
         return False
-    if sorted(batch.to) != sorted(request.to):
+    if {_recipient_key(r) for r in batch.to} != {_recipient_key(r) for r in request.to}:
         return False
     return batch.body == request.body
+
+
+def _batch_id_of(body: bytes) -> str | None:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) and found else None
 
 
 BatchType = Literal["mt_text", "mt_binary", "mt_media"]
@@ -80,6 +110,17 @@ class BatchesResource:
         self._session = session
         self._group_sizes = {} if group_sizes is None else group_sizes
         self._reconcile = reconcile_sends
+        # Ids of batches this client's sends already returned (bounded): reconciliation
+        # never hands one of them to another send that reused the reference.
+        self._returned: OrderedDict[str, None] = OrderedDict()
+
+    def _remember(self, batch: Batch) -> Batch:
+        batch_id = getattr(batch, "id", None)
+        if isinstance(batch_id, str):
+            self._returned[batch_id] = None
+            if len(self._returned) > _REMEMBER_MAX:
+                self._returned.popitem(last=False)
+        return batch
 
     def message_cost(self, request: BatchRequest) -> int:
         """Messages a send counts against ``messages_per_second``: one per recipient, a
@@ -94,16 +135,29 @@ class BatchesResource:
 
         A send is never repeated blindly. When its outcome is unknown (a 5xx, a read
         timeout, a connection reset after the request was written) and the request has a
-        ``client_reference``, the SDK *reconciles*: it looks the batch up by that reference
-        and returns it if it exists, or sends again if it does not. Without a reference,
-        or with ``reconcile=False`` (default: the client's ``reconcile_sends``), it raises
-        :class:`SendOutcomeUnknown`.
+        ``client_reference``, the SDK *reconciles*: it lists batches with that reference
+        and returns the one this send created (same type, body and recipients compared as
+        normalised sets, created no earlier than the first attempt less
+        ``RECONCILE_CLOCK_SKEW``), or sends again when there is none. An ambiguous match
+        (an older batch with the same reference and content, or several) raises
+        :class:`SendOutcomeUnknown`, as does a send without a reference or with
+        ``reconcile=False`` (default: the client's ``reconcile_sends``).
+
+        A 2xx whose body cannot be decoded raises :class:`UndecodableSendResponse`: the
+        batch exists, do not resend. A 3xx raises :class:`RedirectError` (not sent).
         """
+        if not isinstance(request, TextBatchRequest | BinaryBatchRequest | MediaBatchRequest):
+            raise SinchValidationError(
+                "request",
+                f"expected a TextBatchRequest, BinaryBatchRequest or MediaBatchRequest, "
+                f"got {type(request).__name__}",
+            )
         check_batch_request(request)
         body = dumps(request)
         cost = self.message_cost(request)
         do_reconcile = self._reconcile if reconcile is None else reconcile
-        started = datetime.now(UTC)
+        now = datetime.now(UTC)  # Sinch's timestamps have milliseconds: compare at that
+        started = now.replace(microsecond=now.microsecond // 1000 * 1000)
         # Resubmitted (after a lookup found nothing) at most as often as the retry policy
         # allows attempts.
         max_sends = self._session.retry_policy.max_attempts
@@ -119,14 +173,24 @@ class BatchesResource:
                     raise SendOutcomeUnknown(request, exc) from exc
                 found = await self._reconcile_lookup(request, started, exc)
                 if found is not None:
-                    return found
+                    return self._remember(found)
                 if attempt == max_sends:
                     raise SendOutcomeUnknown(
                         request, exc, f"no batch after {attempt} sends"
                     ) from exc
                 continue
-            result: Batch = decode(resp.body, Batch, status=resp.status)
-            return result
+            try:
+                result: Batch = decode(resp.body, Batch, status=resp.status)
+            except SinchDecodeError as exc:
+                raise UndecodableSendResponse(
+                    f"Sinch created the batch (HTTP {resp.status}) but its response could "
+                    f"not be decoded: {exc}",
+                    status=resp.status,
+                    body=resp.body,
+                    request=request,
+                    batch_id=_batch_id_of(resp.body),
+                ) from exc
+            return self._remember(result)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def send_many(
@@ -137,6 +201,7 @@ class BatchesResource:
         preserve_order: bool = False,
         auto_client_reference: bool = False,
         on_progress: Callable[[FanoutProgress], None] | None = None,
+        grace: float = DEFAULT_GRACE,
     ) -> SendMany:
         """Send many requests under the client's limits; yield one :class:`SendOutcome` each.
 
@@ -145,6 +210,13 @@ class BatchesResource:
         still apply). ``preserve_order`` yields outcomes in input order (with a bounded
         reorder window). ``auto_client_reference`` gives each request without one a unique
         reference, so an ambiguous failure can be reconciled instead of reported unknown.
+
+        Every request read from the input gets exactly one :class:`SendOutcome`: yielded,
+        or, if you stop early (``break``, an exception, cancellation, Ctrl-C, a raising
+        ``on_progress``), in ``unreported_outcomes`` once the run has shut down. Sends in
+        flight then have ``grace`` seconds to finish before they are cancelled and
+        reported unknown. An ``on_progress`` that raises stops the run and its exception
+        is raised to the consumer.
         """
         return SendMany(
             self.send,
@@ -153,24 +225,50 @@ class BatchesResource:
             preserve_order=preserve_order,
             auto_client_reference=auto_client_reference,
             on_progress=on_progress,
+            grace=grace,
         )
 
     async def _reconcile_lookup(
         self, request: BatchRequest, started: datetime, cause: BaseException
     ) -> Batch | None:
-        """The batch this request created, found by its client_reference, or None."""
+        """The batch this request created, None when there is none, or
+        :class:`SendOutcomeUnknown` when the lookup cannot tell."""
+        mine: list[Batch] = []
+        earlier: list[Batch] = []
         try:
             pager = self.list(
                 client_reference=request.client_reference,
-                start_date=started - _RECONCILE_SKEW,
+                start_date=started - _RECONCILE_LOOKBACK,
                 page_size=C.MAX_PAGE_SIZE,
                 max_items=_RECONCILE_MAX,
             )
             async for batch in pager:
-                if _same_send(batch, request):
-                    return batch
+                if not _same_send(batch, request) or batch.id in self._returned:
+                    continue  # not this content, or already another send's result
+                created = getattr(batch, "created_at", None)
+                if created is None:
+                    earlier.append(batch)  # cannot tell when it was made
+                elif created >= started:
+                    mine.append(batch)
+                elif created >= started - RECONCILE_CLOCK_SKEW:
+                    earlier.append(batch)  # within clock skew: could be either
+                # else: an earlier send that reused the reference
         except SinchError as exc:
             raise SendOutcomeUnknown(request, cause, f"lookup failed: {exc}") from exc
+        if len(mine) == 1 and not earlier:
+            log.info(
+                "send reconciled: batch %s found by client_reference after %s",
+                mine[0].id,
+                type(cause).__name__,
+            )
+            return mine[0]
+        if mine or earlier:
+            raise SendOutcomeUnknown(
+                request,
+                cause,
+                f"{len(mine) + len(earlier)} batches with this client_reference and content "
+                "could be this send's; not resending",
+            )
         return None
 
     async def send_text(
@@ -462,7 +560,9 @@ class BatchesResource:
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Batch]:
         resp = await self._session.request("GET", "/batches", query=query)
-        return decode_page(resp.body, "batches", Batch, status=resp.status)
+        return decode_page(
+            resp.body, "batches", Batch, status=resp.status, default_page=page_of(query)
+        )
 
 
 def _update_from_fields(type: BatchType | None, given: dict[str, Any]) -> tuple[BatchUpdate, bool]:

@@ -12,7 +12,7 @@ from .._converter import decode, decode_page
 from .._errors import SinchValidationError
 from .._pagination import AsyncPager, PagerCheckpoint
 from .._session import Session
-from .._sync import CheckpointStore, Sync
+from .._sync import CheckpointStore, CommitMode, Sync
 from .._validation import check_recipients
 from .._wire import QueryValue, quote_path_segment
 from ..models.common import Page
@@ -21,7 +21,7 @@ from ..models.delivery_reports import (
     DeliveryStatus,
     RecipientDeliveryReport,
 )
-from ._common import as_list, as_store, check_window, encode_filters
+from ._common import as_list, as_store, check_window, encode_filters, page_of
 
 __all__ = ["DeliveryReportsResource"]
 
@@ -139,9 +139,14 @@ class DeliveryReportsResource:
         chunk: timedelta = timedelta(hours=1),
         page_size: int = C.MAX_PAGE_SIZE,
         prefetch: int = 4,
+        commit: CommitMode = "auto",
+        commit_every: int | Literal["page"] = 1,
+        commit_interval: float | None = None,
+        max_rewalks: int = 3,
     ) -> Sync[RecipientDeliveryReport]:
-        """Every finished recipient report of a pinned window exactly once, resumable from
-        ``checkpoint`` (a JSON file path or a :class:`CheckpointStore`). See :class:`Sync`."""
+        """Every finished recipient report of a pinned window, resumable from
+        ``checkpoint`` (a JSON file path or a :class:`CheckpointStore`); delivery as in
+        :meth:`InboundsResource.sync`. See :class:`Sync`."""
         return Sync(
             kind="delivery_reports",
             list_fn=self.list,
@@ -159,10 +164,18 @@ class DeliveryReportsResource:
             chunk=chunk,
             page_size=page_size,
             prefetch=prefetch,
+            commit=commit,
+            commit_every=commit_every,
+            commit_interval=commit_interval,
+            max_rewalks=max_rewalks,
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[RecipientDeliveryReport]:
         resp = await self._session.request("GET", "/delivery_reports", query=query)
         return decode_page(
-            resp.body, "delivery_reports", RecipientDeliveryReport, status=resp.status
+            resp.body,
+            "delivery_reports",
+            RecipientDeliveryReport,
+            status=resp.status,
+            default_page=page_of(query),
         )

@@ -23,7 +23,7 @@ from ..models.groups import (
     ReplaceGroupRequest,
     UpdateGroupRequest,
 )
-from ._common import as_list, build_record
+from ._common import as_list, build_record, page_of
 
 __all__ = ["GroupsResource"]
 
@@ -221,7 +221,9 @@ class GroupsResource:
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Group]:
         resp = await self._session.request("GET", "/groups", query=query)
-        page: Page[Group] = decode_page(resp.body, "groups", Group, status=resp.status)
+        page: Page[Group] = decode_page(
+            resp.body, "groups", Group, status=resp.status, default_page=page_of(query)
+        )
         for group in page.items:
             self._seen(group)
         return page

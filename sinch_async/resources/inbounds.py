@@ -5,18 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from .. import _constants as C
 from .._converter import decode, decode_page
 from .._pagination import AsyncPager, PagerCheckpoint
 from .._session import Session
-from .._sync import CheckpointStore, Sync
+from .._sync import CheckpointStore, CommitMode, Sync
 from .._validation import check_recipients
 from .._wire import QueryValue, quote_path_segment
 from ..models.common import Page
 from ..models.inbounds import Inbound
-from ._common import as_list, as_store, check_window, encode_filters
+from ._common import as_list, as_store, check_window, encode_filters, page_of
 
 __all__ = ["InboundsResource"]
 
@@ -83,9 +83,15 @@ class InboundsResource:
         chunk: timedelta = timedelta(hours=1),
         page_size: int = C.MAX_PAGE_SIZE,
         prefetch: int = 4,
+        commit: CommitMode = "auto",
+        commit_every: int | Literal["page"] = 1,
+        commit_interval: float | None = None,
+        max_rewalks: int = 3,
     ) -> Sync[Inbound]:
-        """Every inbound of a pinned window exactly once, resumable from ``checkpoint``
-        (a JSON file path or a :class:`CheckpointStore`). See :class:`Sync`."""
+        """Every inbound of a pinned window, resumable from ``checkpoint`` (a JSON file
+        path or a :class:`CheckpointStore`): at least once with ``commit="auto"`` (the
+        item in hand at a crash comes again), exactly once with ``commit="manual"`` and
+        ``sync.position`` stored with each item. See :class:`Sync`."""
         numbers = as_list(to)
         return Sync(
             kind="inbounds",
@@ -99,8 +105,14 @@ class InboundsResource:
             chunk=chunk,
             page_size=page_size,
             prefetch=prefetch,
+            commit=commit,
+            commit_every=commit_every,
+            commit_interval=commit_interval,
+            max_rewalks=max_rewalks,
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Inbound]:
         resp = await self._session.request("GET", "/inbounds", query=query)
-        return decode_page(resp.body, "inbounds", Inbound, status=resp.status)
+        return decode_page(
+            resp.body, "inbounds", Inbound, status=resp.status, default_page=page_of(query)
+        )
