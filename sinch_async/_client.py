@@ -15,6 +15,7 @@ from ._errors import SinchConfigError
 from ._limits import Limits, RateLimiter
 from ._retry import RetryPolicy
 from ._session import Auth, ServicePlanAuth, Session
+from ._validation import check_plain_id
 from .resources.batches import BatchesResource
 from .resources.delivery_reports import DeliveryReportsResource
 from .resources.groups import GroupsResource
@@ -70,6 +71,7 @@ class SinchClient:
             for name, value in (("project_id", project_id), ("key_id", key_id)):
                 if not value or not isinstance(value, str):
                     raise SinchConfigError(f"{name} is required for project authentication")
+            check_plain_id(project_id, "project_id")
             if region is not None and region.lower() not in OAUTH_REGIONS:
                 raise SinchConfigError(
                     f"project (OAuth2) authentication is only available in "
@@ -87,6 +89,7 @@ class SinchClient:
         else:
             if not service_plan_id or not isinstance(service_plan_id, str):
                 raise SinchConfigError("service_plan_id is required")
+            check_plain_id(service_plan_id, "service_plan_id")
             if api_token is None:
                 raise SinchConfigError("api_token is required")
             self._base_url = resolve_base_url(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 import attrs
@@ -9,7 +10,7 @@ import attrs
 from . import _constants as C
 from ._errors import SinchConfigError
 
-__all__ = ["OAUTH_REGIONS", "Secret", "Timeouts", "resolve_base_url"]
+__all__ = ["OAUTH_REGIONS", "Secret", "Timeouts", "is_loopback", "resolve_base_url"]
 
 #: Regions where project (OAuth2) authentication reaches the SMS API.
 OAUTH_REGIONS = ("us", "eu")
@@ -23,6 +24,9 @@ class Secret:
     def __init__(self, value: str) -> None:
         if not isinstance(value, str) or not value.strip():
             raise SinchConfigError("a credential must be a non-empty string")
+        if any(ord(ch) < 33 or ord(ch) == 127 for ch in value):
+            # a newline would fail every request (or split a header); say so now
+            raise SinchConfigError("a credential must not contain spaces or control characters")
         self._value = value
 
     def reveal(self) -> str:
@@ -64,6 +68,17 @@ class Timeouts:
                 raise SinchConfigError(f"Timeouts.{name} must be a positive number or None")
 
 
+def is_loopback(hostname: str) -> bool:
+    """``localhost`` or a loopback IP address (127.0.0.0/8, ::1); nothing that merely starts
+    with ``127.`` (``127.0.0.1.evil.com`` resolves wherever its owner wants)."""
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def resolve_base_url(
     region: str | None, base_url: str | None, *, allow_insecure_http: bool, project: bool = False
 ) -> str:
@@ -84,20 +99,21 @@ def resolve_base_url(
             )
         # Project (OAuth2) credentials use the zt. hosts, with the project id in the path.
         return f"https://{'zt.' if project else ''}{region}.sms.api.sinch.com"
+    if not isinstance(base_url, str):
+        raise SinchConfigError("base_url must be a string")
     url = base_url.rstrip("/")
     if url.endswith(C.API_PATH):
         url = url[: -len(C.API_PATH)]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname, _port = parts.hostname, parts.port  # .port validates the port number
+    except ValueError as exc:
+        raise SinchConfigError(f"base_url is not a valid URL ({exc}): {base_url!r}") from None
+    if parts.scheme not in ("http", "https") or not hostname or url != url.strip():
         raise SinchConfigError(f"base_url must be an http(s) URL, got {base_url!r}")
-    if parts.query or parts.fragment:
-        raise SinchConfigError("base_url must not carry a query or fragment")
-    if (
-        parts.scheme == "http"
-        and parts.hostname not in C.LOOPBACK_HOSTS
-        and not parts.hostname.startswith("127.")
-        and not allow_insecure_http
-    ):
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise SinchConfigError("base_url must not carry credentials, a query or a fragment")
+    if parts.scheme == "http" and not is_loopback(hostname) and not allow_insecure_http:
         raise SinchConfigError(
             f"refusing plain http:// to non-loopback host {parts.hostname!r}: the API token "
             "would travel unencrypted (pass allow_insecure_http=True to override)"

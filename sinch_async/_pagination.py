@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Mapping,
+)
 from contextlib import aclosing
 from typing import Any, Generic, TypeVar
 
@@ -49,7 +56,7 @@ class PagerCheckpoint:
     def from_dict(cls, data: Mapping[str, Any]) -> PagerCheckpoint:
         """Rebuild a checkpoint saved with :meth:`to_dict`."""
         try:
-            return cls(
+            cp = cls(
                 resource=str(data["resource"]),
                 filters=tuple((str(k), str(v)) for k, v in data["filters"]),
                 page_size=int(data["page_size"]),
@@ -61,6 +68,23 @@ class PagerCheckpoint:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SinchValidationError("resume", f"not a pager checkpoint: {exc!r}") from exc
+        cp.check()
+        return cp
+
+    def check(self, filter_names: Collection[str] | None = None) -> None:
+        """Refuse a checkpoint that would put nonsense on the wire (negative positions,
+        filters the resource does not have, control characters)."""
+        numbers = (self.page, self.offset, self.yielded, self.max_items or 0)
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in numbers):
+            raise SinchValidationError("resume", "positions in a checkpoint must be >= 0")
+        check_page_size(self.page_size)
+        for key, value in self.filters:
+            if filter_names is not None and key not in filter_names:
+                raise SinchValidationError(
+                    "resume", f"checkpoint filter {key!r} is not a filter of {self.resource}"
+                )
+            if any(ord(ch) < 32 for ch in key + value):
+                raise SinchValidationError("resume", "checkpoint filters hold control characters")
 
 
 class AsyncPager(Generic[T]):
@@ -86,6 +110,7 @@ class AsyncPager(Generic[T]):
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
         prefetch: int = 1,
+        filter_names: Collection[str] | None = None,
     ) -> None:
         check_page_size(page_size)
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or not 1 <= prefetch <= 32:
@@ -104,7 +129,7 @@ class AsyncPager(Generic[T]):
                 raise SinchValidationError(
                     "resume", f"checkpoint is for {cp.resource!r}, not {resource!r}"
                 )
-            check_page_size(cp.page_size)
+            cp.check(filter_names)
         else:
             cp = PagerCheckpoint(
                 resource=resource,

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import orjson
 
 from ._errors import SinchValidationError
+from ._validation import check_path_id
 
 __all__ = [
     "QueryValue",
@@ -83,10 +84,9 @@ def build_query(params: Mapping[str, QueryValue]) -> str:
 
 
 def quote_path_segment(value: str, field: str = "id") -> str:
-    """Percent-encode one path segment; an empty id is refused rather than hitting a list URL."""
-    if not value or not value.strip():
-        raise SinchValidationError(field, "must be a non-empty string")
-    return quote(value, safe="+")
+    """Percent-encode one path segment; an empty id (which would hit a list URL), ``.``,
+    ``..`` and control characters are refused."""
+    return quote(check_path_id(value, field), safe="+")
 
 
 def parse_error_body(body: bytes) -> tuple[str | None, str | None]:

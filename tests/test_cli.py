@@ -124,7 +124,7 @@ def test_errors_and_exit_codes(served: ThreadedFake) -> None:
     assert missing.exit_code == 2 and "sinch-async demo" in missing.output
     api = run(served, "batches", "get", "01AAAAAAAAAAAAAAAAAAAAAAAA")
     assert api.exit_code == 1 and "404" in api.output
-    bad = run(served, "send", "--to", "not-a-number", "--body", "x")
+    bad = run(served, "send", "--to", "+1-555-CALL-NOW", "--body", "x")
     assert bad.exit_code == 2 and "Invalid input" in bad.output
     usage = run(served, "send", "--body", "x")  # --to is missing
     assert usage.exit_code == 2

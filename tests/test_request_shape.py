@@ -126,13 +126,14 @@ async def test_list_query_is_comma_separated_and_keeps_plus(
     }
 
 
-async def test_update_without_type_specific_fields_sends_no_type(
+async def test_update_without_type_specific_fields_sends_mt_text(
     mocked: Any, client: SinchClient
 ) -> None:
     mocked.post(f"{BASE}/batches/{BATCH['id']}", status=200, body=orjson.dumps(BATCH))
     await client.batches.update(BATCH["id"], to_add=["+46700000001"], to_remove=["+46701234567"])
     _, _, kwargs = _only_call(mocked)
-    assert orjson.loads(kwargs["data"]) == {
+    assert orjson.loads(kwargs["data"]) == {  # as the official SDKs: type always sent
+        "type": "mt_text",
         "to_add": ["+46700000001"],
         "to_remove": ["+46701234567"],
     }

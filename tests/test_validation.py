@@ -30,7 +30,14 @@ async def client() -> AsyncIterator[SinchClient]:
 
 @pytest.mark.parametrize(
     "to",
-    [[], ["+4670 1234567"], ["hello"], ["+0123"], [f"+4670{i:07d}" for i in range(1001)], [7]],
+    [
+        [],
+        ["+4670 12ab567"],
+        ["hello world"],
+        ["+0123"],
+        [f"+4670{i:07d}" for i in range(1001)],
+        [7],
+    ],
 )
 async def test_bad_recipients(client: SinchClient, to: list[str]) -> None:
     with pytest.raises(SinchValidationError) as err:
@@ -88,7 +95,7 @@ async def test_media_needs_an_http_url(client: SinchClient) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"delivery_report": "fulll"}, "delivery_report"),
+        ({"delivery_report": ""}, "delivery_report"),
         ({"callback_url": "not a url"}, "callback_url"),
         ({"client_reference": "r" * 2049}, "client_reference"),
         ({"from_ton": 7}, "from_ton"),

@@ -336,11 +336,11 @@ def _parse_since(since: str | None) -> datetime | None:
     if since is None:
         return None
     units = {"m": "minutes", "h": "hours", "d": "days"}
-    if since[:-1].isdigit() and since[-1] in units:
-        return datetime.now(UTC) - timedelta(**{units[since[-1]]: int(since[:-1])})
     try:
+        if since[:-1].isdigit() and since[-1] in units:
+            return datetime.now(UTC) - timedelta(**{units[since[-1]]: int(since[:-1])})
         value = datetime.fromisoformat(since)
-    except ValueError:
+    except (ValueError, OverflowError):
         errors.print(f"[red]--since:[/red] use an ISO-8601 time or 30m/12h/7d, not {since!r}")
         raise typer.Exit(2) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)

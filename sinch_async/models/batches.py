@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 import attrs
 
-from .common import DeliveryReportType, Encoding
+from .common import DeliveryReportType, Encoding, opt_str_tuple, str_tuple
 
 __all__ = [
     "Batch",
@@ -36,17 +36,6 @@ Parameters = Mapping[str, Mapping[str, str]]
 DeliveryReport = DeliveryReportType | str
 
 
-def _tuple(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        # A bare string would otherwise become a tuple of characters.
-        return (value,)
-    return tuple(value)
-
-
-def _opt_tuple(value: Any) -> tuple[str, ...] | None:
-    return None if value is None else _tuple(value)
-
-
 @attrs.frozen
 class MediaBody:
     """The body of an MMS (``mt_media``): a media URL plus optional text and subject."""
@@ -64,7 +53,7 @@ class TextBatchRequest:
     """Send an SMS (``mt_text``). Unset (``None``) fields are left out of the request."""
 
     type: ClassVar[Literal["mt_text"]] = "mt_text"
-    to: tuple[str, ...] = attrs.field(converter=_tuple)
+    to: tuple[str, ...] = attrs.field(converter=str_tuple)
     body: str
     from_: str | None = None
     parameters: Parameters | None = None
@@ -86,7 +75,7 @@ class BinaryBatchRequest:
     """Send a binary SMS (``mt_binary``): Base64 ``body`` and hex ``udh``, 140 bytes together."""
 
     type: ClassVar[Literal["mt_binary"]] = "mt_binary"
-    to: tuple[str, ...] = attrs.field(converter=_tuple)
+    to: tuple[str, ...] = attrs.field(converter=str_tuple)
     body: str
     udh: str
     from_: str | None = None
@@ -110,7 +99,7 @@ class MediaBatchRequest:
     """Send an MMS (``mt_media``; US only, enabled per account)."""
 
     type: ClassVar[Literal["mt_media"]] = "mt_media"
-    to: tuple[str, ...] = attrs.field(converter=_tuple)
+    to: tuple[str, ...] = attrs.field(converter=str_tuple)
     body: MediaBody
     from_: str | None = None
     parameters: Parameters | None = None
@@ -134,8 +123,8 @@ class TextBatchUpdate:
     """Partial update of a text batch: only fields that are set change."""
 
     type: ClassVar[Literal["mt_text"]] = "mt_text"
-    to_add: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
-    to_remove: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    to_add: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
+    to_remove: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
     from_: str | None = None
     body: str | None = None
     parameters: Parameters | None = None
@@ -157,8 +146,8 @@ class BinaryBatchUpdate:
     """Partial update of a binary batch."""
 
     type: ClassVar[Literal["mt_binary"]] = "mt_binary"
-    to_add: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
-    to_remove: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    to_add: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
+    to_remove: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
     from_: str | None = None
     body: str | None = None
     udh: str | None = None
@@ -177,8 +166,8 @@ class MediaBatchUpdate:
     """Partial update of a media batch."""
 
     type: ClassVar[Literal["mt_media"]] = "mt_media"
-    to_add: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
-    to_remove: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    to_add: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
+    to_remove: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
     from_: str | None = None
     body: MediaBody | None = None
     parameters: Parameters | None = None
@@ -203,7 +192,7 @@ class TextBatch:
 
     type: ClassVar[Literal["mt_text"]] = "mt_text"
     id: str
-    to: tuple[str, ...] = attrs.field(converter=_tuple)
+    to: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
     body: str | None = None
     from_: str | None = None
     canceled: bool | None = None
@@ -229,7 +218,7 @@ class BinaryBatch:
 
     type: ClassVar[Literal["mt_binary"]] = "mt_binary"
     id: str
-    to: tuple[str, ...] = attrs.field(converter=_tuple)
+    to: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
     body: str | None = None
     udh: str | None = None
     from_: str | None = None
@@ -255,7 +244,7 @@ class MediaBatch:
 
     type: ClassVar[Literal["mt_media"]] = "mt_media"
     id: str
-    to: tuple[str, ...] = attrs.field(converter=_tuple)
+    to: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
     body: MediaBody | None = None
     from_: str | None = None
     canceled: bool | None = None
@@ -309,4 +298,4 @@ class DryRunResult:
 class DeliveryFeedback:
     """Body of ``POST /batches/{id}/delivery_feedback``."""
 
-    recipients: tuple[str, ...] = attrs.field(converter=_tuple)
+    recipients: tuple[str, ...] = attrs.field(converter=str_tuple)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -13,7 +13,22 @@ __all__ = [
     "Encoding",
     "ErrorBody",
     "Page",
+    "opt_str_tuple",
+    "str_tuple",
 ]
+
+
+def str_tuple(value: Any) -> tuple[str, ...]:
+    """A caller's iterable of strings as a tuple; a bare string is one item, not characters."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def opt_str_tuple(value: Any) -> tuple[str, ...] | None:
+    """:func:`str_tuple`, keeping ``None``."""
+    return None if value is None else str_tuple(value)
+
 
 T = TypeVar("T")
 

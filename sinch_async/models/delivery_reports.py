@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from .common import opt_str_tuple
+
 __all__ = [
     "BatchDeliveryReport",
     "DeliveryStatus",
@@ -16,14 +18,6 @@ __all__ = [
     "StatusBucket",
     "UnknownDeliveryReport",
 ]
-
-
-def _tuple(value: Any) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
-def _opt_tuple(value: Any) -> tuple[str, ...] | None:
-    return None if value is None else _tuple(value)
 
 
 class DeliveryStatus(StrEnum):
@@ -53,7 +47,7 @@ class StatusBucket:
     code: int
     status: DeliveryStatus | str
     count: int
-    recipients: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    recipients: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
 
 
 @attrs.frozen(kw_only=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 import attrs
+
+from .common import opt_str_tuple, str_tuple
 
 __all__ = [
     "CLEAR",
@@ -17,16 +19,6 @@ __all__ = [
     "ReplaceGroupRequest",
     "UpdateGroupRequest",
 ]
-
-
-def _opt_tuple(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
-def _tuple(value: Any) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
 
 
 class Clear:
@@ -73,7 +65,7 @@ class Group:
     size: int | None = None
     created_at: datetime | None = None
     modified_at: datetime | None = None
-    child_groups: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    child_groups: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
     auto_update: AutoUpdate | None = None
 
 
@@ -82,8 +74,8 @@ class CreateGroupRequest:
     """Body of ``POST /groups``."""
 
     name: str | None = None
-    members: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
-    child_groups: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    members: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
+    child_groups: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
     auto_update: AutoUpdate | None = None
 
 
@@ -91,9 +83,9 @@ class CreateGroupRequest:
 class ReplaceGroupRequest:
     """Body of ``PUT /groups/{id}``: the group's whole new content."""
 
-    members: tuple[str, ...] = attrs.field(converter=_tuple)
+    members: tuple[str, ...] = attrs.field(converter=str_tuple)
     name: str | None = None
-    child_groups: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    child_groups: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
     auto_update: AutoUpdate | None = None
 
 
@@ -102,8 +94,8 @@ class UpdateGroupRequest:
     """Body of ``POST /groups/{id}``: only set fields change (adds before removes)."""
 
     name: str | Clear | None = None
-    add: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
-    remove: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    add: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
+    remove: tuple[str, ...] | None = attrs.field(default=None, converter=opt_str_tuple)
     add_from_group: str | None = None
     remove_from_group: str | None = None
     auto_update: AutoUpdate | None = None

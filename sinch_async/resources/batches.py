@@ -6,13 +6,13 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Required, TypedDict, Unpack
 
 import attrs
 import orjson
 
 from .. import _constants as C
-from .._converter import decode, decode_page, dumps, unstructure
+from .._converter import decode, decode_page, dumps
 from .._errors import (
     SendOutcomeUnknown,
     ServerError,
@@ -47,7 +47,13 @@ from ..models.batches import (
 from ..models.common import Page
 from ._common import as_list, build_record, check_window, encode_filters, page_of
 
-__all__ = ["RECONCILE_CLOCK_SKEW", "BatchesResource"]
+__all__ = [
+    "RECONCILE_CLOCK_SKEW",
+    "BatchesResource",
+    "BinaryFields",
+    "MediaFields",
+    "TextFields",
+]
 
 log = logging.getLogger("sinch_async")
 
@@ -95,6 +101,64 @@ BatchType = Literal["mt_text", "mt_binary", "mt_media"]
 
 def _path(batch_id: str) -> str:
     return f"/batches/{quote_path_segment(batch_id, 'batch_id')}"
+
+
+class _CommonFields(TypedDict, total=False):
+    to: Required[Iterable[str]]
+    from_: str | None
+    delivery_report: DeliveryReport | None
+    send_at: datetime | None
+    expire_at: datetime | None
+    callback_url: str | None
+    client_reference: str | None
+    feedback_enabled: bool | None
+
+
+class TextFields(_CommonFields, total=False):
+    """Keyword arguments of ``send_text`` / ``dry_run_text`` / ``replace_text``."""
+
+    body: Required[str]
+    parameters: Parameters | None
+    flash_message: bool | None
+    truncate_concat: bool | None
+    max_number_of_message_parts: int | None
+    from_ton: int | None
+    from_npi: int | None
+
+
+class BinaryFields(_CommonFields, total=False):
+    """Keyword arguments of ``send_binary`` / ``dry_run_binary`` / ``replace_binary``."""
+
+    body: Required[str]
+    udh: Required[str]
+    from_ton: int | None
+    from_npi: int | None
+
+
+class MediaFields(_CommonFields, total=False):
+    """Keyword arguments of ``send_media`` / ``dry_run_media`` / ``replace_media``."""
+
+    media_body: Required[MediaBody]
+    parameters: Parameters | None
+    strict_validation: bool | None
+
+
+def _text(fields: TextFields) -> TextBatchRequest:
+    record: TextBatchRequest = build_record(TextBatchRequest, **fields)
+    return record
+
+
+def _binary(fields: BinaryFields) -> BinaryBatchRequest:
+    record: BinaryBatchRequest = build_record(BinaryBatchRequest, **fields)
+    return record
+
+
+def _media(fields: MediaFields) -> MediaBatchRequest:
+    data: dict[str, Any] = dict(fields)
+    if "media_body" in data:
+        data["body"] = data.pop("media_body")
+    record: MediaBatchRequest = build_record(MediaBatchRequest, **data)
+    return record
 
 
 class BatchesResource:
@@ -152,7 +216,7 @@ class BatchesResource:
                 f"expected a TextBatchRequest, BinaryBatchRequest or MediaBatchRequest, "
                 f"got {type(request).__name__}",
             )
-        check_batch_request(request)
+        request = check_batch_request(request)
         body = dumps(request)
         cost = self.message_cost(request)
         do_reconcile = self._reconcile if reconcile is None else reconcile
@@ -271,111 +335,70 @@ class BatchesResource:
             )
         return None
 
-    async def send_text(
-        self,
-        *,
-        to: Iterable[str],
-        body: str,
-        from_: str | None = None,
-        parameters: Parameters | None = None,
-        delivery_report: DeliveryReport | None = None,
-        send_at: datetime | None = None,
-        expire_at: datetime | None = None,
-        callback_url: str | None = None,
-        client_reference: str | None = None,
-        feedback_enabled: bool | None = None,
-        flash_message: bool | None = None,
-        truncate_concat: bool | None = None,
-        max_number_of_message_parts: int | None = None,
-        from_ton: int | None = None,
-        from_npi: int | None = None,
-    ) -> Batch:
-        """Send an SMS to 1..1000 recipients; ``${key}`` placeholders come from ``parameters``."""
-        request: TextBatchRequest = build_record(
-            TextBatchRequest,
-            to=to,
-            body=body,
-            from_=from_,
-            parameters=parameters,
-            delivery_report=delivery_report,
-            send_at=send_at,
-            expire_at=expire_at,
-            callback_url=callback_url,
-            client_reference=client_reference,
-            feedback_enabled=feedback_enabled,
-            flash_message=flash_message,
-            truncate_concat=truncate_concat,
-            max_number_of_message_parts=max_number_of_message_parts,
-            from_ton=from_ton,
-            from_npi=from_npi,
-        )
-        return await self.send(request)
+    async def send_text(self, **fields: Unpack[TextFields]) -> Batch:
+        """Send an SMS to 1..1000 recipients; ``${key}`` placeholders come from ``parameters``.
 
-    async def send_binary(
-        self,
-        *,
-        to: Iterable[str],
-        body: str,
-        udh: str,
-        from_: str | None = None,
-        delivery_report: DeliveryReport | None = None,
-        send_at: datetime | None = None,
-        expire_at: datetime | None = None,
-        callback_url: str | None = None,
-        client_reference: str | None = None,
-        feedback_enabled: bool | None = None,
-        from_ton: int | None = None,
-        from_npi: int | None = None,
-    ) -> Batch:
-        """Send a binary SMS: Base64 ``body`` plus hex ``udh``, at most 140 bytes together."""
-        request: BinaryBatchRequest = build_record(
-            BinaryBatchRequest,
-            to=to,
-            body=body,
-            udh=udh,
-            from_=from_,
-            delivery_report=delivery_report,
-            send_at=send_at,
-            expire_at=expire_at,
-            callback_url=callback_url,
-            client_reference=client_reference,
-            feedback_enabled=feedback_enabled,
-            from_ton=from_ton,
-            from_npi=from_npi,
-        )
-        return await self.send(request)
+        Keyword arguments are the fields of :class:`TextBatchRequest` (``to`` and ``body``
+        required)."""
+        return await self.send(_text(fields))
 
-    async def send_media(
+    async def send_binary(self, **fields: Unpack[BinaryFields]) -> Batch:
+        """Send a binary SMS: Base64 ``body`` plus hex ``udh``, at most 140 bytes together
+        (the fields of :class:`BinaryBatchRequest`)."""
+        return await self.send(_binary(fields))
+
+    async def send_media(self, **fields: Unpack[MediaFields]) -> Batch:
+        """Send an MMS (US only, enabled per account): ``media_body`` plus the fields of
+        :class:`MediaBatchRequest`."""
+        return await self.send(_media(fields))
+
+    async def dry_run_text(
         self,
         *,
-        to: Iterable[str],
-        media_body: MediaBody,
-        from_: str | None = None,
-        parameters: Parameters | None = None,
-        delivery_report: DeliveryReport | None = None,
-        send_at: datetime | None = None,
-        expire_at: datetime | None = None,
-        callback_url: str | None = None,
-        client_reference: str | None = None,
-        feedback_enabled: bool | None = None,
-        strict_validation: bool | None = None,
-    ) -> Batch:
-        """Send an MMS (US only, enabled per account)."""
-        request: MediaBatchRequest = build_record(
-            MediaBatchRequest,
-            to=to,
-            body=media_body,
-            from_=from_,
-            parameters=parameters,
-            delivery_report=delivery_report,
-            send_at=send_at,
-            expire_at=expire_at,
-            callback_url=callback_url,
-            client_reference=client_reference,
-            feedback_enabled=feedback_enabled,
-            strict_validation=strict_validation,
+        per_recipient: bool = False,
+        number_of_recipients: int | None = None,
+        **fields: Unpack[TextFields],
+    ) -> DryRunResult:
+        """:meth:`dry_run` of the text request these keyword arguments describe."""
+        return await self.dry_run(
+            _text(fields), per_recipient=per_recipient, number_of_recipients=number_of_recipients
         )
-        return await self.send(request)
+
+    async def dry_run_binary(
+        self,
+        *,
+        per_recipient: bool = False,
+        number_of_recipients: int | None = None,
+        **fields: Unpack[BinaryFields],
+    ) -> DryRunResult:
+        """:meth:`dry_run` of the binary request these keyword arguments describe."""
+        return await self.dry_run(
+            _binary(fields), per_recipient=per_recipient, number_of_recipients=number_of_recipients
+        )
+
+    async def dry_run_media(
+        self,
+        *,
+        per_recipient: bool = False,
+        number_of_recipients: int | None = None,
+        **fields: Unpack[MediaFields],
+    ) -> DryRunResult:
+        """:meth:`dry_run` of the media request these keyword arguments describe."""
+        return await self.dry_run(
+            _media(fields), per_recipient=per_recipient, number_of_recipients=number_of_recipients
+        )
+
+    async def replace_text(self, batch_id: str, **fields: Unpack[TextFields]) -> Batch:
+        """:meth:`replace` a batch with the text request these keyword arguments describe."""
+        return await self.replace(batch_id, _text(fields))
+
+    async def replace_binary(self, batch_id: str, **fields: Unpack[BinaryFields]) -> Batch:
+        """:meth:`replace` a batch with the binary request these keyword arguments describe."""
+        return await self.replace(batch_id, _binary(fields))
+
+    async def replace_media(self, batch_id: str, **fields: Unpack[MediaFields]) -> Batch:
+        """:meth:`replace` a batch with the media request these keyword arguments describe."""
+        return await self.replace(batch_id, _media(fields))
 
     async def dry_run(
         self,
@@ -385,7 +408,7 @@ class BatchesResource:
         number_of_recipients: int | None = None,
     ) -> DryRunResult:
         """Ask Sinch how a request would be split into messages, without sending it."""
-        check_batch_request(request)
+        request = check_batch_request(request)
         if number_of_recipients is not None and (
             isinstance(number_of_recipients, bool)
             or not isinstance(number_of_recipients, int)
@@ -414,7 +437,7 @@ class BatchesResource:
 
     async def replace(self, batch_id: str, request: BatchRequest) -> Batch:
         """Replace a (scheduled) batch with a new request: cancel and send anew."""
-        check_batch_request(request)
+        request = check_batch_request(request)
         resp = await self._session.request(
             "PUT", _path(batch_id), body=dumps(request), cost=self.message_cost(request)
         )
@@ -450,7 +473,8 @@ class BatchesResource:
 
         Pass a prepared ``update`` record, or keyword arguments. The batch type is taken
         from ``type`` or inferred from the fields (``udh`` → binary, a ``MediaBody`` →
-        media); when nothing type-specific is given no type is sent.
+        media), else ``mt_text``; it is always sent, as the official SDKs do. A binary
+        update needs ``udh``.
         """
         fields: dict[str, Any] = {
             "to_add": to_add,
@@ -473,7 +497,6 @@ class BatchesResource:
             "strict_validation": strict_validation,
         }
         given = {k: v for k, v in fields.items() if v is not None}
-        send_type = True
         if update is not None:
             if given or type is not None:
                 raise SinchValidationError(
@@ -482,13 +505,8 @@ class BatchesResource:
         else:
             if not given:
                 raise SinchValidationError("update", "nothing to update")
-            update, send_type = _update_from_fields(type, given)
-        check_batch_update(update)
-        payload: Any = update
-        if not send_type:
-            data = unstructure(update)
-            data.pop("type", None)
-            payload = data
+            update = _update_from_fields(type, given)
+        payload = check_batch_update(update)
         resp = await self._session.request("POST", _path(batch_id), body=dumps(payload))
         result: Batch = decode(resp.body, Batch, status=resp.status)
         return result
@@ -505,13 +523,12 @@ class BatchesResource:
         An empty list means every recipient of a batch sent to numbers was reached.
         """
         feedback = build_record(DeliveryFeedback, recipients=recipients)
-        check_recipients(
-            feedback.recipients,
-            "recipients",
-            minimum=0,
-            maximum=C.MAX_BATCH_RECIPIENTS,
-            allow_groups=False,
+        # no documented maximum (a group may have 10,000 members)
+        checked = check_recipients(
+            feedback.recipients, "recipients", minimum=0, maximum=None, allow_groups=False
         )
+        if checked != feedback.recipients:
+            feedback = DeliveryFeedback(recipients=checked)
         await self._session.request(
             "POST", f"{_path(batch_id)}/delivery_feedback", body=dumps(feedback)
         )
@@ -539,7 +556,9 @@ class BatchesResource:
         check_window(start_date, end_date)
         senders = as_list(from_)
         if senders is not None:
-            check_recipients(senders, "from_", minimum=1, maximum=100, allow_groups=False)
+            senders = list(
+                check_recipients(senders, "from_", minimum=1, maximum=None, allow_groups=False)
+            )
         filters = encode_filters(
             {
                 "start_date": start_date,
@@ -556,6 +575,7 @@ class BatchesResource:
             max_items=max_items,
             resume=resume,
             prefetch=prefetch,
+            filter_names=("start_date", "end_date", "from", "client_reference"),
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Batch]:
@@ -565,8 +585,9 @@ class BatchesResource:
         )
 
 
-def _update_from_fields(type: BatchType | None, given: dict[str, Any]) -> tuple[BatchUpdate, bool]:
-    """Pick the update record for keyword arguments; returns (record, whether to send type)."""
+def _update_from_fields(type: BatchType | None, given: dict[str, Any]) -> BatchUpdate:
+    """Pick the update record for keyword arguments (``mt_text`` when nothing says otherwise,
+    as the official SDKs do: the ``type`` always goes on the wire)."""
     media_like = isinstance(given.get("body"), MediaBody) or "strict_validation" in given
     binary_like = "udh" in given
     text_like = any(
@@ -594,4 +615,5 @@ def _update_from_fields(type: BatchType | None, given: dict[str, Any]) -> tuple[
         raise SinchValidationError(
             "update", f"{', '.join(wrong)} cannot be updated on a {cls.type} batch"
         )
-    return build_record(cls, **given), inferred is not None
+    record: BatchUpdate = build_record(cls, **given)
+    return record

@@ -13,7 +13,7 @@ from .._errors import SinchValidationError
 from .._pagination import AsyncPager, PagerCheckpoint
 from .._session import Session
 from .._sync import CheckpointStore, CommitMode, Sync
-from .._validation import check_recipients
+from .._validation import check_delivery_codes, check_delivery_statuses, check_recipients
 from .._wire import QueryValue, quote_path_segment
 from ..models.common import Page
 from ..models.delivery_reports import (
@@ -21,34 +21,9 @@ from ..models.delivery_reports import (
     DeliveryStatus,
     RecipientDeliveryReport,
 )
-from ._common import as_list, as_store, check_window, encode_filters, page_of
+from ._common import as_store, check_window, encode_filters, page_of
 
 __all__ = ["DeliveryReportsResource"]
-
-_STATUSES = frozenset(s.value for s in DeliveryStatus)
-
-
-def _statuses(status: Iterable[DeliveryStatus | str] | None) -> list[str] | None:
-    values = as_list(status)
-    if values is None:
-        return None
-    out = [str(v) for v in values]
-    unknown = [v for v in out if v not in _STATUSES]
-    if unknown:
-        raise SinchValidationError(
-            "status", f"unknown status {unknown[0]!r}; expected one of {sorted(_STATUSES)}"
-        )
-    return out
-
-
-def _codes(code: Iterable[int] | None) -> list[int] | None:
-    values = as_list(code)
-    if values is None:
-        return None
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise SinchValidationError("code", f"delivery codes are non-negative ints, got {v!r}")
-    return values
 
 
 class DeliveryReportsResource:
@@ -71,8 +46,8 @@ class DeliveryReportsResource:
             raise SinchValidationError("type", "must be 'summary' or 'full'")
         query: dict[str, QueryValue] = {
             "type": type,
-            "status": _statuses(status),
-            "code": _codes(code),
+            "status": check_delivery_statuses(status),
+            "code": check_delivery_codes(code),
             "client_reference": client_reference,
         }
         path = f"/batches/{quote_path_segment(batch_id, 'batch_id')}/delivery_report"
@@ -82,7 +57,7 @@ class DeliveryReportsResource:
 
     async def get_for_recipient(self, batch_id: str, recipient: str) -> RecipientDeliveryReport:
         """One recipient's report for a batch."""
-        check_recipients([recipient], "recipient", allow_groups=False)
+        (recipient,) = check_recipients([recipient], "recipient", allow_groups=False)
         path = (
             f"/batches/{quote_path_segment(batch_id, 'batch_id')}/delivery_report/"
             f"{quote_path_segment(recipient, 'recipient')}"
@@ -112,8 +87,8 @@ class DeliveryReportsResource:
             {
                 "start_date": start_date,
                 "end_date": end_date,
-                "status": _statuses(status),
-                "code": _codes(code),
+                "status": check_delivery_statuses(status),
+                "code": check_delivery_codes(code),
                 "client_reference": client_reference,
             }
         )
@@ -125,6 +100,7 @@ class DeliveryReportsResource:
             max_items=max_items,
             resume=resume,
             prefetch=prefetch,
+            filter_names=("start_date", "end_date", "status", "code", "client_reference"),
         )
 
     def sync(
@@ -154,8 +130,8 @@ class DeliveryReportsResource:
             # one final report per recipient of a batch
             key_of=lambda item: f"{item.batch_id}/{item.recipient}",
             filters={
-                "status": _statuses(status),
-                "code": _codes(code),
+                "status": check_delivery_statuses(status),
+                "code": check_delivery_codes(code),
                 "client_reference": client_reference,
             },
             checkpoint=as_store(checkpoint),

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .. import _constants as C
 from .._converter import decode, decode_page, dumps
-from .._errors import SinchValidationError
 from .._pagination import AsyncPager, PagerCheckpoint
 from .._session import Session
-from .._validation import check_recipients
+from .._validation import check_group_request, check_group_update
 from .._wire import QueryValue, quote_path_segment
 from ..models.common import Page
 from ..models.groups import (
@@ -19,7 +17,6 @@ from ..models.groups import (
     Clear,
     CreateGroupRequest,
     Group,
-    GroupKeyword,
     ReplaceGroupRequest,
     UpdateGroupRequest,
 )
@@ -27,69 +24,9 @@ from ._common import as_list, build_record, page_of
 
 __all__ = ["GroupsResource"]
 
-MAX_NAME = 20
-MAX_MEMBERS = 10_000
-MAX_CHILD_GROUPS = 10
-MAX_KEYWORD = 15
-_WORD = re.compile(r"^\w+$")
-_GROUP_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$", re.IGNORECASE)
-
 
 def _path(group_id: str) -> str:
     return f"/groups/{quote_path_segment(group_id, 'group_id')}"
-
-
-def _check_name(name: str | Clear | None) -> None:
-    if name is None or isinstance(name, Clear):
-        return
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        raise SinchValidationError("name", f"must be 1..{MAX_NAME} characters")
-
-
-def _check_group_ids(ids: Iterable[str] | None, field: str, maximum: int) -> None:
-    if ids is None:
-        return
-    values = list(ids)
-    if len(values) > maximum:
-        raise SinchValidationError(field, f"at most {maximum} group ids")
-    for value in values:
-        if not isinstance(value, str) or not _GROUP_ID.match(value):
-            raise SinchValidationError(field, f"{value!r} is not a group id")
-
-
-def _check_members(values: Iterable[str] | None, field: str, minimum: int = 0) -> None:
-    if values is not None:
-        check_recipients(values, field, minimum=minimum, maximum=MAX_MEMBERS, allow_groups=False)
-
-
-def _check_keyword(keyword: GroupKeyword | None, field: str) -> None:
-    if keyword is None:
-        return
-    for name in ("first_word", "second_word"):
-        word = getattr(keyword, name)
-        if word is None and name == "second_word":
-            continue
-        if not isinstance(word, str) or not _WORD.match(word) or len(word) > MAX_KEYWORD:
-            raise SinchValidationError(
-                f"{field}.{name}", f"must be one word of at most {MAX_KEYWORD} characters"
-            )
-
-
-def _check_auto_update(auto: AutoUpdate | None) -> None:
-    if auto is None:
-        return
-    if not isinstance(auto, AutoUpdate):
-        raise SinchValidationError("auto_update", "must be an AutoUpdate")
-    check_recipients([auto.to], "auto_update.to", allow_groups=False)
-    _check_keyword(auto.add, "auto_update.add")
-    _check_keyword(auto.remove, "auto_update.remove")
-
-
-def _check_group(request: CreateGroupRequest | ReplaceGroupRequest) -> None:
-    _check_name(request.name)
-    _check_members(request.members, "members")
-    _check_group_ids(request.child_groups, "child_groups", MAX_CHILD_GROUPS)
-    _check_auto_update(request.auto_update)
 
 
 class GroupsResource:
@@ -121,7 +58,7 @@ class GroupsResource:
             child_groups=as_list(child_groups),
             auto_update=auto_update,
         )
-        _check_group(request)
+        request = check_group_request(request)
         resp = await self._session.request("POST", "/groups", body=dumps(request))
         result: Group = decode(resp.body, Group, status=resp.status)
         return self._seen(result)
@@ -149,8 +86,8 @@ class GroupsResource:
             child_groups=as_list(child_groups),
             auto_update=auto_update,
         )
-        _check_group(request)
-        resp = await self._session.request("PUT", _path(group_id), body=dumps(request))
+        checked = check_group_request(request)
+        resp = await self._session.request("PUT", _path(group_id), body=dumps(checked))
         result: Group = decode(resp.body, Group, status=resp.status)
         return self._seen(result)
 
@@ -176,15 +113,7 @@ class GroupsResource:
             remove_from_group=remove_from_group,
             auto_update=auto_update,
         )
-        if request == UpdateGroupRequest():
-            raise SinchValidationError("update", "nothing to update")
-        _check_name(request.name)
-        _check_members(request.add, "add")
-        _check_members(request.remove, "remove")
-        for field in ("add_from_group", "remove_from_group"):
-            value = getattr(request, field)
-            _check_group_ids(None if value is None else [value], field, 1)
-        _check_auto_update(request.auto_update)
+        request = check_group_update(request)
         resp = await self._session.request("POST", _path(group_id), body=dumps(request))
         result: Group = decode(resp.body, Group, status=resp.status)
         return self._seen(result)
@@ -217,6 +146,7 @@ class GroupsResource:
             max_items=max_items,
             resume=resume,
             prefetch=prefetch,
+            filter_names=frozenset(),
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Group]:

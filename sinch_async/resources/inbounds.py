@@ -53,7 +53,7 @@ class InboundsResource:
         check_window(start_date, end_date)
         numbers = as_list(to)
         if numbers is not None:
-            check_recipients(numbers, "to", maximum=100, allow_groups=False)
+            numbers = list(check_recipients(numbers, "to", maximum=None, allow_groups=False))
         filters = encode_filters(
             {
                 "to": numbers,
@@ -70,6 +70,7 @@ class InboundsResource:
             max_items=max_items,
             resume=resume,
             prefetch=prefetch,
+            filter_names=("to", "start_date", "end_date", "client_reference"),
         )
 
     def sync(
