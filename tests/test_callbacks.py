@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -45,6 +46,13 @@ def _verifier(now: float = NOW) -> CallbackVerifier:
     return CallbackVerifier(SECRET, tolerance=300, clock=lambda: now)
 
 
+async def _verify_and_parse(
+    body: bytes, headers: dict[str, str], verifier: CallbackVerifier
+) -> Any:
+    await verifier.verify(body, headers)
+    return parse_callback(body)
+
+
 def test_parses_each_callback_kind() -> None:
     root = anchors_dir() / "java/sms-v1/deliveryreports"
     batch = parse_callback((root / "BatchDeliveryReportSMSDto.json").read_bytes())
@@ -71,14 +79,23 @@ def test_bad_bodies_are_typed(body: bytes, reason: str) -> None:
     assert err.value.reason == reason and isinstance(err.value, ValueError)
 
 
-def test_signature_accepted_once_and_replay_refused() -> None:
+async def test_signature_accepted_once_and_replay_refused() -> None:
     body = orjson.dumps(INBOUND)
     headers = sign_callback(SECRET, body, "nonce-1", NOW - 10)
     verifier = _verifier()
-    assert isinstance(parse_callback(body, headers, verifier=verifier), MoText)
+    assert isinstance(await _verify_and_parse(body, headers, verifier), MoText)
     with pytest.raises(CallbackSignatureError) as err:
-        parse_callback(body, headers, verifier=verifier)
+        await verifier.verify(body, headers)
     assert err.value.reason == "replayed_nonce"
+    # released (the handler failed): the retry of the same callback is accepted
+    await verifier.release("nonce-1")
+    assert await verifier.verify(body, headers) == "nonce-1"
+
+
+def test_parse_callback_refuses_to_verify_synchronously() -> None:
+    body = orjson.dumps(INBOUND)
+    with pytest.raises(TypeError, match=r"await verifier\.verify"):
+        parse_callback(body, sign_callback(SECRET, body, "n", NOW), verifier=_verifier())
 
 
 @pytest.mark.parametrize(
@@ -94,18 +111,18 @@ def test_signature_accepted_once_and_replay_refused() -> None:
         (lambda b, h: (b, {**h, "x-sinch-webhook-signature-timestamp": "soon"}), "bad_timestamp"),
     ],
 )
-def test_signature_failures(mutate: Any, reason: str) -> None:
+async def test_signature_failures(mutate: Any, reason: str) -> None:
     body = orjson.dumps(INBOUND)
     body, headers = mutate(body, sign_callback(SECRET, body, "n", NOW))
     with pytest.raises(CallbackSignatureError) as err:
-        parse_callback(body, headers, verifier=_verifier())
+        await _verifier().verify(body, headers)
     assert err.value.reason == reason
 
 
-def test_headers_are_case_insensitive_and_secret_not_in_repr() -> None:
+async def test_headers_are_case_insensitive_and_secret_not_in_repr() -> None:
     body = orjson.dumps(INBOUND)
     headers = {k.upper(): v for k, v in sign_callback(SECRET, body, "n", NOW).items()}
-    assert isinstance(parse_callback(body, headers, verifier=_verifier()), MoText)
+    assert isinstance(await _verify_and_parse(body, headers, _verifier()), MoText)
     assert SECRET not in repr(_verifier())
 
 
@@ -159,9 +176,10 @@ callbackish = st.fixed_dictionaries(
 @given(payload=callbackish, headers=st.dictionaries(st.text(max_size=40), st.text(max_size=40)))
 def test_fuzz_parser_json_and_headers(payload: dict[str, Any], headers: dict[str, str]) -> None:
     body = json.dumps(payload).encode()
-    for verifier in (None, _verifier()):
-        with contextlib.suppress(CallbackError):
-            parse_callback(body, headers, verifier=verifier)
+    with contextlib.suppress(CallbackError):
+        parse_callback(body, headers)
+    with contextlib.suppress(CallbackError):
+        asyncio.run(_verify_and_parse(body, headers, _verifier()))
 
 
 # --- the aiohttp handler over loopback ---------------------------------------------------
@@ -207,7 +225,8 @@ async def test_handler_statuses(receiver: tuple[str, list[Any], dict[str, bool]]
     assert len(events) == 1 and isinstance(events[0], MoText)
 
     assert await _post(url, body, sign_callback("wrong", body, "nonce-b", now)) == 401
-    assert await _post(url, body, sign_callback(SECRET, body, "nonce-c", now - 3600)) == 401
+    # stale: older than the default window (25 h, Sinch's whole retry schedule)
+    assert await _post(url, body, sign_callback(SECRET, body, "nonce-c", now - 26 * 3600)) == 401
     assert await _post(url, b"{oops", sign_callback(SECRET, b"{oops", "nonce-d", now)) == 400
     assert await _post(url, body, {}) == 401
     assert len(events) == 1

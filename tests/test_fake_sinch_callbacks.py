@@ -180,6 +180,7 @@ async def test_signature(fake: FakeSinch, http: aiohttp.ClientSession, receiver:
             got.body, nonce, timestamp
         )
         assert headers["content-type"] == "application/json"
+        assert headers["x-sinch-webhook-signature-algorithm"] == "HmacSHA256"  # as Sinch sends
         assert attempt.body == got.body
         assert attempt.headers["x-sinch-webhook-signature"] == headers["x-sinch-webhook-signature"]
         nonces.add(nonce)

@@ -28,6 +28,7 @@ __all__ = ["CallbackAttempt", "CallbackDispatcher", "sign_callback"]
 SIGNATURE_HEADER = "x-sinch-webhook-signature"
 NONCE_HEADER = "x-sinch-webhook-signature-nonce"
 TIMESTAMP_HEADER = "x-sinch-webhook-signature-timestamp"
+ALGORITHM_HEADER = "x-sinch-webhook-signature-algorithm"
 _ATTEMPT_TIMEOUT = aiohttp.ClientTimeout(total=5.0)
 
 
@@ -166,6 +167,7 @@ class CallbackDispatcher:
             timestamp = str(int(self._clock().timestamp()))
             headers[NONCE_HEADER] = nonce
             headers[TIMESTAMP_HEADER] = timestamp
+            headers[ALGORITHM_HEADER] = "HmacSHA256"
             headers[SIGNATURE_HEADER] = sign_callback(self.secret, body, nonce, timestamp)
         return headers
 
