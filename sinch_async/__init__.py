@@ -12,6 +12,7 @@ from ._callbacks import (
     parse_callback,
     sign_callback,
 )
+from ._checkpoint import PagerCheckpoint
 from ._client import SinchClient
 from ._config import Timeouts
 from ._errors import (
@@ -41,7 +42,7 @@ from ._errors import (
 )
 from ._fanout import FanoutProgress, SendMany, SendOutcome
 from ._limits import MessageRateLimiter, RateLimiter
-from ._pagination import AsyncPager, PagerCheckpoint
+from ._pagination import AsyncPager
 from ._retry import RetryPolicy
 from ._sync import (
     CheckpointStore,
@@ -51,6 +52,7 @@ from ._sync import (
     Sync,
     SyncStats,
 )
+from ._version import __version__
 from .models import (
     CLEAR,
     AutoUpdate,
@@ -87,8 +89,6 @@ from .models import (
     UnknownBatch,
     UnknownInbound,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CLEAR",

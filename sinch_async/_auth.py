@@ -6,9 +6,10 @@ import asyncio
 import base64
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import aiohttp
-import backoff
+import attrs
 import orjson
 
 from ._config import Secret
@@ -19,14 +20,64 @@ from ._errors import (
     SinchDecodeError,
     SinchTimeoutError,
 )
-from ._retry import retry_after_or_expo
-from ._session import _api_error
+from ._retry import RetryPolicy, retrying
+from ._wire import api_error
 
-__all__ = ["DEFAULT_AUTH_URL", "ProjectAuth"]
+__all__ = ["DEFAULT_AUTH_URL", "TOKEN_RETRY", "Auth", "ProjectAuth", "ServicePlanAuth"]
 
 DEFAULT_AUTH_URL = "https://auth.sinch.com/oauth2/token"
-#: Token-endpoint attempts on 429 (the first try plus three retries).
-TOKEN_MAX_TRIES = 4
+#: The token endpoint is retried on 429 only (4 tries); other failures go to the caller,
+#: whose own policy retries them as a request that never left.
+TOKEN_RETRY = RetryPolicy(
+    max_attempts=4,
+    retry_statuses=frozenset({429}),
+    retry_connection_errors=False,
+    retry_timeouts=False,
+    base_delay=1.0,
+    factor=4.0,
+    max_delay=60.0,
+)
+
+
+class Auth(Protocol):
+    """Supplies the path prefix owner (plan or project id) and the Authorization header."""
+
+    @property
+    def owner_id(self) -> str: ...
+
+    async def authorization(self, session: aiohttp.ClientSession) -> str: ...
+
+    def invalidate(self, header: str) -> bool:
+        """Drop ``header`` after Sinch said it expired; True if a fresh one can be fetched."""
+        ...
+
+    def rebind(self) -> None:
+        """Forget loop-bound state (locks) when the client moves to a new event loop."""
+        ...
+
+
+@attrs.frozen(repr=False)
+class ServicePlanAuth:
+    """Service plan id + API token (``Authorization: Bearer <token>``)."""
+
+    service_plan_id: str
+    api_token: Secret
+
+    @property
+    def owner_id(self) -> str:
+        return self.service_plan_id
+
+    async def authorization(self, session: aiohttp.ClientSession) -> str:
+        return f"Bearer {self.api_token.reveal()}"
+
+    def invalidate(self, header: str) -> bool:
+        return False  # a static token cannot be refreshed
+
+    def rebind(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"ServicePlanAuth(service_plan_id={self.service_plan_id!r}, api_token=********)"
 
 
 class ProjectAuth:
@@ -95,12 +146,7 @@ class ProjectAuth:
         return True
 
     async def _fetch(self, session: aiohttp.ClientSession) -> str:
-        fetch = backoff.on_exception(
-            retry_after_or_expo,
-            RateLimitError,
-            max_tries=TOKEN_MAX_TRIES,
-            jitter=None,
-        )(self._fetch_once)
+        fetch = retrying(self._fetch_once, TOKEN_RETRY, idempotent=True)
         try:
             token, expires_in = await fetch(session)
         except RateLimitError as exc:
@@ -143,7 +189,7 @@ class ProjectAuth:
                 may_have_reached_sinch=True,
             ) from exc
         if status >= 300:
-            raise _api_error(status, "POST", url, headers, body)
+            raise api_error(status, "POST", url, headers, body)
         try:
             data = orjson.loads(body)
             token = data["access_token"]

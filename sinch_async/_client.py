@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 import aiohttp
 
 from . import _constants as C
-from ._auth import DEFAULT_AUTH_URL, ProjectAuth
+from ._auth import DEFAULT_AUTH_URL, Auth, ProjectAuth, ServicePlanAuth
 from ._config import OAUTH_REGIONS, Secret, Timeouts, resolve_base_url
 from ._errors import SinchConfigError
 from ._limits import Limits, RateLimiter
 from ._retry import RetryPolicy
-from ._session import Auth, ServicePlanAuth, Session
+from ._session import Engine, Hook, RequestOptions, Session
 from ._validation import check_plain_id
 from .resources.batches import BatchesResource
 from .resources.delivery_reports import DeliveryReportsResource
@@ -53,6 +54,8 @@ class SinchClient:
         messages_per_second: float | RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         reconcile_sends: bool = True,
+        default_headers: Mapping[str, str] | None = None,
+        hooks: Iterable[Hook] = (),
     ) -> None:
         if (
             isinstance(max_connections, bool)
@@ -102,21 +105,64 @@ class SinchClient:
         self.limits = Limits(
             max_concurrency=max_concurrency, messages_per_second=messages_per_second
         )
-        self._session = Session(
+        self._engine = Engine(
             base_url=self._base_url,
             auth=auth,
             timeouts=timeouts or Timeouts(),
             max_connections=max_connections,
             session=session,
             user_agent=user_agent,
+            default_headers=default_headers,
             limits=self.limits,
             retry=retry,
+            hooks=hooks,
         )
-        group_sizes: dict[str, int] = {}
-        self.batches = BatchesResource(self._session, group_sizes, reconcile_sends=reconcile_sends)
-        self.delivery_reports = DeliveryReportsResource(self._session)
-        self.groups = GroupsResource(self._session, group_sizes)
-        self.inbounds = InboundsResource(self._session)
+        self._reconcile_sends = reconcile_sends
+        self._group_sizes: dict[str, int] = {}
+        self._attach(Session(self._engine))
+
+    def _attach(self, session: Session) -> None:
+        self._session = session
+        self.batches = BatchesResource(
+            session, self._group_sizes, reconcile_sends=self._reconcile_sends
+        )
+        self.delivery_reports = DeliveryReportsResource(session)
+        self.groups = GroupsResource(session, self._group_sizes)
+        self.inbounds = InboundsResource(session)
+
+    def with_options(
+        self,
+        *,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SinchClient:
+        """A view of this client with per-call settings; it shares the session, limits,
+        hooks and lifecycle (closing either closes both).
+
+        ``deadline`` (seconds) bounds each whole call made through the view: retries, 429
+        pauses and a send's reconciliation included; past it the call raises
+        :class:`SinchTimeoutError`. ``headers`` are added to its requests.
+        """
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise SinchConfigError("retry must be a RetryPolicy")
+        if timeouts is not None and not isinstance(timeouts, Timeouts):
+            raise SinchConfigError("timeouts must be a Timeouts")
+        options = RequestOptions(
+            timeouts=timeouts,
+            retry=retry,
+            deadline=deadline,
+            headers=tuple((headers or {}).items()),
+        )
+        view = copy.copy(self)
+        view._attach(self._session.with_options(options))
+        return view
+
+    def add_hook(self, hook: Hook) -> None:
+        """Observe every operation and attempt (see :class:`HookEvent`); for metrics and
+        tracing. A hook that raises is logged and ignored."""
+        self._engine.hooks.append(hook)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> SinchClient:
@@ -166,11 +212,11 @@ class SinchClient:
     @property
     def closed(self) -> bool:
         """True after :meth:`aclose`."""
-        return self._session.closed
+        return self._engine.closed
 
     async def aclose(self) -> None:
         """Close the HTTP session (if the client owns it). Later calls raise ClientClosedError."""
-        await self._session.aclose()
+        await self._engine.aclose()
 
     async def __aenter__(self) -> SinchClient:
         return self

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from multidict import CIMultiDict, CIMultiDictProxy
 
 if TYPE_CHECKING:
-    from ._pagination import PagerCheckpoint
+    from ._checkpoint import PagerCheckpoint
 
 __all__ = [
     "AuthenticationError",

@@ -133,6 +133,7 @@ class Limits:
         self._clock = clock
         self._sleep = sleep
         self._resume_at = 0.0
+        self._last_cause: object = None
         #: How many 429 pauses were applied (for tests and metrics).
         self.pauses = 0
 
@@ -144,12 +145,20 @@ class Limits:
         if callable(rebind):
             rebind()
 
-    def pause(self, seconds: float) -> None:
-        """Hold every request of the client for ``seconds`` (after a 429's Retry-After)."""
+    def pause(self, seconds: float, *, cause: object = None) -> bool:
+        """Hold every request of the client for ``seconds`` (after a 429's Retry-After).
+
+        Returns True if this extended the pause. ``pauses`` counts 429s that paused the
+        client, once each (``cause``: the error, so a retry of the same one is not
+        counted again)."""
         until = self._clock() + max(0.0, seconds)
-        if until > self._resume_at:
-            self._resume_at = until
+        if until <= self._resume_at:
+            return False
+        self._resume_at = until
+        if cause is None or cause is not self._last_cause:
             self.pauses += 1
+        self._last_cause = cause
+        return True
 
     @property
     def paused_for(self) -> float:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, TypeVar
 
 import attrs
+import backoff
 
 from ._errors import (
     RateLimitError,
@@ -16,7 +17,9 @@ from ._errors import (
     SinchTransportError,
 )
 
-__all__ = ["RetryPolicy", "retry_after_or_expo"]
+__all__ = ["RetryPolicy", "retry_after_or_expo", "retrying"]
+
+T = TypeVar("T")
 
 
 def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -122,3 +125,30 @@ def retry_after_or_expo(
             wait = pick.uniform(0, min(max_value, base * factor**attempt))
         attempt += 1
         cause = yield wait
+
+
+def retrying(
+    fn: Callable[..., Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    idempotent: bool,
+    on_backoff: Callable[[Any], None] | None = None,
+    first_attempt: int = 0,
+    max_tries: int | None = None,
+) -> Callable[..., Awaitable[T]]:
+    """``fn`` retried by ``backoff`` under ``policy``: the one retry loop of the SDK, used
+    for API calls and the OAuth2 token endpoint alike.
+
+    ``first_attempt`` continues an exponential schedule (when a first try already
+    happened); ``max_tries`` defaults to ``policy.max_attempts``.
+    """
+    wrapped: Callable[..., Awaitable[T]] = backoff.on_exception(
+        lambda: policy.waits(first_attempt=first_attempt),
+        (SinchAPIError, SinchTransportError),
+        max_tries=policy.max_attempts if max_tries is None else max_tries,
+        giveup=lambda exc: not policy.should_retry(exc, idempotent=idempotent),
+        jitter=None,
+        on_backoff=on_backoff,
+        logger=None,
+    )(fn)
+    return wrapped

@@ -1,80 +1,94 @@
-"""The request engine: one place that turns a call into HTTP and HTTP into a result or error."""
+"""The request engine: the one seam every call goes through.
+
+Resources, pagers, per-call options (:class:`RequestOptions`), hooks and logs all meet in
+:meth:`Engine.request`: method, path, query, body, cost (messages, for the rate limit),
+idempotency and options in; a :class:`Response` (or a decoded record, through
+:meth:`Session.call`) or a typed :class:`SinchError` out. Retries run on ``backoff`` via
+:func:`_retry.retrying`, the same loop the OAuth2 token endpoint uses.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import itertools
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any, Literal, TypeVar
 
 import aiohttp
 import attrs
-import backoff
 from yarl import URL
 
 from . import _constants as C
-from ._config import Secret, Timeouts
+from ._auth import Auth
+from ._config import Timeouts
+from ._converter import decode, decode_page
 from ._errors import (
     ClientClosedError,
     ClientLoopError,
     RateLimitError,
     SinchAPIError,
+    SinchConfigError,
     SinchConnectionError,
+    SinchError,
     SinchTimeoutError,
     SinchTransportError,
     TokenEndpointError,
-    api_error_for_status,
 )
 from ._limits import Limits
-from ._retry import RetryPolicy
-from ._wire import QueryValue, build_query, parse_error_body, parse_retry_after
+from ._retry import RetryPolicy, retrying
+from ._wire import QueryValue, api_error, build_query
 
-__all__ = ["Auth", "Response", "ServicePlanAuth", "Session"]
+__all__ = [
+    "Engine",
+    "Hook",
+    "HookEvent",
+    "Operation",
+    "RequestOptions",
+    "Response",
+    "Session",
+]
 
 log = logging.getLogger("sinch_async")
+T = TypeVar("T")
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 
-class Auth(Protocol):
-    """Supplies the path prefix owner (plan or project id) and the Authorization header."""
+@attrs.frozen(kw_only=True)
+class RequestOptions:
+    """Per-call settings (``client.with_options(...)``); ``None`` means the client's own.
 
-    @property
-    def owner_id(self) -> str: ...
+    ``deadline`` (seconds) bounds a whole SDK call: every attempt, retry wait and 429
+    pause inside it (a send's reconciliation included); when it passes, the call raises
+    :class:`SinchTimeoutError`. ``headers`` are added to every request.
+    """
 
-    async def authorization(self, session: aiohttp.ClientSession) -> str: ...
+    timeouts: Timeouts | None = None
+    retry: RetryPolicy | None = None
+    deadline: float | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
-    def invalidate(self, header: str) -> bool:
-        """Drop ``header`` after Sinch said it expired; True if a fresh one can be fetched."""
-        ...
+    def __attrs_post_init__(self) -> None:
+        if self.deadline is not None and (
+            isinstance(self.deadline, bool)
+            or not isinstance(self.deadline, int | float)
+            or not self.deadline > 0
+        ):
+            raise SinchConfigError("deadline must be a positive number of seconds")
 
-    def rebind(self) -> None:
-        """Forget loop-bound state (locks) when the client moves to a new event loop."""
-        ...
-
-
-@attrs.frozen(repr=False)
-class ServicePlanAuth:
-    """Service plan id + API token (``Authorization: Bearer <token>``)."""
-
-    service_plan_id: str
-    api_token: Secret
-
-    @property
-    def owner_id(self) -> str:
-        return self.service_plan_id
-
-    async def authorization(self, session: aiohttp.ClientSession) -> str:
-        return f"Bearer {self.api_token.reveal()}"
-
-    def invalidate(self, header: str) -> bool:
-        return False  # a static token cannot be refreshed
-
-    def rebind(self) -> None:
-        return None
-
-    def __repr__(self) -> str:
-        return f"ServicePlanAuth(service_plan_id={self.service_plan_id!r}, api_token=********)"
+    def merged(self, other: RequestOptions) -> RequestOptions:
+        """``other`` over ``self`` (headers combined)."""
+        return RequestOptions(
+            timeouts=other.timeouts or self.timeouts,
+            retry=other.retry or self.retry,
+            deadline=other.deadline or self.deadline,
+            headers=self.headers + other.headers,
+        )
 
 
 @attrs.frozen
@@ -86,7 +100,117 @@ class Response:
     body: bytes
 
 
-_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+_OP_IDS = itertools.count(1)
+
+
+class Operation:
+    """One SDK-level call (``batches.send`` with its retries and reconciliation, one page
+    fetch, ...). Hooks receive it with every event; ``data`` is theirs to keep state in
+    (a tracing span, a timer)."""
+
+    __slots__ = ("attempts", "data", "deadline_at", "id", "name", "started")
+
+    def __init__(self, name: str, deadline_at: float | None) -> None:
+        self.id = next(_OP_IDS)
+        self.name = name
+        self.deadline_at = deadline_at
+        self.started = time.perf_counter()
+        self.attempts = 0
+        self.data: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<Operation {self.id} {self.name}>"
+
+
+EventKind = Literal["operation_start", "request", "response", "error", "retry", "operation_end"]
+
+
+@attrs.frozen(kw_only=True)
+class HookEvent:
+    """What a hook sees. ``kind``:
+
+    * ``operation_start`` / ``operation_end`` (``error`` set if it failed);
+    * ``request`` before an attempt is sent (``attempt`` counts from 1);
+    * ``response`` with ``status`` and ``elapsed`` seconds (any status, 4xx/5xx included);
+    * ``error`` when an attempt got no usable response (``error`` set);
+    * ``retry`` before waiting ``wait`` seconds to try again.
+
+    ``url`` never carries credentials (they travel in headers).
+    """
+
+    kind: EventKind
+    operation: Operation
+    method: str | None = None
+    url: str | None = None
+    attempt: int = 0
+    status: int | None = None
+    error: BaseException | None = None
+    wait: float | None = None
+    elapsed: float | None = None
+
+
+Hook = Callable[[HookEvent], None]
+
+_CURRENT: ContextVar[Operation | None] = ContextVar("sinch_async_operation", default=None)
+
+
+class _Scope:
+    """``with engine.operation(...)``: the operation of everything awaited inside (nested
+    scopes join the outer one)."""
+
+    __slots__ = ("_engine", "_op", "_token")
+
+    def __init__(self, engine: Engine, name: str, deadline: float | None) -> None:
+        self._engine = engine
+        self._token: Any = None
+        if _CURRENT.get() is None:
+            deadline_at = None
+            if deadline is not None:
+                deadline_at = asyncio.get_running_loop().time() + deadline
+            self._op: Operation | None = Operation(name, deadline_at)
+        else:
+            self._op = None
+
+    def __enter__(self) -> Operation | None:
+        if self._op is not None:
+            self._token = _CURRENT.set(self._op)
+            self._engine.emit("operation_start", self._op)
+        return self._op
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._op is not None:
+            _CURRENT.reset(self._token)
+            self._engine.emit("operation_end", self._op, error=exc)
+
+
+class _Call:
+    """The values one request carries through its attempts."""
+
+    __slots__ = ("body", "cost", "headers", "in_flight", "method", "shown", "timeout", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        shown: str,
+        body: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+        cost: int,
+        headers: dict[str, str],
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.shown = shown
+        self.body = body
+        self.timeout = timeout
+        self.cost = cost
+        self.headers = headers
+        self.in_flight = False
 
 
 class _State(enum.Enum):
@@ -95,11 +219,19 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-class Session:
-    """Owns (or borrows) the aiohttp session and performs requests.
+def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    """aiohttp's timeout for ours: ``connect`` bounds opening a new socket (sock_connect),
+    not the wait for a pooled connection, which ``total`` covers."""
+    return aiohttp.ClientTimeout(
+        total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
+    )
 
-    The aiohttp session is created lazily inside the running event loop on first use.
-    A borrowed session is never closed by us.
+
+class Engine:
+    """Owns (or borrows) the aiohttp session, the limits, auth and hooks of one client.
+
+    The aiohttp session is created lazily inside the running event loop on first use and
+    belongs to that loop; a borrowed session is never closed by us.
     """
 
     def __init__(
@@ -111,42 +243,52 @@ class Session:
         max_connections: int,
         session: aiohttp.ClientSession | None = None,
         user_agent: str = C.USER_AGENT,
+        default_headers: Mapping[str, str] | None = None,
         limits: Limits | None = None,
         retry: RetryPolicy | None = None,
+        hooks: Iterable[Hook] = (),
     ) -> None:
-        self._base = f"{base_url}{C.API_PATH}/{auth.owner_id}"
+        self.base = f"{base_url}{C.API_PATH}/{auth.owner_id}"
         self._auth = auth
-        self._timeouts = timeouts
-        self._default_timeout = self._client_timeout(timeouts)
+        self.timeouts = timeouts
+        self.default_timeout = client_timeout(timeouts)
         self._max_connections = max_connections
         self._session = session
         self._owns_session = session is None
-        self._user_agent = user_agent
+        self.base_headers: dict[str, str] = {
+            "Accept": "application/json",
+            **dict(default_headers or {}),
+            "User-Agent": user_agent,  # per request: a borrowed session gets it too
+        }
         self._state = _State.UNOPENED
-        self._limits = limits or Limits()
-        self._retry = RetryPolicy() if retry is None else retry
+        self.limits = limits or Limits()
+        self.retry = RetryPolicy() if retry is None else retry
         self._retry_cache: dict[tuple[RetryPolicy, bool], Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.hooks: list[Hook] = list(hooks)
 
     @property
     def closed(self) -> bool:
         return self._state is _State.CLOSED
 
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return self._retry
+    # --- hooks and operations --------------------------------------------------------------
 
-    @property
-    def base(self) -> str:
-        """``{origin}/xms/v1/{owner_id}``."""
-        return self._base
+    def operation(self, name: str, deadline: float | None = None) -> _Scope:
+        """A scope that makes everything awaited inside one operation."""
+        return _Scope(self, name, deadline)
 
-    def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
-        # ``connect`` bounds opening a new socket (sock_connect), not every request's wait for
-        # a pooled connection, which ``total`` covers: one timer per request instead of three.
-        return aiohttp.ClientTimeout(
-            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
-        )
+    def emit(self, kind: EventKind, operation: Operation, **fields: Any) -> None:
+        """Give ``kind`` to every hook; a hook that raises is logged, never breaks a call."""
+        if not self.hooks:
+            return
+        event = HookEvent(kind=kind, operation=operation, **fields)
+        for hook in self.hooks:
+            try:
+                hook(event)
+            except Exception:
+                log.warning("sinch_async hook %r raised on %s", hook, kind, exc_info=True)
+
+    # --- the session and its loop ----------------------------------------------------------
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._state is _State.CLOSED:
@@ -156,11 +298,7 @@ class Session:
             self._move_to(loop)
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self._default_timeout,
-                headers={"User-Agent": self._user_agent},
-            )
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self.default_timeout)
         elif self._session.closed:
             raise ClientClosedError("the aiohttp session this client uses is closed")
         self._state = _State.OPENED
@@ -187,7 +325,7 @@ class Session:
                     )
                 _abandon(self._session)
                 self._session = None
-            self._limits.rebind()
+            self.limits.rebind()
             self._auth.rebind()
         elif self._session is not None and not self._owns_session:
             owner = getattr(self._session, "_loop", loop)
@@ -197,12 +335,14 @@ class Session:
 
     def url(self, path: str, query: Mapping[str, QueryValue] | None = None) -> URL:
         """The encoded URL for an API path (relative to ``/xms/v1/{owner}``)."""
-        text = self._base + path
+        text = self.base + path
         if query:
             qs = build_query(query)
             if qs:
                 text = f"{text}?{qs}"
         return URL(text, encoded=True)
+
+    # --- the seam ---------------------------------------------------------------------------
 
     async def request(
         self,
@@ -211,12 +351,13 @@ class Session:
         *,
         query: Mapping[str, QueryValue] | None = None,
         body: bytes | None = None,
-        timeouts: Timeouts | None = None,
         cost: int = 0,
         idempotent: bool | None = None,
-        retry: RetryPolicy | None = None,
+        options: RequestOptions | None = None,
+        headers: dict[str, str] | None = None,
+        name: str | None = None,
     ) -> Response:
-        """Send a request under the client's limits and retry policy.
+        """Send a request under the client's limits, retry policy and ``options``.
 
         Returns the 2xx response or raises a typed error. ``cost`` is the number of
         messages the request sends (for the messages-per-second limit). ``idempotent``
@@ -224,70 +365,150 @@ class Session:
         Sinch certainly did not process them (see :class:`RetryPolicy`).
         """
         session = self._ensure_session()
-        url = self.url(path, query)
-        shown = f"{self._base}{path}"
-        # Always per request, so a borrowed session gets our timeouts too.
-        timeout = self._default_timeout if timeouts is None else self._client_timeout(timeouts)
-        policy = self._retry if retry is None else retry
+        deadline = options.deadline if options is not None else None
+        if _CURRENT.get() is None and (self.hooks or deadline):
+            with self.operation(name or f"{method} {path}", deadline):
+                return await self._request(
+                    session, method, path, query, body, cost, idempotent, options, headers
+                )
+        return await self._request(
+            session, method, path, query, body, cost, idempotent, options, headers
+        )
+
+    async def _request(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        path: str,
+        query: Mapping[str, QueryValue] | None,
+        body: bytes | None,
+        cost: int,
+        idempotent: bool | None,
+        options: RequestOptions | None,
+        headers: dict[str, str] | None,
+    ) -> Response:
+        timeout = self.default_timeout
+        policy = self.retry
+        if options is not None:
+            if options.timeouts is not None:
+                timeout = client_timeout(options.timeouts)
+            if options.retry is not None:
+                policy = options.retry
+        call = _Call(
+            method,
+            self.url(path, query),
+            f"{self.base}{path}",
+            body,
+            timeout,
+            cost,
+            headers if headers is not None else self.base_headers,
+        )
+        op = _CURRENT.get()
+        if op is None or op.deadline_at is None:
+            return await self._with_retries(call, policy, method, idempotent)
+        try:
+            async with asyncio.timeout_at(op.deadline_at):
+                return await self._with_retries(call, policy, method, idempotent)
+        except SinchError:
+            raise
+        except TimeoutError as exc:
+            log.warning(
+                "%s %s: deadline passed",
+                method,
+                call.shown,
+                extra={"sinch_method": method, "sinch_url": call.shown, "sinch_event": "deadline"},
+            )
+            raise SinchTimeoutError(
+                f"{method} {call.shown}: deadline of the call passed",
+                method=method,
+                url=call.shown,
+                may_have_reached_sinch=call.in_flight,
+            ) from exc
+
+    async def _with_retries(
+        self, call: _Call, policy: RetryPolicy, method: str, idempotent: bool | None
+    ) -> Response:
         if policy.max_attempts == 1:
-            return await self._attempt(session, method, url, shown, body, timeout, cost)
+            return await self._attempt(call)
         idem = method in _IDEMPOTENT if idempotent is None else idempotent
         try:  # the first try goes straight through: nothing to pay when nothing fails
-            return await self._attempt(session, method, url, shown, body, timeout, cost)
+            return await self._attempt(call)
         except (SinchAPIError, SinchTransportError) as exc:
             if not policy.should_retry(exc, idempotent=idem):
                 raise
             waits = policy.waits()
             next(waits)
             wait = waits.send(exc)
-            self._on_backoff({"exception": exc, "wait": wait, "tries": 1})
+            self._on_backoff({"exception": exc, "wait": wait, "tries": 1, "args": (call,)})
         await asyncio.sleep(wait)
-        attempt = self._retrying(policy, idem)
-        response: Response = await attempt(session, method, url, shown, body, timeout, cost)
+        try:
+            response: Response = await self._retrying(policy, idem)(call)
+        except (SinchAPIError, SinchTransportError) as exc:
+            log.warning(
+                "%s %s: giving up after retries: %s",
+                call.method,
+                call.shown,
+                type(exc).__name__,
+                extra={
+                    "sinch_method": call.method,
+                    "sinch_url": call.shown,
+                    "sinch_status": getattr(exc, "status", None),
+                    "sinch_event": "give_up",
+                },
+            )
+            raise
         return response
 
     def _retrying(self, policy: RetryPolicy, idempotent: bool) -> Any:
-        """``_attempt`` wrapped by ``backoff`` for this policy (built once, then cached)."""
+        """``_attempt`` wrapped by the shared retry loop for this policy (cached)."""
         key = (policy, idempotent)
         wrapped = self._retry_cache.get(key)
         if wrapped is None:
-            # The first try happened in request(); backoff runs the remaining ones, its
-            # waits continuing the same exponential schedule (from attempt 1).
-            wrapped = backoff.on_exception(
-                lambda: policy.waits(first_attempt=1),
-                (SinchAPIError, SinchTransportError),
-                max_tries=policy.max_attempts - 1,
-                giveup=lambda exc: not policy.should_retry(exc, idempotent=idempotent),
-                jitter=None,
+            # The first try happened already; backoff runs the remaining ones, its waits
+            # continuing the same exponential schedule (from attempt 1).
+            wrapped = retrying(
+                self._attempt,
+                policy,
+                idempotent=idempotent,
                 on_backoff=self._on_backoff,
-                logger=None,
-            )(self._attempt)
+                first_attempt=1,
+                max_tries=policy.max_attempts - 1,
+            )
             if len(self._retry_cache) < 32:
                 self._retry_cache[key] = wrapped
         return wrapped
 
     def _on_backoff(self, details: Any) -> None:
         exc = details.get("exception")
-        if isinstance(exc, RateLimitError):
+        wait = float(details.get("wait") or 0.0)
+        call: _Call | None = (details.get("args") or (None,))[0]
+        if isinstance(exc, RateLimitError) and exc.retry_after is None:
             # Without Retry-After the backoff wait is the pause: hold every request.
-            self._limits.pause(float(details.get("wait") or 0.0))
-        log.debug(
-            "retrying in %.2fs after %s (attempt %s)",
-            details.get("wait") or 0.0,
+            self.limits.pause(wait, cause=exc)
+        op = _CURRENT.get()
+        attempt = op.attempts if op is not None else int(details.get("tries") or 0)
+        method = call.method if call is not None else None
+        shown = call.shown if call is not None else None
+        log.info(
+            "%s %s: retrying in %.2fs after %s (attempt %d)",
+            method,
+            shown,
+            wait,
             type(exc).__name__,
-            details.get("tries"),
+            attempt,
+            extra={
+                "sinch_method": method,
+                "sinch_url": shown,
+                "sinch_status": getattr(exc, "status", None),
+                "sinch_attempt": attempt,
+                "sinch_wait": wait,
+                "sinch_event": "retry",
+            },
         )
+        if op is not None:
+            self.emit("retry", op, method=method, url=shown, attempt=attempt, error=exc, wait=wait)
 
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        shown: str,
-        body: bytes | None,
-        client_timeout: aiohttp.ClientTimeout,
-        cost: int,
-    ) -> Response:
+    async def _attempt(self, call: _Call) -> Response:
         """One try: wait out a 429 pause, take the message budget and a slot, send.
 
         A 401 whose ``WWW-Authenticate`` says the token expired is replayed once with a
@@ -295,30 +516,46 @@ class Session:
         """
         if self._state is _State.CLOSED:  # closed while this call waited to retry
             raise ClientClosedError("this SinchClient was closed while the call was pending")
-        limits = self._limits
+        session = self._session
+        assert session is not None
+        limits = self.limits
         if limits.paused_for > 0:
             await limits.wait_unpaused()
-        if cost and limits.rate_limiter is not None:
-            await limits.acquire_messages(cost)
+        if call.cost and limits.rate_limiter is not None:
+            await limits.acquire_messages(call.cost)
         async with limits.slot():
             for auth_try in (1, 2):
                 authorization = await self._authorization(session)
-                status, resp_headers, data = await self._send(
-                    session, method, url, shown, authorization, body, client_timeout
-                )
+                status, resp_headers, data = await self._send(session, call, authorization)
                 if (
                     status == 401
                     and auth_try == 1
                     and "expired" in resp_headers.get("WWW-Authenticate", "").lower()
                     and self._auth.invalidate(authorization)
                 ):
-                    log.debug("%s %s -> 401 token expired; refreshing once", method, shown)
+                    log.debug(
+                        "%s %s -> 401 token expired; refreshing once", call.method, call.shown
+                    )
                     continue
                 break
         if status >= 300:  # redirects are never followed: a 3xx is an error too
-            error = _api_error(status, method, shown, resp_headers, data)
+            error = api_error(status, call.method, call.shown, resp_headers, data)
             if isinstance(error, RateLimitError) and error.retry_after is not None:
-                limits.pause(min(error.retry_after, self._retry.max_retry_after))
+                pause = min(error.retry_after, self.retry.max_retry_after)
+                if limits.pause(pause, cause=error):
+                    log.info(
+                        "%s %s -> 429: pausing every request for %.2fs",
+                        call.method,
+                        call.shown,
+                        pause,
+                        extra={
+                            "sinch_method": call.method,
+                            "sinch_url": call.shown,
+                            "sinch_status": 429,
+                            "sinch_wait": pause,
+                            "sinch_event": "pause",
+                        },
+                    )
             raise error
         return Response(status=status, headers=resp_headers, body=data)
 
@@ -342,74 +579,110 @@ class Session:
             raise wrapped from exc
 
     async def _send(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        shown: str,
-        authorization: str,
-        body: bytes | None,
-        client_timeout: aiohttp.ClientTimeout,
+        self, session: aiohttp.ClientSession, call: _Call, authorization: str
     ) -> tuple[int, Mapping[str, str], bytes]:
-        headers = {"Authorization": authorization, "Accept": "application/json"}
-        if body is not None:
+        method, shown = call.method, call.shown
+        headers = dict(call.headers)
+        headers["Authorization"] = authorization
+        if call.body is not None:
             headers["Content-Type"] = "application/json"
+        op = _CURRENT.get() if self.hooks else None
+        if op is not None:
+            op.attempts += 1
+            self.emit("request", op, method=method, url=shown, attempt=op.attempts)
         started = time.perf_counter()
+        call.in_flight = True
         try:
             async with session.request(
                 method,
-                url,
-                data=body,
+                call.url,
+                data=call.body,
                 headers=headers,
                 allow_redirects=False,
-                timeout=client_timeout,
+                timeout=call.timeout,
             ) as resp:
                 data = await resp.read()
                 status = resp.status
                 # aiohttp's case-insensitive view: no copy, and "retry-after" is found
                 # however the server spells it.
                 resp_headers: Mapping[str, str] = resp.headers
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise SinchTimeoutError(
+        except BaseException as exc:
+            error = self._transport_error(exc, session, method, shown)
+            if op is not None:
+                self.emit(
+                    "error",
+                    op,
+                    method=method,
+                    url=shown,
+                    attempt=op.attempts,
+                    error=error or exc,
+                    elapsed=time.perf_counter() - started,
+                )
+            if error is None:
+                raise
+            raise error from exc
+        finally:
+            call.in_flight = False
+        elapsed = time.perf_counter() - started
+        if op is not None:
+            self.emit(
+                "response",
+                op,
+                method=method,
+                url=shown,
+                attempt=op.attempts,
+                status=status,
+                elapsed=elapsed,
+            )
+        log.debug(
+            "%s %s -> %s (%.1f ms)",
+            method,
+            shown,
+            status,
+            elapsed * 1000,
+            extra={"sinch_method": method, "sinch_url": shown, "sinch_status": status},
+        )
+        return status, resp_headers, data
+
+    def _transport_error(
+        self, exc: BaseException, session: aiohttp.ClientSession, method: str, shown: str
+    ) -> SinchError | None:
+        """Our typed error for what aiohttp raised (None: let it propagate as it is)."""
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return SinchTimeoutError(
                 f"{method} {shown}: connect timeout",
                 method=method,
                 url=shown,
                 may_have_reached_sinch=False,
-            ) from exc
-        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
-            raise SinchTimeoutError(
+            )
+        if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
+            return SinchTimeoutError(
                 f"{method} {shown}: timed out waiting for Sinch",
                 method=method,
                 url=shown,
                 may_have_reached_sinch=True,
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise SinchConnectionError(
+            )
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return SinchConnectionError(
                 f"{method} {shown}: cannot connect ({exc.os_error or exc})",
                 method=method,
                 url=shown,
                 may_have_reached_sinch=False,
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise SinchConnectionError(
+            )
+        if isinstance(exc, aiohttp.ClientError):
+            return SinchConnectionError(
                 f"{method} {shown}: connection failed ({type(exc).__name__}: {exc})",
                 method=method,
                 url=shown,
                 may_have_reached_sinch=True,
-            ) from exc
-        except OSError as exc:
-            raise SinchTransportError(
+            )
+        if isinstance(exc, OSError):
+            return SinchTransportError(
                 f"{method} {shown}: {exc}", method=method, url=shown, may_have_reached_sinch=True
-            ) from exc
-        except RuntimeError as exc:
-            if self._state is _State.CLOSED or session.closed:
-                raise ClientClosedError(
-                    f"{method} {shown}: the client was closed during the request"
-                ) from exc
-            raise
-        elapsed = (time.perf_counter() - started) * 1000
-        log.debug("%s %s -> %s (%.1f ms)", method, shown, status, elapsed)
-        return status, resp_headers, data
+            )
+        if isinstance(exc, RuntimeError) and (self._state is _State.CLOSED or session.closed):
+            return ClientClosedError(f"{method} {shown}: the client was closed during the request")
+        return None
 
     async def aclose(self) -> None:
         """Close the owned aiohttp session (a borrowed one stays open). Idempotent."""
@@ -419,6 +692,99 @@ class Session:
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+
+
+class Session:
+    """What resources hold: the client's :class:`Engine` seen through one set of
+    :class:`RequestOptions` (``client.with_options(...)`` makes another view)."""
+
+    __slots__ = ("_headers", "engine", "options")
+
+    def __init__(self, engine: Engine, options: RequestOptions | None = None) -> None:
+        self.engine = engine
+        self.options = options or RequestOptions()
+        extra = dict(self.options.headers)
+        self._headers = {**engine.base_headers, **extra} if extra else engine.base_headers
+
+    @property
+    def closed(self) -> bool:
+        return self.engine.closed
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return self.options.retry or self.engine.retry
+
+    @property
+    def base(self) -> str:
+        """``{origin}/xms/v1/{owner_id}``."""
+        return self.engine.base
+
+    @property
+    def limits(self) -> Limits:
+        return self.engine.limits
+
+    def with_options(self, options: RequestOptions) -> Session:
+        return Session(self.engine, self.options.merged(options))
+
+    def operation(self, name: str) -> _Scope:
+        """Make everything awaited inside one SDK-level operation (hooks, deadline)."""
+        return self.engine.operation(name, self.options.deadline)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, QueryValue] | None = None,
+        body: bytes | None = None,
+        cost: int = 0,
+        idempotent: bool | None = None,
+        name: str | None = None,
+    ) -> Response:
+        """See :meth:`Engine.request`."""
+        opts = self.options
+        return await self.engine.request(
+            method,
+            path,
+            query=query,
+            body=body,
+            cost=cost,
+            idempotent=idempotent,
+            options=opts if (opts.timeouts or opts.retry or opts.deadline) else None,
+            headers=self._headers,
+            name=name,
+        )
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        result: Any,
+        *,
+        query: Mapping[str, QueryValue] | None = None,
+        body: bytes | None = None,
+        cost: int = 0,
+        idempotent: bool | None = None,
+        name: str | None = None,
+    ) -> Any:
+        """:meth:`request`, then the body decoded into ``result`` (typed error if it
+        cannot be)."""
+        resp = await self.request(
+            method, path, query=query, body=body, cost=cost, idempotent=idempotent, name=name
+        )
+        return decode(resp.body, result, status=resp.status)
+
+    async def page(self, path: str, key: str, item: Any, query: Mapping[str, QueryValue]) -> Any:
+        """One page of a list endpoint, decoded (``page`` defaults to the one asked for)."""
+        resp = await self.request("GET", path, query=query, name=f"list {key}")
+        page = query.get("page", 0)
+        return decode_page(
+            resp.body,
+            key,
+            item,
+            status=resp.status,
+            default_page=page if isinstance(page, int) and not isinstance(page, bool) else 0,
+        )
 
 
 def _abandon(session: aiohttp.ClientSession) -> None:
@@ -431,24 +797,3 @@ def _abandon(session: aiohttp.ClientSession) -> None:
             close()
         except Exception:  # pragma: no cover - best effort on a dead loop
             log.debug("could not close a connector of a stopped loop", exc_info=True)
-
-
-def _api_error(
-    status: int, method: str, url: str, headers: Mapping[str, str], body: bytes
-) -> Exception:
-    code, text = parse_error_body(body)
-    cls = api_error_for_status(status)
-    if cls is RateLimitError:
-        error = RateLimitError(
-            status,
-            code,
-            text,
-            method=method,
-            url=url,
-            headers=headers,
-            body=body,
-        )
-        # read from the error's case-insensitive copy, whoever built ``headers``
-        error.retry_after = parse_retry_after(error.headers.get("Retry-After"))
-        return error
-    return cls(status, code, text, method=method, url=url, headers=headers, body=body)

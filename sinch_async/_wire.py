@@ -10,11 +10,12 @@ from urllib.parse import quote
 
 import orjson
 
-from ._errors import SinchValidationError
+from ._errors import RateLimitError, SinchAPIError, SinchValidationError, api_error_for_status
 from ._validation import check_path_id
 
 __all__ = [
     "QueryValue",
+    "api_error",
     "build_query",
     "format_datetime",
     "parse_datetime",
@@ -145,3 +146,25 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if seconds != seconds or seconds < 0:  # NaN or negative
         return None
     return seconds
+
+
+def api_error(
+    status: int, method: str, url: str, headers: Mapping[str, str], body: bytes
+) -> SinchAPIError:
+    """The typed error for an HTTP error (or 3xx) response, with Sinch's code and text."""
+    code, text = parse_error_body(body)
+    cls = api_error_for_status(status)
+    if cls is RateLimitError:
+        error = RateLimitError(
+            status,
+            code,
+            text,
+            method=method,
+            url=url,
+            headers=headers,
+            body=body,
+        )
+        # read from the error's case-insensitive copy, whoever built ``headers``
+        error.retry_after = parse_retry_after(error.headers.get("Retry-After"))
+        return error
+    return cls(status, code, text, method=method, url=url, headers=headers, body=body)

@@ -25,7 +25,7 @@ async def fake() -> AsyncIterator[FakeSinch]:
 
 
 def _auth(client: SinchClient) -> ProjectAuth:
-    auth = client._session._auth
+    auth = client._engine._auth
     assert isinstance(auth, ProjectAuth)
     return auth
 

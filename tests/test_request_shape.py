@@ -140,7 +140,11 @@ async def test_update_without_type_specific_fields_sends_mt_text(
 
 
 async def test_update_infers_binary(mocked: Any, client: SinchClient) -> None:
-    mocked.post(f"{BASE}/batches/{BATCH['id']}", status=200, body=orjson.dumps(BATCH))
+    mocked.post(
+        f"{BASE}/batches/{BATCH['id']}",
+        status=200,
+        body=orjson.dumps({**BATCH, "type": "mt_binary"}),
+    )
     await client.batches.update(BATCH["id"], body="aGk=", udh="0605040B8423F0")
     _, _, kwargs = _only_call(mocked)
     assert orjson.loads(kwargs["data"]) == {

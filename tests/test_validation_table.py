@@ -347,7 +347,8 @@ def _respond(url: Any, **kwargs: Any) -> CallbackResult:
         )
     if "/groups" in path:
         return CallbackResult(status=200, body=orjson.dumps(GROUP_JSON))
-    return CallbackResult(status=201, body=orjson.dumps(BATCH))
+    sent = orjson.loads(kwargs["data"]) if kwargs.get("data") else {}
+    return CallbackResult(status=201, body=orjson.dumps({**BATCH, "type": sent.get("type")}))
 
 
 @pytest.fixture

@@ -106,8 +106,8 @@ def test_retry_after_seconds_and_http_date() -> None:
 
 
 def test_api_error_headers_are_case_insensitive() -> None:
-    from sinch_async._session import _api_error
+    from sinch_async._wire import api_error
 
-    err = _api_error(429, "GET", "u", {"retry-after": "3", "www-authenticate": "x"}, b"")
+    err = api_error(429, "GET", "u", {"retry-after": "3", "www-authenticate": "x"}, b"")
     assert err.retry_after == 3.0  # type: ignore[attr-defined]
     assert err.headers["Retry-After"] == "3"  # type: ignore[attr-defined]

@@ -6,13 +6,14 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Required, TypedDict, Unpack
+from typing import Any, Literal, Required, TypedDict, Unpack, overload
 
 import attrs
 import orjson
 
 from .. import _constants as C
-from .._converter import decode, decode_page, dumps
+from .._checkpoint import PagerCheckpoint
+from .._converter import decode, dumps
 from .._errors import (
     SendOutcomeUnknown,
     ServerError,
@@ -23,29 +24,32 @@ from .._errors import (
     UndecodableSendResponse,
 )
 from .._fanout import DEFAULT_GRACE, FanoutProgress, SendMany
-from .._pagination import AsyncPager, PagerCheckpoint
-from .._session import Session
+from .._pagination import AsyncPager
+from .._session import Response, Session
 from .._validation import check_batch_request, check_batch_update, check_recipients
 from .._wire import QueryValue, quote_path_segment
 from ..models.batches import (
     Batch,
     BatchRequest,
     BatchUpdate,
+    BinaryBatch,
     BinaryBatchRequest,
     BinaryBatchUpdate,
     DeliveryFeedback,
     DeliveryReport,
     DryRunResult,
+    MediaBatch,
     MediaBatchRequest,
     MediaBatchUpdate,
     MediaBody,
     Parameters,
+    TextBatch,
     TextBatchRequest,
     TextBatchUpdate,
     UnknownBatch,
 )
 from ..models.common import Page
-from ._common import as_list, build_record, check_window, encode_filters, page_of
+from ._common import as_list, build_record, check_window, encode_filters
 
 __all__ = [
     "RECONCILE_CLOCK_SKEW",
@@ -85,6 +89,28 @@ def _same_send(batch: Batch, request: BatchRequest) -> bool:
     if {_recipient_key(r) for r in batch.to} != {_recipient_key(r) for r in request.to}:
         return False
     return batch.body == request.body
+
+
+_RESULT_TYPE: dict[type, Any] = {
+    TextBatchRequest: TextBatch,
+    BinaryBatchRequest: BinaryBatch,
+    MediaBatchRequest: MediaBatch,
+    TextBatchUpdate: TextBatch,
+    BinaryBatchUpdate: BinaryBatch,
+    MediaBatchUpdate: MediaBatch,
+}
+
+
+def _expect(resp: Response, expected: Any) -> Any:
+    """The response's batch, which must be of the type the request asked for."""
+    result = decode(resp.body, Batch, status=resp.status)
+    if not isinstance(result, expected):
+        raise SinchDecodeError(
+            f"expected a {expected.type} batch, got {result.type!r}",
+            status=resp.status,
+            body=resp.body,
+        )
+    return result
 
 
 def _batch_id_of(body: bytes) -> str | None:
@@ -194,6 +220,18 @@ class BatchesResource:
 
     # --- send ---------------------------------------------------------------------------
 
+    @overload
+    async def send(
+        self, request: TextBatchRequest, *, reconcile: bool | None = None
+    ) -> TextBatch: ...
+    @overload
+    async def send(
+        self, request: BinaryBatchRequest, *, reconcile: bool | None = None
+    ) -> BinaryBatch: ...
+    @overload
+    async def send(
+        self, request: MediaBatchRequest, *, reconcile: bool | None = None
+    ) -> MediaBatch: ...
     async def send(self, request: BatchRequest, *, reconcile: bool | None = None) -> Batch:
         """Send a prepared text, binary or media request. Validated before it leaves.
 
@@ -220,41 +258,49 @@ class BatchesResource:
         body = dumps(request)
         cost = self.message_cost(request)
         do_reconcile = self._reconcile if reconcile is None else reconcile
+        expected = _RESULT_TYPE[type(request)]
         now = datetime.now(UTC)  # Sinch's timestamps have milliseconds: compare at that
         started = now.replace(microsecond=now.microsecond // 1000 * 1000)
         # Resubmitted (after a lookup found nothing) at most as often as the retry policy
         # allows attempts.
         max_sends = self._session.retry_policy.max_attempts
-        for attempt in range(1, max_sends + 1):
-            try:
-                resp = await self._session.request(
-                    "POST", "/batches", body=body, cost=cost, idempotent=False
-                )
-            except (ServerError, SinchTransportError) as exc:
-                if isinstance(exc, SinchTransportError) and not exc.may_have_reached_sinch:
-                    raise  # certainly not processed (and already retried by the policy)
-                if not (do_reconcile and request.client_reference):
-                    raise SendOutcomeUnknown(request, exc) from exc
-                found = await self._reconcile_lookup(request, started, exc)
-                if found is not None:
-                    return self._remember(found)
-                if attempt == max_sends:
-                    raise SendOutcomeUnknown(
-                        request, exc, f"no batch after {attempt} sends"
+        with self._session.operation("batches.send"):
+            for attempt in range(1, max_sends + 1):
+                try:
+                    resp = await self._session.request(
+                        "POST", "/batches", body=body, cost=cost, idempotent=False
+                    )
+                except (ServerError, SinchTransportError) as exc:
+                    if isinstance(exc, SinchTransportError) and not exc.may_have_reached_sinch:
+                        raise  # certainly not processed (and already retried by the policy)
+                    if not (do_reconcile and request.client_reference):
+                        raise SendOutcomeUnknown(request, exc) from exc
+                    found = await self._reconcile_lookup(request, started, exc)
+                    if found is not None:
+                        return self._remember(found)
+                    if attempt == max_sends:
+                        raise SendOutcomeUnknown(
+                            request, exc, f"no batch after {attempt} sends"
+                        ) from exc
+                    continue
+                try:
+                    result = decode(resp.body, Batch, status=resp.status)
+                    if not isinstance(result, expected):
+                        raise SinchDecodeError(
+                            f"expected a {expected.type} batch, got {result.type!r}",
+                            status=resp.status,
+                            body=resp.body,
+                        )
+                except SinchDecodeError as exc:
+                    raise UndecodableSendResponse(
+                        f"Sinch created the batch (HTTP {resp.status}) but its response could "
+                        f"not be decoded: {exc}",
+                        status=resp.status,
+                        body=resp.body,
+                        request=request,
+                        batch_id=_batch_id_of(resp.body),
                     ) from exc
-                continue
-            try:
-                result: Batch = decode(resp.body, Batch, status=resp.status)
-            except SinchDecodeError as exc:
-                raise UndecodableSendResponse(
-                    f"Sinch created the batch (HTTP {resp.status}) but its response could "
-                    f"not be decoded: {exc}",
-                    status=resp.status,
-                    body=resp.body,
-                    request=request,
-                    batch_id=_batch_id_of(resp.body),
-                ) from exc
-            return self._remember(result)
+                return self._remember(result)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def send_many(
@@ -335,19 +381,19 @@ class BatchesResource:
             )
         return None
 
-    async def send_text(self, **fields: Unpack[TextFields]) -> Batch:
+    async def send_text(self, **fields: Unpack[TextFields]) -> TextBatch:
         """Send an SMS to 1..1000 recipients; ``${key}`` placeholders come from ``parameters``.
 
         Keyword arguments are the fields of :class:`TextBatchRequest` (``to`` and ``body``
         required)."""
         return await self.send(_text(fields))
 
-    async def send_binary(self, **fields: Unpack[BinaryFields]) -> Batch:
+    async def send_binary(self, **fields: Unpack[BinaryFields]) -> BinaryBatch:
         """Send a binary SMS: Base64 ``body`` plus hex ``udh``, at most 140 bytes together
         (the fields of :class:`BinaryBatchRequest`)."""
         return await self.send(_binary(fields))
 
-    async def send_media(self, **fields: Unpack[MediaFields]) -> Batch:
+    async def send_media(self, **fields: Unpack[MediaFields]) -> MediaBatch:
         """Send an MMS (US only, enabled per account): ``media_body`` plus the fields of
         :class:`MediaBatchRequest`."""
         return await self.send(_media(fields))
@@ -388,15 +434,15 @@ class BatchesResource:
             _media(fields), per_recipient=per_recipient, number_of_recipients=number_of_recipients
         )
 
-    async def replace_text(self, batch_id: str, **fields: Unpack[TextFields]) -> Batch:
+    async def replace_text(self, batch_id: str, **fields: Unpack[TextFields]) -> TextBatch:
         """:meth:`replace` a batch with the text request these keyword arguments describe."""
         return await self.replace(batch_id, _text(fields))
 
-    async def replace_binary(self, batch_id: str, **fields: Unpack[BinaryFields]) -> Batch:
+    async def replace_binary(self, batch_id: str, **fields: Unpack[BinaryFields]) -> BinaryBatch:
         """:meth:`replace` a batch with the binary request these keyword arguments describe."""
         return await self.replace(batch_id, _binary(fields))
 
-    async def replace_media(self, batch_id: str, **fields: Unpack[MediaFields]) -> Batch:
+    async def replace_media(self, batch_id: str, **fields: Unpack[MediaFields]) -> MediaBatch:
         """:meth:`replace` a batch with the media request these keyword arguments describe."""
         return await self.replace(batch_id, _media(fields))
 
@@ -421,27 +467,31 @@ class BatchesResource:
             "per_recipient": per_recipient,
             "number_of_recipients": number_of_recipients,
         }
-        resp = await self._session.request(
-            "POST", "/batches/dry_run", query=query, body=dumps(request)
+        result: DryRunResult = await self._session.call(
+            "POST", "/batches/dry_run", DryRunResult, query=query, body=dumps(request)
         )
-        result: DryRunResult = decode(resp.body, DryRunResult, status=resp.status)
         return result
 
     # --- one batch ----------------------------------------------------------------------
 
     async def get(self, batch_id: str) -> Batch:
         """Fetch one batch by id."""
-        resp = await self._session.request("GET", _path(batch_id))
-        result: Batch = decode(resp.body, Batch, status=resp.status)
+        result: Batch = await self._session.call("GET", _path(batch_id), Batch)
         return result
 
+    @overload
+    async def replace(self, batch_id: str, request: TextBatchRequest) -> TextBatch: ...
+    @overload
+    async def replace(self, batch_id: str, request: BinaryBatchRequest) -> BinaryBatch: ...
+    @overload
+    async def replace(self, batch_id: str, request: MediaBatchRequest) -> MediaBatch: ...
     async def replace(self, batch_id: str, request: BatchRequest) -> Batch:
         """Replace a (scheduled) batch with a new request: cancel and send anew."""
         request = check_batch_request(request)
         resp = await self._session.request(
             "PUT", _path(batch_id), body=dumps(request), cost=self.message_cost(request)
         )
-        result: Batch = decode(resp.body, Batch, status=resp.status)
+        result: Batch = _expect(resp, _RESULT_TYPE[request.__class__])
         return result
 
     async def update(
@@ -508,13 +558,12 @@ class BatchesResource:
             update = _update_from_fields(type, given)
         payload = check_batch_update(update)
         resp = await self._session.request("POST", _path(batch_id), body=dumps(payload))
-        result: Batch = decode(resp.body, Batch, status=resp.status)
+        result: Batch = _expect(resp, _RESULT_TYPE[payload.__class__])
         return result
 
     async def cancel(self, batch_id: str) -> Batch:
         """Cancel a batch; messages already handed to operators may still be delivered."""
-        resp = await self._session.request("DELETE", _path(batch_id))
-        result: Batch = decode(resp.body, Batch, status=resp.status)
+        result: Batch = await self._session.call("DELETE", _path(batch_id), Batch)
         return result
 
     async def send_delivery_feedback(self, batch_id: str, recipients: Iterable[str]) -> None:
@@ -579,10 +628,8 @@ class BatchesResource:
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Batch]:
-        resp = await self._session.request("GET", "/batches", query=query)
-        return decode_page(
-            resp.body, "batches", Batch, status=resp.status, default_page=page_of(query)
-        )
+        page: Page[Batch] = await self._session.page("/batches", "batches", Batch, query)
+        return page
 
 
 def _update_from_fields(type: BatchType | None, given: dict[str, Any]) -> BatchUpdate:

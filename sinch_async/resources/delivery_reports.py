@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from .. import _constants as C
-from .._converter import decode, decode_page
+from .._checkpoint import PagerCheckpoint
 from .._errors import SinchValidationError
-from .._pagination import AsyncPager, PagerCheckpoint
+from .._pagination import AsyncPager
 from .._session import Session
 from .._sync import CheckpointStore, CommitMode, Sync
 from .._validation import check_delivery_codes, check_delivery_statuses, check_recipients
@@ -21,7 +21,7 @@ from ..models.delivery_reports import (
     DeliveryStatus,
     RecipientDeliveryReport,
 )
-from ._common import as_store, check_window, encode_filters, page_of
+from ._common import as_store, check_window, encode_filters
 
 __all__ = ["DeliveryReportsResource"]
 
@@ -51,8 +51,9 @@ class DeliveryReportsResource:
             "client_reference": client_reference,
         }
         path = f"/batches/{quote_path_segment(batch_id, 'batch_id')}/delivery_report"
-        resp = await self._session.request("GET", path, query=query)
-        result: BatchDeliveryReport = decode(resp.body, BatchDeliveryReport, status=resp.status)
+        result: BatchDeliveryReport = await self._session.call(
+            "GET", path, BatchDeliveryReport, query=query
+        )
         return result
 
     async def get_for_recipient(self, batch_id: str, recipient: str) -> RecipientDeliveryReport:
@@ -62,9 +63,8 @@ class DeliveryReportsResource:
             f"/batches/{quote_path_segment(batch_id, 'batch_id')}/delivery_report/"
             f"{quote_path_segment(recipient, 'recipient')}"
         )
-        resp = await self._session.request("GET", path)
-        result: RecipientDeliveryReport = decode(
-            resp.body, RecipientDeliveryReport, status=resp.status
+        result: RecipientDeliveryReport = await self._session.call(
+            "GET", path, RecipientDeliveryReport
         )
         return result
 
@@ -147,11 +147,7 @@ class DeliveryReportsResource:
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[RecipientDeliveryReport]:
-        resp = await self._session.request("GET", "/delivery_reports", query=query)
-        return decode_page(
-            resp.body,
-            "delivery_reports",
-            RecipientDeliveryReport,
-            status=resp.status,
-            default_page=page_of(query),
+        page: Page[RecipientDeliveryReport] = await self._session.page(
+            "/delivery_reports", "delivery_reports", RecipientDeliveryReport, query
         )
+        return page

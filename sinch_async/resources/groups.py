@@ -6,8 +6,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .. import _constants as C
-from .._converter import decode, decode_page, dumps
-from .._pagination import AsyncPager, PagerCheckpoint
+from .._checkpoint import PagerCheckpoint
+from .._converter import dumps
+from .._pagination import AsyncPager
 from .._session import Session
 from .._validation import check_group_request, check_group_update
 from .._wire import QueryValue, quote_path_segment
@@ -20,7 +21,7 @@ from ..models.groups import (
     ReplaceGroupRequest,
     UpdateGroupRequest,
 )
-from ._common import as_list, build_record, page_of
+from ._common import as_list, build_record
 
 __all__ = ["GroupsResource"]
 
@@ -59,14 +60,12 @@ class GroupsResource:
             auto_update=auto_update,
         )
         request = check_group_request(request)
-        resp = await self._session.request("POST", "/groups", body=dumps(request))
-        result: Group = decode(resp.body, Group, status=resp.status)
+        result: Group = await self._session.call("POST", "/groups", Group, body=dumps(request))
         return self._seen(result)
 
     async def get(self, group_id: str) -> Group:
         """One group by id."""
-        resp = await self._session.request("GET", _path(group_id))
-        result: Group = decode(resp.body, Group, status=resp.status)
+        result: Group = await self._session.call("GET", _path(group_id), Group)
         return self._seen(result)
 
     async def replace(
@@ -87,8 +86,7 @@ class GroupsResource:
             auto_update=auto_update,
         )
         checked = check_group_request(request)
-        resp = await self._session.request("PUT", _path(group_id), body=dumps(checked))
-        result: Group = decode(resp.body, Group, status=resp.status)
+        result: Group = await self._session.call("PUT", _path(group_id), Group, body=dumps(checked))
         return self._seen(result)
 
     async def update(
@@ -114,8 +112,9 @@ class GroupsResource:
             auto_update=auto_update,
         )
         request = check_group_update(request)
-        resp = await self._session.request("POST", _path(group_id), body=dumps(request))
-        result: Group = decode(resp.body, Group, status=resp.status)
+        result: Group = await self._session.call(
+            "POST", _path(group_id), Group, body=dumps(request)
+        )
         return self._seen(result)
 
     async def delete(self, group_id: str) -> None:
@@ -125,8 +124,7 @@ class GroupsResource:
 
     async def members(self, group_id: str) -> list[str]:
         """Every member's number (the API returns them all at once, not paged)."""
-        resp = await self._session.request("GET", f"{_path(group_id)}/members")
-        result: list[str] = decode(resp.body, list[str], status=resp.status)
+        result: list[str] = await self._session.call("GET", f"{_path(group_id)}/members", list[str])
         return result
 
     def list(
@@ -150,10 +148,7 @@ class GroupsResource:
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Group]:
-        resp = await self._session.request("GET", "/groups", query=query)
-        page: Page[Group] = decode_page(
-            resp.body, "groups", Group, status=resp.status, default_page=page_of(query)
-        )
+        page: Page[Group] = await self._session.page("/groups", "groups", Group, query)
         for group in page.items:
             self._seen(group)
         return page

@@ -8,15 +8,15 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from .. import _constants as C
-from .._converter import decode, decode_page
-from .._pagination import AsyncPager, PagerCheckpoint
+from .._checkpoint import PagerCheckpoint
+from .._pagination import AsyncPager
 from .._session import Session
 from .._sync import CheckpointStore, CommitMode, Sync
 from .._validation import check_recipients
 from .._wire import QueryValue, quote_path_segment
 from ..models.common import Page
 from ..models.inbounds import Inbound
-from ._common import as_list, as_store, check_window, encode_filters, page_of
+from ._common import as_list, as_store, check_window, encode_filters
 
 __all__ = ["InboundsResource"]
 
@@ -30,8 +30,7 @@ class InboundsResource:
     async def get(self, inbound_id: str) -> Inbound:
         """One inbound message by id."""
         path = f"/inbounds/{quote_path_segment(inbound_id, 'inbound_id')}"
-        resp = await self._session.request("GET", path)
-        result: Inbound = decode(resp.body, Inbound, status=resp.status)
+        result: Inbound = await self._session.call("GET", path, Inbound)
         return result
 
     def list(
@@ -113,7 +112,5 @@ class InboundsResource:
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Inbound]:
-        resp = await self._session.request("GET", "/inbounds", query=query)
-        return decode_page(
-            resp.body, "inbounds", Inbound, status=resp.status, default_page=page_of(query)
-        )
+        page: Page[Inbound] = await self._session.page("/inbounds", "inbounds", Inbound, query)
+        return page
