@@ -418,12 +418,16 @@ class Sync(Generic[T]):
         return self._store
 
     @property
-    def position(self) -> dict[str, Any] | None:
+    def position(self) -> dict[str, Any]:
         """The checkpoint state after the item last handed out (JSON-safe; a copy).
 
         Store it with the item (same transaction) for exactly-once delivery; a store whose
-        ``load()`` returns it resumes right after that item."""
-        return None if self._position is None else json.loads(json.dumps(self._position))
+        ``load()`` returns it resumes right after that item. Available once the first item
+        was handed out (:class:`SinchValidationError` before)."""
+        if self._position is None:
+            raise SinchValidationError("position", "no item has been handed out yet")
+        state: dict[str, Any] = json.loads(json.dumps(self._position))
+        return state
 
     def __aiter__(self) -> Sync[T]:
         return self

@@ -122,7 +122,7 @@ async def test_exactly_once_with_the_position_in_the_consumers_transaction(
                             raise asyncio.CancelledError  # dies between two transactions
                         with conn:
                             conn.execute("INSERT INTO items VALUES (?)", (item.id,))
-                            store.write(sync.position or {})
+                            store.write(sync.position)
                         n += 1
         finally:
             conn.close()
