@@ -13,7 +13,7 @@ from ._callbacks import (
     sign_callback,
 )
 from ._checkpoint import PagerCheckpoint
-from ._client import SinchClient
+from ._client import ClientOptions, SinchClient
 from ._config import Timeouts
 from ._errors import (
     AuthenticationError,
@@ -41,9 +41,10 @@ from ._errors import (
     UndecodableSendResponse,
 )
 from ._fanout import FanoutProgress, SendMany, SendOutcome
-from ._limits import MessageRateLimiter, RateLimiter
+from ._limits import Limits, MessageRateLimiter, RateLimiter
 from ._pagination import AsyncPager
 from ._retry import RetryPolicy
+from ._session import Hook, HookEvent, Operation
 from ._sync import (
     CheckpointStore,
     JsonFileCheckpoint,
@@ -113,6 +114,7 @@ __all__ = [
     "CheckpointStore",
     "ClientClosedError",
     "ClientLoopError",
+    "ClientOptions",
     "ConflictError",
     "DeliveryReportType",
     "DeliveryStatus",
@@ -123,8 +125,11 @@ __all__ = [
     "ForbiddenError",
     "Group",
     "GroupKeyword",
+    "Hook",
+    "HookEvent",
     "Inbound",
     "JsonFileCheckpoint",
+    "Limits",
     "MediaBatch",
     "MediaBatchRequest",
     "MediaBatchUpdate",
@@ -139,6 +144,7 @@ __all__ = [
     "MoText",
     "NonceStore",
     "NotFoundError",
+    "Operation",
     "Page",
     "PagerCheckpoint",
     "RateLimitError",

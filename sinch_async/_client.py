@@ -6,6 +6,7 @@ import copy
 import os
 from collections.abc import Iterable, Mapping
 from types import TracebackType
+from typing import Any, TypedDict, Unpack
 
 import aiohttp
 
@@ -22,7 +23,32 @@ from .resources.delivery_reports import DeliveryReportsResource
 from .resources.groups import GroupsResource
 from .resources.inbounds import InboundsResource
 
-__all__ = ["SinchClient"]
+__all__ = ["ClientOptions", "SinchClient"]
+
+
+class ClientOptions(TypedDict, total=False):
+    """Every keyword :class:`SinchClient` accepts (for ``from_env`` and
+    ``FakeSinch.client``), so a misspelt option fails type checking."""
+
+    service_plan_id: str | None
+    api_token: str | None
+    project_id: str | None
+    key_id: str | None
+    key_secret: str | None
+    region: str | None
+    base_url: str | None
+    auth_url: str | None
+    session: aiohttp.ClientSession | None
+    timeouts: Timeouts | None
+    max_connections: int
+    allow_insecure_http: bool
+    user_agent: str
+    max_concurrency: int | None
+    messages_per_second: float | RateLimiter | None
+    retry: RetryPolicy | None
+    reconcile_sends: bool
+    default_headers: Mapping[str, str] | None
+    hooks: Iterable[Hook]
 
 
 class SinchClient:
@@ -165,7 +191,9 @@ class SinchClient:
         self._engine.hooks.append(hook)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> SinchClient:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Unpack[ClientOptions]
+    ) -> SinchClient:
         """Build a client from the environment; keyword arguments win.
 
         Service plan: ``SINCH_SERVICE_PLAN_ID`` + ``SINCH_API_TOKEN``; or project keys:
@@ -183,7 +211,10 @@ class SinchClient:
             "base_url": "SINCH_BASE_URL",
             "auth_url": "SINCH_AUTH_URL",
         }
-        kwargs: dict[str, object] = {k: env.get(v) or None for k, v in names.items()}
+        kwargs: dict[str, Any] = {k: env.get(v) or None for k, v in names.items()}
+        unknown = set(overrides) - set(ClientOptions.__annotations__)
+        if unknown:
+            raise SinchConfigError(f"unknown option(s): {', '.join(sorted(unknown))}")
         kwargs.update(overrides)
         plan: tuple[str, ...] = ("service_plan_id", "api_token")
         project: tuple[str, ...] = ("project_id", "key_id", "key_secret")
@@ -202,7 +233,7 @@ class SinchClient:
                 + " and ".join(missing)
                 + " (or SINCH_PROJECT_ID, SINCH_KEY_ID and SINCH_KEY_SECRET)"
             )
-        return cls(**kwargs)  # type: ignore[arg-type]
+        return cls(**kwargs)
 
     @property
     def base_url(self) -> str:

@@ -70,7 +70,7 @@ class SendOutcome:
     index: int
     request: Any
     batch: Batch | None = None
-    error: BaseException | None = None
+    error: SinchError | None = None
 
     @property
     def ok(self) -> bool:
@@ -255,8 +255,13 @@ class SendMany:
             self._count(outcome)
             self._results.put_nowait(outcome)
             raise
-        except Exception as exc:
+        except SinchError as exc:
             outcome = SendOutcome(index=index, request=request, error=exc)
+        except Exception as exc:  # a bug, not a send outcome: still recorded, typed
+            log.error("send_many: unexpected %r for item %d", exc, index, exc_info=True)
+            wrapped = SinchError(f"unexpected {type(exc).__name__}: {exc}")
+            wrapped.__cause__ = exc
+            outcome = SendOutcome(index=index, request=request, error=wrapped)
         else:
             outcome = SendOutcome(index=index, request=request, batch=batch)
         self._count(outcome)

@@ -586,10 +586,13 @@ class Engine:
         headers["Authorization"] = authorization
         if call.body is not None:
             headers["Content-Type"] = "application/json"
-        op = _CURRENT.get() if self.hooks else None
+        op = _CURRENT.get()
         if op is not None:
             op.attempts += 1
-            self.emit("request", op, method=method, url=shown, attempt=op.attempts)
+            if self.hooks:
+                self.emit("request", op, method=method, url=shown, attempt=op.attempts)
+            else:
+                op = None  # nobody listens: skip building events below
         started = time.perf_counter()
         call.in_flight = True
         try:

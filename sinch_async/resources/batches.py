@@ -278,6 +278,15 @@ class BatchesResource:
                     found = await self._reconcile_lookup(request, started, exc)
                     if found is not None:
                         return self._remember(found)
+                    log.info(
+                        "send not found by client_reference after %s: sending again",
+                        type(exc).__name__,
+                        extra={
+                            "sinch_event": "resend",
+                            "sinch_method": "POST",
+                            "sinch_attempt": attempt,
+                        },
+                    )
                     if attempt == max_sends:
                         raise SendOutcomeUnknown(
                             request, exc, f"no batch after {attempt} sends"
@@ -370,9 +379,20 @@ class BatchesResource:
                 "send reconciled: batch %s found by client_reference after %s",
                 mine[0].id,
                 type(cause).__name__,
+                extra={
+                    "sinch_event": "reconciled",
+                    "sinch_method": "POST",
+                    "sinch_batch_id": mine[0].id,
+                    "sinch_status": getattr(cause, "status", None),
+                },
             )
             return mine[0]
         if mine or earlier:
+            log.warning(
+                "send outcome unknown: %d batches could be this send's",
+                len(mine) + len(earlier),
+                extra={"sinch_event": "reconcile_ambiguous", "sinch_method": "POST"},
+            )
             raise SendOutcomeUnknown(
                 request,
                 cause,

@@ -9,7 +9,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 from aiohttp import web
 
@@ -27,6 +27,9 @@ from ._util import ApiError, JSONObject, aware_utc, truncate_to_millis
 __all__ = ["FakeSinch"]
 
 _TICK = 0.02  # seconds between checks for scheduled batches that became due
+
+if TYPE_CHECKING:
+    from .._client import ClientOptions, SinchClient
 
 
 def _rng(seed: int | None, area: str) -> random.Random:
@@ -472,7 +475,7 @@ class FakeSinch:
 
     # -- SDK clients -------------------------------------------------------------------
 
-    def client(self, **kwargs: Any) -> Any:
+    def client(self, **kwargs: Unpack[ClientOptions]) -> SinchClient:
         """A ``sinch_async.SinchClient`` pointed at this fake (``kwargs`` passed through and
         winning over the fake's credentials)."""
         sinch_async = importlib.import_module("sinch_async")
@@ -481,9 +484,10 @@ class FakeSinch:
             "api_token": self.api_token,
             "base_url": self.base_url,
         }
-        return sinch_async.SinchClient(**{**options, **kwargs})
+        client: SinchClient = sinch_async.SinchClient(**{**options, **kwargs})
+        return client
 
-    def project_client(self, **kwargs: Any) -> Any:
+    def project_client(self, **kwargs: Unpack[ClientOptions]) -> SinchClient:
         """A ``sinch_async.SinchClient`` using project (OAuth2) auth against this fake
         (``kwargs`` passed through, e.g. a wrong ``key_secret``, win)."""
         sinch_async = importlib.import_module("sinch_async")
@@ -494,7 +498,8 @@ class FakeSinch:
             "base_url": self.base_url,
             "auth_url": self.auth_url,
         }
-        return sinch_async.SinchClient(**{**options, **kwargs})
+        client: SinchClient = sinch_async.SinchClient(**{**options, **kwargs})
+        return client
 
     # -- lifecycle ---------------------------------------------------------------------
 
