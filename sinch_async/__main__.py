@@ -5,4 +5,4 @@ from .cli import main
 __all__ = ["main"]
 
 if __name__ == "__main__":
-    main()
+    main("python -m sinch_async")

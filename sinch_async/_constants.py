@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from ._version import __version__
+
 __all__ = [
     "API_PATH",
     "DEFAULT_CONNECT_TIMEOUT",
@@ -54,4 +56,4 @@ MAX_CHILD_GROUPS: Final = 10
 MAX_KEYWORD: Final = 15
 
 
-USER_AGENT: Final = "sinch-async/0.1.0"
+USER_AGENT: Final = f"sinch-async/{__version__}"

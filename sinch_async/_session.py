@@ -188,6 +188,21 @@ class _Scope:
             self._engine.emit("operation_end", self._op, error=exc)
 
 
+class _NoScope:
+    """Stands in for :class:`_Scope` when there is nothing to track."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_SCOPE = _NoScope()
+
+
 class _Call:
     """The values one request carries through its attempts."""
 
@@ -273,8 +288,11 @@ class Engine:
 
     # --- hooks and operations --------------------------------------------------------------
 
-    def operation(self, name: str, deadline: float | None = None) -> _Scope:
-        """A scope that makes everything awaited inside one operation."""
+    def operation(self, name: str, deadline: float | None = None) -> _Scope | _NoScope:
+        """A scope that makes everything awaited inside one operation (free when nobody
+        listens and no deadline applies)."""
+        if deadline is None and not self.hooks:
+            return _NO_SCOPE
         return _Scope(self, name, deadline)
 
     def emit(self, kind: EventKind, operation: Operation, **fields: Any) -> None:
@@ -729,7 +747,7 @@ class Session:
     def with_options(self, options: RequestOptions) -> Session:
         return Session(self.engine, self.options.merged(options))
 
-    def operation(self, name: str) -> _Scope:
+    def operation(self, name: str) -> _Scope | _NoScope:
         """Make everything awaited inside one SDK-level operation (hooks, deadline)."""
         return self.engine.operation(name, self.options.deadline)
 
