@@ -73,6 +73,7 @@ def test_dependencies_core_and_extras() -> None:
     dev = set(PROJECT["optional-dependencies"]["dev"])
     assert set(PROJECT["optional-dependencies"]["cli"]) <= dev
     assert set(PROJECT["optional-dependencies"]["testing"]) <= dev
+    assert set(PROJECT["optional-dependencies"]["redis"]) <= dev
 
 
 def test_installed_metadata() -> None:
