@@ -8,64 +8,25 @@ import re
 import sys
 import time
 import types
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
-from sinch_async.testing import FakeSinch, Fault, pytest_plugin
+from sinch_async.testing import FakeSinch, Fault
 from sinch_async.testing.pytest_plugin import FakeSinchFactory
+from tests.conftest import AUTH, NOW, FakeClock, call
 
-# The plugin is registered through the package's pytest11 entry point once installed;
-# re-exported here so the suite also runs from a plain checkout (PYTHONPATH=.).
-fake_sinch = pytest_plugin.fake_sinch
-fake_sinch_factory = pytest_plugin.fake_sinch_factory
+__all__ = ["AUTH", "NOW", "TEXT", "ULID", "Clock", "call"]  # also used by the other fake tests
 
-NOW = datetime(2026, 11, 23, 12, 0, 0, 123000, tzinfo=UTC)
-AUTH = {"Authorization": "Bearer test-token"}
+pytestmark = pytest.mark.fake_sinch(on_clock=True, seed=7)
+
+#: A settable clock for ``FakeSinch(now=...)`` (the other FakeSinch test modules use it).
+Clock = FakeClock
 TEXT = {"to": ["+15551230001"], "from": "+15550000000", "body": "hello"}
 SHORT = aiohttp.ClientTimeout(total=0.1)
 ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
-
-
-class Clock:
-    """A settable clock for ``FakeSinch(now=...)``."""
-
-    def __init__(self, value: datetime) -> None:
-        self.value = value
-
-    def __call__(self) -> datetime:
-        return self.value
-
-    def advance(self, **delta: float) -> None:
-        self.value += timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest_asyncio.fixture
-async def fake(fake_sinch_factory: FakeSinchFactory, clock: Clock) -> FakeSinch:
-    return await fake_sinch_factory(now=clock, seed=7)
-
-
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(headers=AUTH) as session:
-        yield session
-
-
-async def call(
-    http: aiohttp.ClientSession, fake: FakeSinch, method: str, path: str, **kwargs: Any
-) -> tuple[int, Any]:
-    async with http.request(method, fake.url(path), **kwargs) as resp:
-        body = await resp.read()
-        return resp.status, (await resp.json() if body else None)
 
 
 async def send(http: aiohttp.ClientSession, fake: FakeSinch, **overrides: Any) -> tuple[int, Any]:
@@ -433,7 +394,7 @@ async def test_dry_run_parameters_and_limits(fake: FakeSinch, http: aiohttp.Clie
 # -- update / replace / cancel / feedback --------------------------------------------------
 
 
-async def test_update_batch(fake: FakeSinch, http: aiohttp.ClientSession, clock: Clock) -> None:
+async def test_update_batch(fake: FakeSinch, http: aiohttp.ClientSession, clock: FakeClock) -> None:
     _, batch = await send(http, fake, to=["+111", "+222"], client_reference="keep")
     clock.advance(seconds=5)
     status, updated = await call(
@@ -484,7 +445,9 @@ async def test_update_validation(
     assert fake.batches[batch["id"]] == batch
 
 
-async def test_replace_keeps_id(fake: FakeSinch, http: aiohttp.ClientSession, clock: Clock) -> None:
+async def test_replace_keeps_id(
+    fake: FakeSinch, http: aiohttp.ClientSession, clock: FakeClock
+) -> None:
     _, batch = await send(http, fake, client_reference="old", delivery_report="full")
     clock.advance(minutes=1)
     new = {"to": ["+999"], "type": "mt_binary", "body": "AAAA", "udh": "00"}
@@ -501,7 +464,7 @@ async def test_replace_keeps_id(fake: FakeSinch, http: aiohttp.ClientSession, cl
     assert (await call(http, fake, "PUT", "/batches/unknown", json=TEXT))[0] == 404
 
 
-async def test_cancel(fake: FakeSinch, http: aiohttp.ClientSession, clock: Clock) -> None:
+async def test_cancel(fake: FakeSinch, http: aiohttp.ClientSession, clock: FakeClock) -> None:
     _, batch = await send(http, fake)
     clock.advance(seconds=1)
     status, canceled = await call(http, fake, "DELETE", f"/batches/{batch['id']}")

@@ -19,13 +19,14 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from sinch_async.testing import CallbackAttempt, FakeSinch, pytest_plugin
+from sinch_async.testing import CallbackAttempt, FakeSinch
 from sinch_async.testing.pytest_plugin import FakeSinchFactory
-from tests.test_fake_sinch import AUTH, NOW, Clock, call
+from tests.conftest import NOW, FakeClock, call
 
-fake_sinch_factory = pytest_plugin.fake_sinch_factory
 A, B = "+15550000001", "+15550000002"
 SECRET = "webhook-secret"
+
+pytestmark = pytest.mark.fake_sinch(on_clock=True, seed=1, callback_secret=SECRET)
 
 
 @dataclass
@@ -75,22 +76,6 @@ async def receiver() -> AsyncIterator[Receiver]:
         await runner.cleanup()
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest_asyncio.fixture
-async def fake(fake_sinch_factory: FakeSinchFactory, clock: Clock) -> FakeSinch:
-    return await fake_sinch_factory(now=clock, seed=1, callback_secret=SECRET)
-
-
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(headers=AUTH) as session:
-        yield session
-
-
 async def send(http: aiohttp.ClientSession, fake: FakeSinch, **body: Any) -> dict[str, Any]:
     status, batch = await call(
         http, fake, "POST", "/batches", json={"to": [A, B], "body": "hi", **body}
@@ -111,6 +96,18 @@ def free_port() -> int:
         return port
 
 
+async def settled(fake: FakeSinch) -> None:
+    """Wait until no callback delivery of the started fake is running: then nothing else
+    is on its way (instead of sleeping a while and hoping everything that would come came).
+
+    Waits on the dispatcher's delivery tasks: FakeSinch has no public way to say so yet.
+    """
+    tasks = fake._callbacks._tasks  # a job's task leaves the set when it is done
+    async with asyncio.timeout(5):
+        while tasks:
+            await asyncio.wait(set(tasks))
+
+
 async def test_report_modes(
     fake: FakeSinch, http: aiohttp.ClientSession, receiver: Receiver
 ) -> None:
@@ -126,7 +123,7 @@ async def test_report_modes(
         for mode in ("none", "summary", "full", "per_recipient", "per_recipient_final")
     }
     await fake.wait_for_callbacks(1 + 1 + 6 + 2)
-    await asyncio.sleep(0.05)  # nothing else is on its way
+    await settled(fake)  # nothing else is on its way
     assert len(receiver.got) == len(fake.callbacks) == 10
     assert receiver.at("/none") == []
 
@@ -206,7 +203,7 @@ async def test_retries(fake: FakeSinch, http: aiohttp.ClientSession, receiver: R
     await send(http, fake, to=[A], delivery_report="summary", callback_url=receiver.url("/flaky"))
     await send(http, fake, to=[A], delivery_report="summary", callback_url=receiver.url("/bad"))
     await fake.wait_for_callbacks(4)
-    await asyncio.sleep(0.1)
+    await settled(fake)
 
     def by_url(path: str) -> list[tuple[int, int | None]]:
         return [(a.attempt, a.status) for a in fake.callbacks if a.url.endswith(path)]
@@ -235,7 +232,7 @@ async def test_default_url_and_missing_url(
     batch = await send(http, fake, delivery_report="full")
     own = await send(http, fake, delivery_report="summary", callback_url=receiver.url("/own"))
     await fake.wait_for_callbacks(2)
-    await asyncio.sleep(0.05)
+    await settled(fake)
     assert sorted((r.path, r.json["batch_id"]) for r in receiver.got) == [
         ("/own", own["id"]),
         ("/plan", batch["id"]),
@@ -249,7 +246,7 @@ async def test_summary_waits_for_final_statuses(
     batch = await send(http, fake, delivery_report="summary", callback_url=receiver.url("/s"))
     per = await send(http, fake, delivery_report="per_recipient", callback_url=receiver.url("/p"))
     await fake.wait_for_callbacks(5)  # per_recipient: A x3, B Queued + Dispatched
-    await asyncio.sleep(0.05)
+    await settled(fake)
     assert receiver.at("/s") == []  # B is not final yet
     await call(http, fake, "DELETE", f"/batches/{batch['id']}")
     await call(http, fake, "DELETE", f"/batches/{per['id']}")
@@ -266,13 +263,14 @@ async def test_summary_waits_for_final_statuses(
 
 
 async def test_scheduled_batch_calls_back_when_due(
-    fake: FakeSinch, http: aiohttp.ClientSession, receiver: Receiver, clock: Clock
+    fake: FakeSinch, http: aiohttp.ClientSession, receiver: Receiver, clock: FakeClock
 ) -> None:
     send_at = (clock.value + timedelta(minutes=1)).isoformat()
     await send(
         http, fake, delivery_report="summary", callback_url=receiver.url("/later"), send_at=send_at
     )
-    await asyncio.sleep(0.1)
+    fake.dispatch_due()  # what the fake's ticker does every few ms: not due yet
+    await settled(fake)
     assert fake.callbacks == []
     clock.advance(minutes=1)  # no request needed: the fake notices on its own
     await fake.wait_for_callbacks(1, timeout=2)
@@ -282,7 +280,7 @@ async def test_scheduled_batch_calls_back_when_due(
 
 
 async def test_inbound_callbacks(
-    fake_sinch_factory: FakeSinchFactory, receiver: Receiver, clock: Clock
+    fake_sinch_factory: FakeSinchFactory, receiver: Receiver, clock: FakeClock
 ) -> None:
     fake = await fake_sinch_factory(
         now=clock, inbound_callback_url=receiver.url("/mo"), callback_secret=SECRET
@@ -298,7 +296,7 @@ async def test_inbound_callbacks(
         admin = await resp.json()
     fake.seed_inbounds(3)  # seeds arrive silently
     await fake.wait_for_callbacks(2)
-    await asyncio.sleep(0.05)
+    await settled(fake)
     bodies = sorted((r.json for r in receiver.got), key=lambda mo: str(mo["body"]))
     assert bodies == [inbound, admin]
     got = receiver.got[0]
@@ -310,6 +308,7 @@ async def test_inbound_callbacks(
 
 
 async def test_callbacks_before_start_and_after_close(receiver: Receiver) -> None:
+    """Real time on purpose: closing must cancel the fake's own 30 s wait at once."""
     fake = FakeSinch(inbound_callback_url=receiver.url("/early"))
     fake.add_inbound(from_="+1", to="2", body="queued until start")
     async with fake:
@@ -327,6 +326,7 @@ async def test_callbacks_before_start_and_after_close(receiver: Receiver) -> Non
 
 
 async def test_wait_for_callbacks_times_out(fake: FakeSinch) -> None:
+    """Real time on purpose: the timeout under test runs on the event loop's clock."""
     started = time.monotonic()
     with pytest.raises(TimeoutError):
         await fake.wait_for_callbacks(1, timeout=0.1)

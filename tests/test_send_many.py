@@ -20,11 +20,7 @@ from sinch_async.testing import FakeSinch, Fault
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSinch]:
-    async with FakeSinch(seed=7) as server:
-        yield server
+pytestmark = pytest.mark.fake_sinch(seed=7)
 
 
 def requests(n: int, *, ref: bool = True) -> Iterator[TextBatchRequest]:
@@ -111,20 +107,29 @@ async def test_leaving_early_accounts_for_in_flight_sends(fake: FakeSinch) -> No
 async def test_cancelling_the_consumer_task(fake: FakeSinch) -> None:
     fake.latency = 0.05
     async with fake.client(retry=FAST) as client:
+        consumed = 0
+        underway = asyncio.Event()
 
         async def consume() -> None:
+            nonlocal consumed
             async with client.batches.send_many(requests(1000), concurrency=10) as outcomes:
                 async for _ in outcomes:
-                    pass
+                    consumed += 1
+                    if consumed == 20:
+                        underway.set()
 
         task = asyncio.create_task(consume())
-        await asyncio.sleep(0.2)
+        async with asyncio.timeout(5):
+            await underway.wait()  # in full swing: ten sends in flight, more queued
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         stored = len(fake.batches)
+        # Real time on purpose: a sender that outlived the cancellation would store a
+        # batch within one latency (50 ms) of FakeSinch; watch for four.
         await asyncio.sleep(0.2)
         assert len(fake.batches) == stored  # nothing kept sending after cancellation
+        assert consumed < 1000
 
 
 # --- reconciliation ----------------------------------------------------------------------
