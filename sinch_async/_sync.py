@@ -46,7 +46,10 @@ class CheckpointStore(Protocol):
 
     ``save`` must replace the state atomically (all or nothing). A store may also offer
     ``async acquire()`` / ``async release()``: the sync then holds it for its whole run, and
-    ``acquire`` raises :class:`CheckpointInUseError` when another sync holds it.
+    ``acquire`` raises :class:`CheckpointInUseError` when another sync holds it. A store
+    held under an expiring lease also offers ``async ensure_held()``, awaited before each
+    item is handed out: it raises (:class:`CheckpointLeaseLost`) once the lease is gone,
+    and the sync stops.
     """
 
     async def load(self) -> dict[str, Any] | None: ...
@@ -323,6 +326,40 @@ class SyncStats:
     commits: int = 0
 
 
+class _Cursor:
+    """The position after one item, kept cheap: the state dict is built only when it is
+    committed or asked for (``Sync.position``)."""
+
+    __slots__ = ("base", "delivered", "high", "n_ties", "tie_list", "when")
+
+    def __init__(
+        self,
+        base: dict[str, Any],
+        when: datetime | None,
+        tie_list: list[str],
+        n_ties: int,
+        high: datetime,
+        delivered: int,
+    ) -> None:
+        self.base = base
+        self.when = when
+        self.tie_list = tie_list  # shared and appended to: the first n_ties are this one's
+        self.n_ties = n_ties
+        self.high = high
+        self.delivered = delivered
+
+    def materialize(self) -> dict[str, Any]:
+        cursor_end = (self.when or self.high - _MS) + _MS
+        return {
+            **self.base,
+            "cursor": {
+                "end": format_datetime(cursor_end),
+                "ties": sorted(self.tie_list[: self.n_ties]),
+            },
+            "delivered": self.delivered,
+        }
+
+
 ListFn = Callable[..., AsyncPager[Any]]
 CommitMode = Literal["auto", "manual"]
 
@@ -346,11 +383,12 @@ class Sync(Generic[T]):
       ``commit_interval=T`` seconds commit less often (a crash then repeats up to N items,
       a page, or T seconds' worth). :meth:`commit` commits the item in hand at once
       (before a ``break``).
-    * ``"manual"``, **exactly once**: the sync never saves while walking; store
-      :attr:`position` in the same transaction as each item (see
-      :class:`SqliteCheckpoint`), and it saves the finished window at the end.
+    * ``"manual"``, **exactly once**: the sync never saves; store :attr:`position` in the
+      same transaction as each item (or each batch of items; see
+      :class:`SqliteCheckpoint`), and once more after the loop (the window is done).
 
-    The store is held (locked) for the whole run when it supports it.
+    The store is held (locked) for the whole run when it supports it; a store held
+    under a lease stops the sync with :class:`CheckpointLeaseLost` once the lease is lost.
     """
 
     def __init__(
@@ -407,8 +445,8 @@ class Sync(Generic[T]):
         self._now = now
         self.stats = SyncStats()
         self._gen: AsyncGenerator[T, None] | None = None
-        self._position: dict[str, Any] | None = None
-        self._committed: dict[str, Any] | None = None
+        self._position: dict[str, Any] | _Cursor | None = None
+        self._committed: dict[str, Any] | _Cursor | None = None
         self._uncommitted = 0
         self._last_commit = time.monotonic()
         self._held = False
@@ -426,8 +464,12 @@ class Sync(Generic[T]):
         was handed out (:class:`SinchValidationError` before)."""
         if self._position is None:
             raise SinchValidationError("position", "no item has been handed out yet")
-        state: dict[str, Any] = json.loads(json.dumps(self._position))
-        return state
+        return json.loads(json.dumps(self._materialized()))  # type: ignore[no-any-return]
+
+    def _materialized(self) -> dict[str, Any]:
+        pos = self._position
+        assert pos is not None
+        return pos.materialize() if isinstance(pos, _Cursor) else pos
 
     def __aiter__(self) -> Sync[T]:
         return self
@@ -471,6 +513,11 @@ class Sync(Generic[T]):
             await acquire()
             self._held = True
 
+    async def _ensure_held(self) -> None:
+        ensure = getattr(self._store, "ensure_held", None)
+        if self._held and callable(ensure):
+            await ensure()
+
     async def _release(self) -> None:
         release = getattr(self._store, "release", None)
         if self._held and callable(release):
@@ -509,24 +556,21 @@ class Sync(Generic[T]):
             "total": None,
         }
 
-    async def _save(self, state: dict[str, Any]) -> None:
-        """Save ``state``; a cancellation arriving meanwhile waits for the save to finish
-        (the state is a committed position either way)."""
-        if state is self._committed:
+    async def _save(self, position: dict[str, Any] | _Cursor) -> None:
+        """Commit ``position`` (built into the state dict only now). A cancellation that
+        interrupts a save leaves the old or the new position, both correct: the consumer
+        was done with the item either way."""
+        if position is self._committed:
             return
-        snapshot = dict(state)
-        task = asyncio.ensure_future(self._store.save(snapshot))
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            await asyncio.wait([task])
-            raise
-        self._committed = state
+        state = position.materialize() if isinstance(position, _Cursor) else position
+        await self._store.save(state)
+        self._committed = position
         self._uncommitted = 0
-        self._last_commit = time.monotonic()
+        if self._commit_interval is not None:
+            self._last_commit = time.monotonic()
         self.stats.commits += 1
 
-    async def _after_item(self, state: dict[str, Any], end_of_page: bool) -> None:
+    async def _after_item(self, state: _Cursor, end_of_page: bool) -> None:
         """The consumer asked for the next item: it is done with the previous one."""
         if self._commit != "auto":
             return
@@ -549,6 +593,7 @@ class Sync(Generic[T]):
         await self._acquire()
         try:
             async for item in self._walk():
+                await self._ensure_held()  # a lost lease: hand out nothing more
                 yield item
         finally:
             await self._release()
@@ -580,15 +625,18 @@ class Sync(Generic[T]):
             sub_end = min(done_until + self._chunk, end)
             async for item in self._walk_window(state, done_until, sub_end):
                 yield item
-                state = self._position
             done_until = sub_end
-            state = {**self._position, "done_until": format_datetime(done_until), "cursor": None}
+            state = {
+                **self._materialized(),
+                "done_until": format_datetime(done_until),
+                "cursor": None,
+            }
             self._position = state
             if self._commit == "auto":
                 await self._save(state)
             self.stats.windows_done += 1
-        if self._commit == "manual":
-            await self._save(state)  # the whole window is done: nothing left to hand out
+        # manual: nothing is saved here; ``position`` now says the window is done, for the
+        # consumer to store with its last items (saving it ourselves could get ahead of them)
 
     async def _walk_window(
         self, state: dict[str, Any], low: datetime, high: datetime
@@ -596,11 +644,14 @@ class Sync(Generic[T]):
         cursor = state.get("cursor")
         upper = high
         ties: set[str] = set()
+        tie_list: list[str] = []
         cursor_time: datetime | None = None
         if cursor is not None:
             upper = parse_datetime(cursor["end"])
-            ties = set(cursor["ties"])
+            tie_list = list(cursor["ties"])
+            ties = set(tie_list)
             cursor_time = upper - _MS
+        delivered = int(state.get("delivered") or 0)
         seen: set[str] = set()
         walks = 0
         while True:
@@ -632,18 +683,17 @@ class Sync(Generic[T]):
                     for n, (item, item_id) in enumerate(fresh, 1):
                         when = self._time_of(item)
                         if when is not None and (cursor_time is None or when < cursor_time):
-                            cursor_time, ties = when, set()
+                            cursor_time, ties, tie_list = when, set(), []
                         ties.add(item_id)
-                        cursor_end = (cursor_time or high - _MS) + _MS
-                        state = {
-                            **state,
-                            "cursor": {"end": format_datetime(cursor_end), "ties": sorted(ties)},
-                            "delivered": int(state.get("delivered") or 0) + 1,
-                        }
-                        self._position = state
+                        tie_list.append(item_id)
+                        delivered += 1
+                        position = _Cursor(
+                            state, cursor_time, tie_list, len(tie_list), high, delivered
+                        )
+                        self._position = position
                         self.stats.items += 1
                         yield item
-                        await self._after_item(state, n == len(fresh))
+                        await self._after_item(position, n == len(fresh))
             except SinchPagingError as exc:
                 # The data moved so much that the listing broke its own count (or the
                 # server misbehaves): walk again, within the same bound.
