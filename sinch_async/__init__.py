@@ -19,10 +19,12 @@ from ._errors import (
     AuthenticationError,
     BadRequestError,
     CheckpointInUseError,
+    CheckpointLeaseLost,
     ClientClosedError,
     ClientLoopError,
     ConflictError,
     ForbiddenError,
+    LimiterUnavailableError,
     NotFoundError,
     RateLimitError,
     RedirectError,
@@ -41,6 +43,14 @@ from ._errors import (
     UndecodableSendResponse,
 )
 from ._fanout import FanoutProgress, SendMany, SendOutcome
+from ._ledger import (
+    Ledger,
+    LedgerBusyError,
+    LedgerError,
+    LedgerRecord,
+    RecordedSendError,
+    SqliteLedger,
+)
 from ._limits import Limits, MessageRateLimiter, RateLimiter
 from ._pagination import AsyncPager
 from ._retry import RetryPolicy
@@ -111,6 +121,7 @@ __all__ = [
     "CallbackSignatureError",
     "CallbackVerifier",
     "CheckpointInUseError",
+    "CheckpointLeaseLost",
     "CheckpointStore",
     "ClientClosedError",
     "ClientLoopError",
@@ -129,6 +140,11 @@ __all__ = [
     "HookEvent",
     "Inbound",
     "JsonFileCheckpoint",
+    "Ledger",
+    "LedgerBusyError",
+    "LedgerError",
+    "LedgerRecord",
+    "LimiterUnavailableError",
     "Limits",
     "MediaBatch",
     "MediaBatchRequest",
@@ -150,6 +166,7 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RecipientDeliveryReport",
+    "RecordedSendError",
     "RedirectError",
     "RetryPolicy",
     "SendMany",
@@ -167,6 +184,7 @@ __all__ = [
     "SinchTransportError",
     "SinchValidationError",
     "SqliteCheckpoint",
+    "SqliteLedger",
     "StatusBucket",
     "Sync",
     "SyncStats",

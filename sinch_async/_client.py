@@ -14,7 +14,7 @@ from . import _constants as C
 from ._auth import DEFAULT_AUTH_URL, Auth, ProjectAuth, ServicePlanAuth
 from ._config import OAUTH_REGIONS, Secret, Timeouts, resolve_base_url
 from ._errors import SinchConfigError
-from ._limits import Limits, RateLimiter
+from ._limits import Limits, RateLimiter, SharedGroupSizes
 from ._retry import RetryPolicy
 from ._session import Engine, Hook, RequestOptions, Session
 from ._validation import check_plain_id
@@ -45,6 +45,7 @@ class ClientOptions(TypedDict, total=False):
     user_agent: str
     max_concurrency: int | None
     messages_per_second: float | RateLimiter | None
+    group_sizes: SharedGroupSizes | None
     retry: RetryPolicy | None
     reconcile_sends: bool
     default_headers: Mapping[str, str] | None
@@ -58,6 +59,12 @@ class SinchClient:
     client:``; the HTTP session is created on first use inside the running loop and closed
     on exit. Pass ``session=`` to borrow your own ``aiohttp.ClientSession`` (never closed
     by the client) and ``base_url=`` to talk to a local server such as FakeSinch.
+
+    ``messages_per_second`` is the plan's limit: a number (this process only) or a
+    :class:`RateLimiter`, e.g. ``sinch_async.redis.RedisRateLimiter`` to share the budget
+    and 429 pauses between processes. A send to a group costs its size when a response
+    has shown it; ``group_sizes`` (e.g. ``sinch_async.redis.RedisGroupSizes``) shares the
+    sizes seen between processes, so a fresh worker charges a group send in full.
     """
 
     def __init__(
@@ -78,6 +85,7 @@ class SinchClient:
         user_agent: str = C.USER_AGENT,
         max_concurrency: int | None = None,
         messages_per_second: float | RateLimiter | None = None,
+        group_sizes: SharedGroupSizes | None = None,
         retry: RetryPolicy | None = None,
         reconcile_sends: bool = True,
         default_headers: Mapping[str, str] | None = None,
@@ -144,7 +152,9 @@ class SinchClient:
             hooks=hooks,
         )
         self._reconcile_sends = reconcile_sends
-        self._group_sizes: dict[str, int] = {}
+        if group_sizes is not None and not isinstance(group_sizes, SharedGroupSizes):
+            raise SinchConfigError("group_sizes must be a SharedGroupSizes (e.g. RedisGroupSizes)")
+        self._group_sizes: dict[str, int] = {} if group_sizes is None else group_sizes
         self._attach(Session(self._engine))
 
     def _attach(self, session: Session) -> None:

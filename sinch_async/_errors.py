@@ -14,10 +14,12 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CheckpointInUseError",
+    "CheckpointLeaseLost",
     "ClientClosedError",
     "ClientLoopError",
     "ConflictError",
     "ForbiddenError",
+    "LimiterUnavailableError",
     "NotFoundError",
     "RateLimitError",
     "RedirectError",
@@ -77,6 +79,11 @@ class ClientLoopError(SinchError, RuntimeError):
 
 class CheckpointInUseError(SinchError):
     """Another sync (in this or another process) holds this checkpoint."""
+
+
+class LimiterUnavailableError(SinchError):
+    """A shared rate limiter (for example on Redis) could not be asked: the request was
+    *not* sent. Requests are never sent unlimited when the shared budget is unknown."""
 
 
 class SinchTransportError(SinchError):
@@ -252,3 +259,25 @@ def api_error_for_status(status: int) -> type[SinchAPIError]:
     if status >= 500:
         return ServerError
     return _BY_STATUS.get(status, SinchAPIError)
+
+
+class CheckpointLeaseLost(SinchError):
+    """The sync does not hold its checkpoint's lease (any more), so it stops.
+
+    A shared checkpoint (``sinch_async.redis._checkpoint.RedisCheckpoint``) is held under a
+    lease that expires if its holder stops renewing it. ``reason`` says why:
+
+    * ``"expired"``: the lease ran out (the process stalled, or could not renew it in
+      time) and another sync may hold it now;
+    * ``"fenced"``: another sync took the checkpoint over; this sync's save was refused,
+      so the newer state was not overwritten;
+    * ``"unavailable"``: the store could not be reached to take, renew or write the lease
+      (fail closed: nothing is handed out without a checkpoint).
+
+    Items this sync handed out but had not committed are handed out again by the next
+    holder (at least once); run the sync again to continue.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import (
     AsyncGenerator,
@@ -26,6 +27,16 @@ from ._errors import (
     SinchValidationError,
     UndecodableSendResponse,
 )
+from ._ledger import (
+    Claim,
+    Ledger,
+    LedgerError,
+    LedgerRecord,
+    RecordedSendError,
+    campaign_reference,
+    check_campaign,
+    request_digest,
+)
 from .models.batches import (
     Batch,
     BatchRequest,
@@ -40,6 +51,9 @@ __all__ = ["DEFAULT_GRACE", "FanoutProgress", "SendMany", "SendOutcome"]
 log = logging.getLogger("sinch_async")
 
 SendFn = Callable[[BatchRequest], Awaitable[Batch]]
+#: Look a request up by its reference among batches created since a time (epoch seconds):
+#: the batch, None when there is none, or :class:`SendOutcomeUnknown` when it cannot tell.
+FindFn = Callable[[BatchRequest, float], Awaitable[Batch | None]]
 _REQUEST_TYPES = (TextBatchRequest, BinaryBatchRequest, MediaBatchRequest)
 
 #: Seconds the sends in flight may take to finish after the consumer went away.
@@ -65,12 +79,22 @@ class SendOutcome:
       ``request.client_reference`` before sending again.
     * **failed** (``failed``): certainly not sent (``error`` says why: a 4xx, a refused
       connection, invalid input, a token endpoint that was down).
+
+    In a campaign (``send_many(..., ledger=..., campaign=...)``): ``resumed`` marks an
+    outcome recorded by an earlier run and not sent again (``batch`` is None; an ``ok``
+    one has ``batch_id`` from the ledger, a ``failed`` one a :class:`RecordedSendError`),
+    ``reconciled`` a request found in doubt (sent by a run that died) whose batch was
+    then found by its reference.
     """
 
     index: int
     request: Any
     batch: Batch | None = None
     error: SinchError | None = None
+    resumed: bool = False
+    reconciled: bool = False
+    #: the batch id a ledger recorded (resumed outcomes)
+    recorded_batch_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -102,7 +126,7 @@ class SendOutcome:
             return raw_id if isinstance(raw_id, str) else None
         if isinstance(self.error, UndecodableSendResponse):
             return self.error.batch_id
-        return None
+        return self.recorded_batch_id
 
 
 @attrs.define
@@ -110,7 +134,10 @@ class FanoutProgress:
     """Live counters of a ``send_many`` run (the same object is passed to ``on_progress``).
 
     ``succeeded`` counts sent batches (undecodable 2xx included), ``failed`` every other
-    outcome, ``unknown`` the part of ``failed`` that may exist at Sinch.
+    outcome, ``unknown`` the part of ``failed`` that may exist at Sinch. In a campaign,
+    ``resumed`` and ``reconciled`` are parts of ``succeeded``/``failed`` (see
+    :class:`SendOutcome`), and ``claimed_elsewhere`` counts requests another live worker
+    held: they get no outcome from this run (the holder reports them).
     """
 
     submitted: int = 0
@@ -120,10 +147,13 @@ class FanoutProgress:
     #: outcomes that completed after the consumer stopped reading (see
     #: ``SendMany.unreported_outcomes``)
     unreported: int = 0
+    resumed: int = 0
+    reconciled: int = 0
+    claimed_elsewhere: int = 0
 
     @property
     def in_flight(self) -> int:
-        return self.submitted - self.succeeded - self.failed
+        return self.submitted - self.succeeded - self.failed - self.claimed_elsewhere
 
     @property
     def done(self) -> int:
@@ -131,6 +161,13 @@ class FanoutProgress:
 
 
 _END = object()
+
+
+@attrs.frozen
+class _Skipped:
+    """A request another worker holds: no outcome here (keeps the order window dense)."""
+
+    index: int
 
 
 class SendMany:
@@ -157,11 +194,24 @@ class SendMany:
         auto_client_reference: bool,
         on_progress: Callable[[FanoutProgress], None] | None,
         grace: float = DEFAULT_GRACE,
+        ledger: Ledger | None = None,
+        campaign: str | None = None,
+        find: FindFn | None = None,
+        retry_failed: bool = False,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise SinchConfigError("concurrency must be a positive integer")
         if isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0:
             raise SinchConfigError("grace must be a number of seconds >= 0")
+        if (ledger is None) != (campaign is None):
+            raise SinchConfigError("ledger and campaign go together: pass both or neither")
+        if ledger is not None and find is None:
+            raise SinchConfigError("a campaign needs a lookup for in-doubt requests")
+        self._ledger = ledger
+        self._campaign = None if campaign is None else check_campaign(campaign)
+        self._find = find
+        self._retry_failed = retry_failed
+        self._ledger_error: BaseException | None = None
         self._send = send
         self._source: Iterator[Any] | AsyncIterator[Any]
         if isinstance(requests, AsyncIterable):
@@ -186,7 +236,7 @@ class SendMany:
         self._input_error: BaseException | None = None
         self._callback_error: BaseException | None = None
         self._workers: list[asyncio.Task[None]] = []
-        self._pending: dict[int, SendOutcome] = {}
+        self._pending: dict[int, SendOutcome | _Skipped] = {}
         self._next_out = 0
         self._finished_workers = 0
         self._shutdown_task: asyncio.Task[None] | None = None
@@ -232,9 +282,14 @@ class SendMany:
         finally:
             self._results.put_nowait(_END)
 
-    async def _one(self, index: int, request: Any) -> SendOutcome:
+    async def _one(self, index: int, request: Any) -> SendOutcome | _Skipped:
         """Send one request; always returns its outcome (a cancelled send is recorded
-        as unknown before the cancellation goes on)."""
+        as unknown before the cancellation goes on). In a campaign: claim it in the
+        ledger first, and record its outcome after."""
+        claim: Claim | None = None
+        digest = ""
+        started = 0.0
+        reconciled = False
         try:
             if not isinstance(request, _REQUEST_TYPES):
                 raise SinchValidationError(
@@ -242,10 +297,46 @@ class SendMany:
                     f"item {index} is a {type(request).__name__}, not a "
                     "TextBatchRequest, BinaryBatchRequest or MediaBatchRequest",
                 )
-            if self._auto_ref and request.client_reference is None:
-                request = attrs.evolve(request, client_reference=f"sa-{uuid.uuid4().hex}")
-            batch = await self._send(request)
+            if request.client_reference is None:
+                if self._campaign is not None:
+                    reference = campaign_reference(self._campaign, index)
+                    request = attrs.evolve(request, client_reference=reference)
+                elif self._auto_ref:
+                    request = attrs.evolve(request, client_reference=f"sa-{uuid.uuid4().hex}")
+            if self._ledger is not None and self._campaign is not None:
+                digest = request_digest(request)
+                started = time.time()
+                claim = await self._ledger.begin(
+                    self._campaign,
+                    index,
+                    request.client_reference,
+                    digest,
+                    retry_failed=self._retry_failed,
+                )
+                if claim.status == "elsewhere":
+                    self.progress.claimed_elsewhere += 1
+                    return _Skipped(index)
+                record = claim.record
+                if record is not None and record.digest != digest:
+                    claim = None  # not ours to record: the ledger holds another request
+                    raise SinchValidationError(
+                        "requests",
+                        f"item {index} differs from the request campaign "
+                        f"{self._campaign!r} recorded at this index (is the input the same, "
+                        "in the same order?); not sent",
+                    )
+                if claim.status == "done" and record is not None:
+                    outcome = _resumed(index, request, record)
+                    self.progress.resumed += 1
+                    self._count(outcome)
+                    return outcome
+                if claim.status == "in_doubt" and record is not None and self._find:
+                    batch = await self._find(request, record.intent_at)
+                    reconciled = batch is not None
+            if not reconciled:
+                batch = await self._send(request)
         except asyncio.CancelledError:
+            # Not recorded in the ledger: the intent stays, so a rerun looks it up.
             cause = asyncio.CancelledError("send_many shut down past its grace period")
             outcome = SendOutcome(
                 index=index,
@@ -255,6 +346,11 @@ class SendMany:
             self._count(outcome)
             self._results.put_nowait(outcome)
             raise
+        except LedgerError as exc:  # fail closed: not sent, and the run stops
+            log.error("send_many: ledger failed for item %d: %s", index, exc)
+            self._fail_closed(exc)
+            outcome = SendOutcome(index=index, request=request, error=exc)
+            claim = None
         except SinchError as exc:
             outcome = SendOutcome(index=index, request=request, error=exc)
         except Exception as exc:  # a bug, not a send outcome: still recorded, typed
@@ -263,9 +359,29 @@ class SendMany:
             wrapped.__cause__ = exc
             outcome = SendOutcome(index=index, request=request, error=wrapped)
         else:
-            outcome = SendOutcome(index=index, request=request, batch=batch)
+            outcome = SendOutcome(index=index, request=request, batch=batch, reconciled=reconciled)
+        if claim is not None and self._ledger is not None and self._campaign is not None:
+            try:
+                await self._ledger.finish(self._campaign, _record(outcome, claim, digest, started))
+            except asyncio.CancelledError:
+                self._count(outcome)
+                self._results.put_nowait(outcome)
+                raise
+            except LedgerError as exc:  # sent, but not recorded: in doubt for the next run
+                log.error("send_many: ledger failed recording item %d: %s", index, exc)
+                self._fail_closed(exc)
+            except Exception as exc:  # a broken ledger: the same, typed
+                self._fail_closed(LedgerError(f"ledger failed: {type(exc).__name__}: {exc}"))
+        if outcome.reconciled:
+            self.progress.reconciled += 1
         self._count(outcome)
         return outcome
+
+    def _fail_closed(self, exc: BaseException) -> None:
+        if self._ledger_error is None:
+            self._ledger_error = exc
+        self._closing = True
+        self._wake_window()
 
     def _count(self, outcome: SendOutcome) -> None:
         if outcome.ok:
@@ -317,8 +433,15 @@ class SendMany:
                 error, self._callback_error = self._callback_error, None
                 self._on_progress = None
                 raise error
+            if self._ledger_error is not None:
+                error, self._ledger_error = self._ledger_error, None
+                raise error
             if self._preserve_order and self._next_out in self._pending:
-                return self._emit(self._pending.pop(self._next_out))
+                pending = self._pending.pop(self._next_out)
+                self._emit()
+                if isinstance(pending, _Skipped):
+                    continue
+                return pending
             if self._finished_workers == len(self._workers):
                 if self._pending:  # pragma: no cover - indices are dense, cannot happen
                     raise SinchError("send_many lost track of an outcome")
@@ -332,14 +455,17 @@ class SendMany:
                 continue
             self._buffer.release()
             if not self._preserve_order:
-                return self._emit(item)
+                if isinstance(item, _Skipped):
+                    continue
+                self._emit()
+                outcome: SendOutcome = item
+                return outcome
             self._pending[item.index] = item
 
-    def _emit(self, outcome: SendOutcome) -> SendOutcome:
+    def _emit(self) -> None:
         if self._window is not None:
             self._window.release()
             self._next_out += 1
-        return outcome
 
     def _wake_window(self) -> None:
         if self._window is not None:
@@ -404,7 +530,9 @@ class SendMany:
         if self._workers:
             await asyncio.gather(*self._workers, return_exceptions=True)
 
-    def _unreported(self, outcome: SendOutcome) -> None:
+    def _unreported(self, outcome: SendOutcome | _Skipped) -> None:
+        if isinstance(outcome, _Skipped):
+            return
         self.unreported_outcomes.append(outcome)
         self.progress.unreported += 1
 
@@ -418,3 +546,30 @@ class SendMany:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _resumed(index: int, request: Any, record: LedgerRecord) -> SendOutcome:
+    """The outcome an earlier run recorded (``ok`` or ``failed``), not sent again."""
+    if record.state == "ok":
+        return SendOutcome(
+            index=index, request=request, resumed=True, recorded_batch_id=record.batch_id
+        )
+    error = RecordedSendError(record.error_type or "SinchError", record.error or "")
+    return SendOutcome(index=index, request=request, error=error, resumed=True)
+
+
+def _record(outcome: SendOutcome, claim: Claim, digest: str, started: float) -> LedgerRecord:
+    """The ledger record of a fresh outcome (``started``: when a new intent was recorded)."""
+    intent_at = claim.record.intent_at if claim.record is not None else started
+    error = outcome.error
+    return LedgerRecord(
+        index=outcome.index,
+        reference=outcome.request.client_reference,
+        state="ok" if outcome.ok else "unknown" if outcome.unknown else "failed",
+        digest=digest,
+        intent_at=intent_at,
+        batch_id=outcome.batch_id,
+        error_type=None if error is None else type(error).__name__,
+        error=None if error is None else str(error)[:2000],
+        done_at=time.time(),
+    )

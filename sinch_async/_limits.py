@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 from ._errors import SinchConfigError
 
-__all__ = ["Limits", "MessageRateLimiter", "RateLimiter", "TokenBucket"]
+__all__ = [
+    "GroupSizes",
+    "Limits",
+    "MessageRateLimiter",
+    "PendingCost",
+    "RateLimiter",
+    "SharedGroupSizes",
+    "SharedPause",
+    "TokenBucket",
+]
+
+log = logging.getLogger("sinch_async")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -23,6 +35,129 @@ class RateLimiter(Protocol):
     async def acquire(self, cost: int) -> None:
         """Wait until ``cost`` messages may be sent, then account for them."""
         ...
+
+
+@runtime_checkable
+class SharedPause(Protocol):
+    """Optional extension of :class:`RateLimiter`: a 429 pause shared by every process
+    using the limiter (see ``sinch_async.redis.RedisRateLimiter``).
+
+    When the limiter has both methods, every request waits out the shared pause: a send
+    through ``acquire(cost)`` (which must itself wait out the pause, ideally in the same
+    round trip that takes the budget), a request that costs nothing (a GET) through
+    ``wait_unpaused()``. A 429's ``Retry-After`` is published with ``pause(seconds)``.
+    """
+
+    async def pause(self, seconds: float) -> None:
+        """Hold every process's requests for ``seconds`` from now (never shortens one)."""
+        ...
+
+    async def wait_unpaused(self) -> None:
+        """Return once no shared pause is in effect."""
+        ...
+
+
+GroupSizes = dict[str, int]
+"""Group sizes seen in responses (group id -> members), used to cost a send to a group."""
+
+
+class PendingCost(int):
+    """A send's message cost that still misses the size of some groups.
+
+    Its ``int`` value counts each unknown group as 1; :meth:`resolve` asks the shared
+    store (once, asynchronously, just before the budget is taken) for the real cost.
+    """
+
+    unknown: tuple[str, ...]
+    known: int
+    sizes: SharedGroupSizes
+
+    def __new__(cls, known: int, unknown: tuple[str, ...], sizes: SharedGroupSizes) -> PendingCost:
+        self = super().__new__(cls, known + len(unknown))
+        self.known = known
+        self.unknown = unknown
+        self.sizes = sizes
+        return self
+
+    async def resolve(self) -> int:
+        found = await self.sizes.load(self.unknown)
+        return self.known + sum(found.get(g, 1) for g in self.unknown)
+
+
+def _is_group_id(recipient: str) -> bool:
+    """A recipient that is not a phone number (digits, optionally after ``+``)."""
+    return not recipient.lstrip("+").isdigit()
+
+
+class SharedGroupSizes(dict[str, int]):
+    """Group sizes shared between processes: this dict is the local cache in front of a
+    shared store (subclasses implement :meth:`_fetch` and :meth:`_store`, e.g.
+    ``sinch_async.redis.RedisGroupSizes``).
+
+    Costing a send stays synchronous and cheap: a recipient that looks like a group id and
+    is not cached makes the cost a :class:`PendingCost`, resolved from the store just
+    before the rate limiter is asked, so a fresh worker charges a group send by the size
+    another worker saw. Ids the store does not know are remembered as unknown for
+    ``miss_ttl`` seconds (then charged 1 message each, as in-process).
+    """
+
+    def __init__(self, *, miss_ttl: float = 5.0, clock: Clock = time.monotonic) -> None:
+        super().__init__()
+        self.miss_ttl = miss_ttl
+        self._clock = clock
+        self._misses: dict[str, float] = {}
+
+    def cost(self, recipients: Iterable[str]) -> int:
+        """The message cost of a send to ``recipients`` (maybe a :class:`PendingCost`)."""
+        known = 0
+        unknown: list[str] = []
+        now: float | None = None
+        for r in recipients:
+            size = self.get(r)
+            if size is not None:
+                known += size
+            elif _is_group_id(r):
+                now = self._clock() if now is None else now
+                if self._misses.get(r, 0.0) > now:
+                    known += 1
+                else:
+                    unknown.append(r)
+            else:
+                known += 1
+        return PendingCost(known, tuple(unknown), self) if unknown else known
+
+    async def load(self, group_ids: Iterable[str]) -> Mapping[str, int]:
+        """Sizes of ``group_ids`` from the shared store (cached locally)."""
+        ids = tuple(dict.fromkeys(group_ids))
+        found = await self._fetch(ids) if ids else {}
+        until = self._clock() + self.miss_ttl
+        for g in ids:
+            if g in found:
+                self[g] = found[g]
+                self._misses.pop(g, None)
+            else:
+                self._misses[g] = until
+        return found
+
+    async def record(self, group_id: str, size: int | None) -> None:
+        """A response showed ``group_id`` with ``size`` members (``None``: deleted).
+
+        A store that cannot be written is logged, not raised: the group call succeeded."""
+        if size is None:
+            self.pop(group_id, None)
+        else:
+            self[group_id] = size
+            self._misses.pop(group_id, None)
+        try:
+            await self._store(group_id, size)
+        except Exception as exc:  # the call itself succeeded; costing falls back locally
+            log.warning("could not share the size of group %s: %r", group_id, exc)
+
+    async def _fetch(self, group_ids: tuple[str, ...]) -> Mapping[str, int]:
+        raise NotImplementedError
+
+    async def _store(self, group_id: str, size: int | None) -> None:
+        raise NotImplementedError
 
 
 class TokenBucket:
@@ -130,6 +265,12 @@ class Limits:
             self.rate_limiter: RateLimiter | None = messages_per_second
         else:
             self.rate_limiter = MessageRateLimiter(messages_per_second, clock=clock, sleep=sleep)
+        #: The rate limiter when it shares 429 pauses between processes (else None: the
+        #: engine then takes the in-process fast path, with no extra awaits).
+        self.shared: SharedPause | None = (
+            self.rate_limiter if isinstance(self.rate_limiter, SharedPause) else None
+        )
+        self._publishing: set[asyncio.Task[None]] = set()
         self._clock = clock
         self._sleep = sleep
         self._resume_at = 0.0
@@ -141,6 +282,7 @@ class Limits:
         """Fresh loop-bound primitives after the client moved to a new event loop."""
         if self.max_concurrency is not None:
             self._slots = asyncio.Semaphore(self.max_concurrency)
+        self._publishing = set()  # the old loop's tasks are gone with it
         rebind = getattr(self.rate_limiter, "rebind", None)
         if callable(rebind):
             rebind()
@@ -150,10 +292,14 @@ class Limits:
 
         Returns True if this extended the pause. ``pauses`` counts 429s that paused the
         client, once each (``cause``: the error, so a retry of the same one is not
-        counted again)."""
+        counted again). With a shared limiter (:class:`SharedPause`) the pause is also
+        published to every process using it (in the background: this client is held
+        locally at once)."""
         until = self._clock() + max(0.0, seconds)
         if until <= self._resume_at:
             return False
+        if self.shared is not None:
+            self._publish(seconds)
         self._resume_at = until
         if cause is None or cause is not self._last_cause:
             self.pauses += 1
@@ -171,7 +317,44 @@ class Limits:
 
     async def acquire_messages(self, cost: int) -> None:
         if self.rate_limiter is not None and cost > 0:
+            if type(cost) is PendingCost:
+                cost = await cost.resolve()
             await self.rate_limiter.acquire(cost)
+
+    async def acquire_shared(self, cost: int) -> None:
+        """Everything before a request when the limiter is shared (:attr:`shared`): this
+        client's own pause, then the shared pause and, for a send, the shared budget (one
+        round trip to the limiter's store either way)."""
+        if self._resume_at > self._clock():
+            await self.wait_unpaused()
+        shared = self.shared
+        assert shared is not None and self.rate_limiter is not None
+        if cost > 0:
+            if type(cost) is PendingCost:
+                cost = await cost.resolve()
+            await self.rate_limiter.acquire(cost)
+        else:
+            await shared.wait_unpaused()
+
+    def _publish(self, seconds: float) -> None:
+        shared = self.shared
+        assert shared is not None
+        try:
+            task = asyncio.get_running_loop().create_task(shared.pause(seconds))
+        except RuntimeError:  # no running loop: nothing to publish from
+            return
+        self._publishing.add(task)
+        task.add_done_callback(self._published)
+
+    def _published(self, task: asyncio.Task[None]) -> None:
+        self._publishing.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("could not share a 429 pause with other processes: %r", exc)
+
+    async def flush_pauses(self) -> None:
+        """Wait until every pause recorded so far was published (tests, shutdown)."""
+        while self._publishing:
+            await asyncio.gather(*self._publishing, return_exceptions=True)
 
     def slot(self) -> asyncio.Semaphore | _NoSlot:
         """A concurrency slot, as ``async with limits.slot():``."""

@@ -537,10 +537,13 @@ class Engine:
         session = self._session
         assert session is not None
         limits = self.limits
-        if limits.paused_for > 0:
-            await limits.wait_unpaused()
-        if call.cost and limits.rate_limiter is not None:
-            await limits.acquire_messages(call.cost)
+        if limits.shared is None:  # in-process: no awaits unless paused or rate-limited
+            if limits.paused_for > 0:
+                await limits.wait_unpaused()
+            if call.cost and limits.rate_limiter is not None:
+                await limits.acquire_messages(call.cost)
+        else:  # a limiter shared between processes: its pause holds every request
+            await limits.acquire_shared(call.cost)
         async with limits.slot():
             for auth_try in (1, 2):
                 authorization = await self._authorization(session)

@@ -8,6 +8,7 @@ import typer
 
 from .._version import __version__
 from ._commands_batches import batches_app, send
+from ._commands_bulk import send_bulk
 from ._commands_groups import groups_app
 from ._commands_inbounds import inbounds_app
 from ._commands_reports import reports_app
@@ -27,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(send)
+app.command("send-bulk")(send_bulk)
 app.add_typer(batches_app, name="batches")
 app.add_typer(groups_app, name="groups")
 app.add_typer(inbounds_app, name="inbounds")

@@ -24,6 +24,8 @@ from .._errors import (
     UndecodableSendResponse,
 )
 from .._fanout import DEFAULT_GRACE, FanoutProgress, SendMany
+from .._ledger import Ledger
+from .._limits import SharedGroupSizes
 from .._pagination import AsyncPager
 from .._session import Response, Session
 from .._validation import check_batch_request, check_batch_update, check_recipients
@@ -214,8 +216,12 @@ class BatchesResource:
 
     def message_cost(self, request: BatchRequest) -> int:
         """Messages a send counts against ``messages_per_second``: one per recipient, a
-        group by its size when a response has told us (else 1)."""
+        group by its size when a response has told us (else 1). With shared group sizes
+        (``SinchClient(group_sizes=...)``) a group this process has not seen gives a
+        :class:`PendingCost`, looked up in the shared store before the budget is taken."""
         sizes = self._group_sizes
+        if type(sizes) is not dict and isinstance(sizes, SharedGroupSizes):
+            return sizes.cost(request.to)
         return sum(sizes.get(r, 1) for r in request.to) if sizes else len(request.to)
 
     # --- send ---------------------------------------------------------------------------
@@ -321,6 +327,9 @@ class BatchesResource:
         auto_client_reference: bool = False,
         on_progress: Callable[[FanoutProgress], None] | None = None,
         grace: float = DEFAULT_GRACE,
+        ledger: Ledger | None = None,
+        campaign: str | None = None,
+        retry_failed: bool = False,
     ) -> SendMany:
         """Send many requests under the client's limits; yield one :class:`SendOutcome` each.
 
@@ -336,7 +345,55 @@ class BatchesResource:
         flight then have ``grace`` seconds to finish before they are cancelled and
         reported unknown. An ``on_progress`` that raises stops the run and its exception
         is raised to the consumer.
+
+        **Campaigns** (crash-safe, resumable): with a ``ledger`` (:class:`SqliteLedger`,
+        ``RedisLedger``) and a ``campaign`` id, each request without a reference gets
+        ``f"{campaign}:{index}"``, its intent is recorded before it is sent and its outcome
+        after. Running the same campaign again (same input, same order) yields the recorded
+        ``ok``/``failed`` outcomes with ``resumed=True`` without sending them (failed ones
+        are sent again with ``retry_failed=True``); a request with an intent but no outcome
+        (or an ``unknown`` one) is looked up by reference among batches created since its
+        intent: found, it is ``ok`` with ``reconciled=True``; not found, it is sent. With a
+        shared ledger a request another live worker holds is not yielded here (counted in
+        ``progress.claimed_elsewhere``). A ledger that fails raises :class:`LedgerError`
+        and stops the run; nothing is sent without its intent recorded.
         """
+        find = None
+        if ledger is not None:
+
+            async def find(request: BatchRequest, since: float) -> Batch | None:
+                started = datetime.fromtimestamp(since, UTC)
+                matches: list[Batch] = []
+                try:
+                    pager = self.list(
+                        client_reference=request.client_reference,
+                        start_date=started - _RECONCILE_LOOKBACK,
+                        page_size=C.MAX_PAGE_SIZE,
+                        max_items=_RECONCILE_MAX,
+                    )
+                    async for batch in pager:
+                        if _same_send(batch, request) and batch.id not in self._returned:
+                            matches.append(batch)
+                except SinchError as exc:
+                    raise SendOutcomeUnknown(
+                        request, exc, "in doubt after an earlier run; lookup failed"
+                    ) from exc
+                if len(matches) > 1:
+                    raise SendOutcomeUnknown(
+                        request,
+                        SinchError("ambiguous lookup"),
+                        f"{len(matches)} batches with this client_reference and content; "
+                        "not resending",
+                    )
+                if matches:
+                    log.info(
+                        "campaign send reconciled: batch %s found by client_reference",
+                        matches[0].id,
+                        extra={"sinch_event": "reconciled", "sinch_batch_id": matches[0].id},
+                    )
+                    return self._remember(matches[0])
+                return None
+
         return SendMany(
             self.send,
             requests,
@@ -345,6 +402,10 @@ class BatchesResource:
             auto_client_reference=auto_client_reference,
             on_progress=on_progress,
             grace=grace,
+            ledger=ledger,
+            campaign=campaign,
+            find=find,
+            retry_failed=retry_failed,
         )
 
     async def _reconcile_lookup(

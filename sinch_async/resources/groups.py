@@ -8,6 +8,7 @@ from typing import Any
 from .. import _constants as C
 from .._checkpoint import PagerCheckpoint
 from .._converter import dumps
+from .._limits import SharedGroupSizes
 from .._pagination import AsyncPager
 from .._session import Session
 from .._validation import check_group_request, check_group_update
@@ -38,9 +39,12 @@ class GroupsResource:
         # Sizes seen in responses, so a send to a group can be costed by its size.
         self._sizes = {} if group_sizes is None else group_sizes
 
-    def _seen(self, group: Group) -> Group:
+    async def _seen(self, group: Group) -> Group:
         if group.size is not None:
-            self._sizes[group.id] = group.size
+            if isinstance(self._sizes, SharedGroupSizes):  # also tell the other processes
+                await self._sizes.record(group.id, group.size)
+            else:
+                self._sizes[group.id] = group.size
         return group
 
     async def create(
@@ -61,12 +65,12 @@ class GroupsResource:
         )
         request = check_group_request(request)
         result: Group = await self._session.call("POST", "/groups", Group, body=dumps(request))
-        return self._seen(result)
+        return await self._seen(result)
 
     async def get(self, group_id: str) -> Group:
         """One group by id."""
         result: Group = await self._session.call("GET", _path(group_id), Group)
-        return self._seen(result)
+        return await self._seen(result)
 
     async def replace(
         self,
@@ -87,7 +91,7 @@ class GroupsResource:
         )
         checked = check_group_request(request)
         result: Group = await self._session.call("PUT", _path(group_id), Group, body=dumps(checked))
-        return self._seen(result)
+        return await self._seen(result)
 
     async def update(
         self,
@@ -115,12 +119,15 @@ class GroupsResource:
         result: Group = await self._session.call(
             "POST", _path(group_id), Group, body=dumps(request)
         )
-        return self._seen(result)
+        return await self._seen(result)
 
     async def delete(self, group_id: str) -> None:
         """Delete a group (scheduled batches to it then reach nobody through it)."""
         await self._session.request("DELETE", _path(group_id))
-        self._sizes.pop(group_id, None)
+        if isinstance(self._sizes, SharedGroupSizes):
+            await self._sizes.record(group_id, None)
+        else:
+            self._sizes.pop(group_id, None)
 
     async def members(self, group_id: str) -> list[str]:
         """Every member's number (the API returns them all at once, not paged)."""
@@ -150,5 +157,5 @@ class GroupsResource:
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Group]:
         page: Page[Group] = await self._session.page("/groups", "groups", Group, query)
         for group in page.items:
-            self._seen(group)
+            await self._seen(group)
         return page

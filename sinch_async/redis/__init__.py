@@ -1,0 +1,26 @@
+"""Redis-backed shared state for running sinch-async in several processes.
+
+``pip install 'sinch-async[redis]'``. Every class takes a ``redis.asyncio.Redis`` client:
+
+* :class:`RedisRateLimiter` / :class:`RedisGroupSizes`: one messages-per-second budget,
+  one 429 pause and one table of group sizes for every process sending for a plan;
+* :class:`RedisCheckpoint`: a sync checkpoint held under a lease with a fencing token;
+* :class:`RedisNonceStore`: webhook replay protection shared by every web worker;
+* :class:`RedisLedger`: a campaign ledger that many workers claim work from.
+
+When Redis is unreachable they fail closed with a typed error: nothing is sent over the
+limit, no item is handed out without a checkpoint, no callback is accepted unchecked.
+"""
+
+from ._checkpoint import RedisCheckpoint
+from ._ledger import RedisLedger
+from ._limiter import RedisGroupSizes, RedisRateLimiter
+from ._nonces import RedisNonceStore
+
+__all__ = [
+    "RedisCheckpoint",
+    "RedisGroupSizes",
+    "RedisLedger",
+    "RedisNonceStore",
+    "RedisRateLimiter",
+]
