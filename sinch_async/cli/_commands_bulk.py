@@ -152,7 +152,8 @@ def send_bulk(
         typer.Option(
             "--redis",
             help="Redis URL: share the campaign between several processes (a Redis ledger "
-            "instead of --ledger; each process claims its rows).",
+            "instead of --ledger; each process claims its rows) and, with "
+            "--messages-per-second, one rate budget for all of them.",
         ),
     ] = None,
     campaign: Annotated[
@@ -190,7 +191,7 @@ def send_bulk(
     total = sum(1 for _ in _rows(csv_file))
     campaign_id = campaign or _campaign_for(csv_file, body, from_)
 
-    client = _make_client(options, output, messages_per_second)
+    client = _make_client(options, output, messages_per_second, redis_url)
 
     async def go() -> BulkResult:
         ledger = await _open_ledger(ledger_file, redis_url)
@@ -231,12 +232,26 @@ def send_bulk(
         raise typer.Exit(result.exit_code)
 
 
-def _make_client(options: Options, output: Output, mps: float | None) -> SinchClient:
+def _make_client(
+    options: Options, output: Output, mps: float | None, redis_url: str | None = None
+) -> SinchClient:
+    """The client; with ``--redis`` the messages-per-second budget is shared in Redis by
+    every process sending for the same service plan or project."""
     try:
         overrides: dict[str, Any] = dict(options.client_overrides())
         if mps is not None:
             overrides["messages_per_second"] = mps
-        return SinchClient.from_env(None, **cast("ClientOptions", overrides))
+        client = SinchClient.from_env(None, **cast("ClientOptions", overrides))
+        if mps is not None and redis_url is not None:
+            import redis.asyncio as redis_asyncio
+
+            from ..redis._limiter import RedisRateLimiter
+
+            key = "sinch-async:mps:" + client._engine.base.rsplit("/", 1)[-1]
+            limiter = RedisRateLimiter(redis_asyncio.from_url(redis_url), key, mps)
+            overrides["messages_per_second"] = limiter
+            client = SinchClient.from_env(None, **cast("ClientOptions", overrides))
+        return client
     except SinchConfigError as exc:
         hint = CREDENTIALS_HINT if "credential" in str(exc).lower() else None
         output.error("Configuration error", exc, hint)
