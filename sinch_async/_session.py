@@ -281,6 +281,7 @@ class Engine:
         self._retry_cache: dict[tuple[RetryPolicy, bool], Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.hooks: list[Hook] = list(hooks)
+        self._urls: dict[str, URL] = {}  # query-less paths (a send's /batches)
 
     @property
     def closed(self) -> bool:
@@ -353,11 +354,17 @@ class Engine:
 
     def url(self, path: str, query: Mapping[str, QueryValue] | None = None) -> URL:
         """The encoded URL for an API path (relative to ``/xms/v1/{owner}``)."""
+        if not query:
+            url = self._urls.get(path)
+            if url is None:
+                url = URL(self.base + path, encoded=True)
+                if len(self._urls) < 256:
+                    self._urls[path] = url
+            return url
         text = self.base + path
-        if query:
-            qs = build_query(query)
-            if qs:
-                text = f"{text}?{qs}"
+        qs = build_query(query)
+        if qs:
+            text = f"{text}?{qs}"
         return URL(text, encoded=True)
 
     # --- the seam ---------------------------------------------------------------------------
@@ -647,25 +654,26 @@ class Engine:
             raise error from exc
         finally:
             call.in_flight = False
-        elapsed = time.perf_counter() - started
-        if op is not None:
-            self.emit(
-                "response",
-                op,
-                method=method,
-                url=shown,
-                attempt=op.attempts,
-                status=status,
-                elapsed=elapsed,
+        if op is not None or log.isEnabledFor(logging.DEBUG):
+            elapsed = time.perf_counter() - started
+            if op is not None:
+                self.emit(
+                    "response",
+                    op,
+                    method=method,
+                    url=shown,
+                    attempt=op.attempts,
+                    status=status,
+                    elapsed=elapsed,
+                )
+            log.debug(
+                "%s %s -> %s (%.1f ms)",
+                method,
+                shown,
+                status,
+                elapsed * 1000,
+                extra={"sinch_method": method, "sinch_url": shown, "sinch_status": status},
             )
-        log.debug(
-            "%s %s -> %s (%.1f ms)",
-            method,
-            shown,
-            status,
-            elapsed * 1000,
-            extra={"sinch_method": method, "sinch_url": shown, "sinch_status": status},
-        )
         return status, resp_headers, data
 
     def _transport_error(

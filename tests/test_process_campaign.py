@@ -78,6 +78,21 @@ async def kill_after_start(proc: asyncio.subprocess.Process, delay: float) -> bo
         return True
 
 
+async def kill_at_progress(
+    proc: asyncio.subprocess.Process, fake: FakeSinch, target: int, rng: random.Random
+) -> bool:
+    """SIGKILL once the server has stored ``target`` batches (plus a random 0-20 ms, so
+    the kill lands anywhere in a send); False if the child finished first."""
+    while len(fake.batches) < target and proc.returncode is None:  # noqa: ASYNC110
+        await asyncio.sleep(0.002)
+    await asyncio.sleep(rng.uniform(0, 0.02))
+    if proc.returncode is not None:
+        return False
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    return True
+
+
 async def run_to_completion(proc: asyncio.subprocess.Process) -> dict[str, Any]:
     out, err = await asyncio.wait_for(proc.communicate(), 300)
     text = out.decode()
@@ -108,11 +123,13 @@ async def test_sqlite_campaign_survives_sigkills(tmp_path: Path) -> None:
     csv_file = write_csv(tmp_path / "rows.csv", COUNT)
     ledger_path = tmp_path / "campaign.db"
     kills = 0
+    # kill points by progress (batches the server stored), not by time: every kill lands
+    # mid-campaign however fast this machine is
+    targets = sorted(rng.sample(range(100, COUNT - 300), KILLS))
     async with FakeSinch(latency=LATENCY) as fake:
-        for _ in range(KILLS):
-            delay = rng.uniform(0.05, 0.8)
+        for target in targets:
             proc = await start(fake, csv_file, f"sqlite:{ledger_path}")
-            kills += await kill_after_start(proc, delay)
+            kills += await kill_at_progress(proc, fake, target, rng)
         summary = await run_to_completion(await start(fake, csv_file, f"sqlite:{ledger_path}"))
         await asyncio.sleep(SETTLE)
         stored = dict(fake.batches)

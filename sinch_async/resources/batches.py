@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -265,8 +266,7 @@ class BatchesResource:
         cost = self.message_cost(request)
         do_reconcile = self._reconcile if reconcile is None else reconcile
         expected = _RESULT_TYPE[type(request)]
-        now = datetime.now(UTC)  # Sinch's timestamps have milliseconds: compare at that
-        started = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        sent_at = time.time()  # a datetime only if reconciliation needs one
         # Resubmitted (after a lookup found nothing) at most as often as the retry policy
         # allows attempts.
         max_sends = self._session.retry_policy.max_attempts
@@ -281,6 +281,8 @@ class BatchesResource:
                         raise  # certainly not processed (and already retried by the policy)
                     if not (do_reconcile and request.client_reference):
                         raise SendOutcomeUnknown(request, exc) from exc
+                    # Sinch's timestamps have milliseconds: compare at that
+                    started = datetime.fromtimestamp(int(sent_at * 1000) / 1000, UTC)
                     found = await self._reconcile_lookup(request, started, exc)
                     if found is not None:
                         return self._remember(found)
