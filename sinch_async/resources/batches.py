@@ -577,6 +577,38 @@ class BatchesResource:
         result: Batch = _expect(resp, _RESULT_TYPE[request.__class__])
         return result
 
+    @overload
+    async def update(self, batch_id: str, update: TextBatchUpdate) -> TextBatch: ...
+    @overload
+    async def update(self, batch_id: str, update: BinaryBatchUpdate) -> BinaryBatch: ...
+    @overload
+    async def update(self, batch_id: str, update: MediaBatchUpdate) -> MediaBatch: ...
+    @overload
+    async def update(
+        self,
+        batch_id: str,
+        update: None = None,
+        *,
+        type: BatchType | None = None,
+        to_add: Iterable[str] | None = None,
+        to_remove: Iterable[str] | None = None,
+        from_: str | None = None,
+        body: str | MediaBody | None = None,
+        udh: str | None = None,
+        parameters: Parameters | None = None,
+        delivery_report: DeliveryReport | None = None,
+        send_at: datetime | None = None,
+        expire_at: datetime | None = None,
+        callback_url: str | None = None,
+        client_reference: str | None = None,
+        feedback_enabled: bool | None = None,
+        flash_message: bool | None = None,
+        truncate_concat: bool | None = None,
+        max_number_of_message_parts: int | None = None,
+        from_ton: int | None = None,
+        from_npi: int | None = None,
+        strict_validation: bool | None = None,
+    ) -> Batch: ...
     async def update(
         self,
         batch_id: str,
