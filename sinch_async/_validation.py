@@ -84,6 +84,15 @@ _STATUSES = {s.value.lower(): s for s in DeliveryStatus}
 def normalize_number(value: str) -> str | None:
     """``value`` as Sinch reads it (separators dropped, ``00`` as ``+``), or None when it is
     not a phone number or short code."""
+    digits = value[1:]
+    if (  # the common case, already canonical E.164: no regex needed
+        value[:1] == "+"
+        and 7 <= len(digits) <= 15
+        and digits.isascii()
+        and digits.isdigit()
+        and digits[0] != "0"
+    ):
+        return value
     text = value.strip()
     if _SEPARATORS.search(text):
         text = _SEPARATORS.sub("", text)
