@@ -1,5 +1,6 @@
 """sinch-async: an asyncio SDK for the Sinch SMS REST API (xms v1)."""
 
+from ._accounts import AccountInfo, SinchAccounts
 from ._callbacks import (
     CallbackError,
     CallbackEvent,
@@ -103,6 +104,7 @@ from .models import (
 
 __all__ = [
     "CLEAR",
+    "AccountInfo",
     "AsyncPager",
     "AuthenticationError",
     "AutoUpdate",
@@ -174,6 +176,7 @@ __all__ = [
     "SendOutcomeUnknown",
     "ServerError",
     "SinchAPIError",
+    "SinchAccounts",
     "SinchClient",
     "SinchConfigError",
     "SinchConnectionError",

@@ -245,6 +245,36 @@ class SinchClient:
             )
         return cls(**kwargs)
 
+    @classmethod
+    def from_account(
+        cls,
+        name: str = "default",
+        *,
+        config_path: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Unpack[ClientOptions],
+    ) -> SinchClient:
+        """Build a client for the named account of the config file; keyword arguments win.
+
+        The file is ``config_path``, else ``$SINCH_CONFIG``, else ``sinch-async/config.toml``
+        in the user config directory; ``SINCH_<NAME>_<KEY>`` variables override the
+        account's keys, and ``default`` is the unnamed ``SINCH_*`` variables (as
+        :meth:`from_env`). For many accounts sharing one connection pool, use
+        :class:`SinchAccounts`.
+        """
+        from ._accounts import account_options
+
+        unknown = set(overrides) - set(ClientOptions.__annotations__)
+        if unknown:
+            raise SinchConfigError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        options = account_options(
+            name, config_path=config_path, environ=environ, overrides=overrides
+        )
+        try:
+            return cls(**options)
+        except SinchConfigError as exc:
+            raise SinchConfigError(f"account {name!r}: {exc}") from None
+
     @property
     def base_url(self) -> str:
         """The origin requests go to."""

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
+from ._commands_accounts import accounts_app
 from ._commands_batches import batches_app, send
 from ._commands_bulk import send_bulk
 from ._commands_groups import groups_app
@@ -33,6 +34,7 @@ app.add_typer(batches_app, name="batches")
 app.add_typer(groups_app, name="groups")
 app.add_typer(inbounds_app, name="inbounds")
 app.add_typer(reports_app, name="delivery-reports")
+app.add_typer(accounts_app, name="accounts")
 app.command()(demo)
 
 _PLAN = "Service plan credentials"
@@ -95,6 +97,15 @@ def global_options(
             rich_help_panel=_TARGET,
         ),
     ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            help="A named account of the config file ($SINCH_CONFIG, else "
+            "sinch-async/config.toml in your config directory); $SINCH_<NAME>_* variables "
+            "override its keys, the options above win. Default: the SINCH_* variables.",
+            rich_help_panel=_TARGET,
+        ),
+    ] = None,
     json_output: Annotated[
         bool,
         typer.Option(
@@ -123,6 +134,7 @@ def global_options(
         region=region,
         base_url=base_url,
         json=json_output,
+        account=account,
     )
 
 

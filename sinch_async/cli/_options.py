@@ -48,10 +48,12 @@ class Options:
     base_url: str | None = None
     auth_url: str | None = None
     json: bool = False
+    account: str | None = None
 
     def __repr__(self) -> str:  # never show secrets
         given = list(self._given((*_PLAN, *_PROJECT, *_TARGET)))
-        return f"Options(given={given}, json={self.json})"
+        account = f", account={self.account!r}" if self.account is not None else ""
+        return f"Options(given={given}, json={self.json}{account})"
 
     def _given(self, names: tuple[str, ...]) -> dict[str, str]:
         return {n: v for n in names if (v := getattr(self, n)) is not None}
@@ -79,13 +81,19 @@ class Options:
     def credentials_configured(self, environ: Mapping[str, str] | None = None) -> bool:
         """Whether any credential was given, as an option or a ``SINCH_*`` variable."""
         env = os.environ if environ is None else environ
+        if self.account is not None:
+            return True
         return bool(self._given(_PLAN) or self._given(_PROJECT)) or any(
             env.get(name) for name in CREDENTIAL_ENV
         )
 
     def client(self) -> SinchClient:
-        """``SinchClient.from_env(**overrides)``; raises ``SinchConfigError``."""
-        return SinchClient.from_env(None, **cast("ClientOptions", self.client_overrides()))
+        """``SinchClient.from_env(**overrides)`` (``from_account(NAME, **overrides)`` with
+        ``--account NAME``); raises ``SinchConfigError``."""
+        overrides = cast("ClientOptions", self.client_overrides())
+        if self.account is not None:
+            return SinchClient.from_account(self.account, **overrides)
+        return SinchClient.from_env(None, **overrides)
 
 
 def get_options(ctx: typer.Context) -> Options:

@@ -1,0 +1,69 @@
+"""``accounts list``: the named accounts of the config file and environment, no secret."""
+
+from __future__ import annotations
+
+import warnings
+
+import typer
+
+from .._accounts import AccountInfo, load_accounts
+from .._errors import SinchConfigError
+from ._options import get_options
+from ._output import Output
+from ._runner import EXIT_USAGE
+
+__all__ = ["accounts_app"]
+
+accounts_app = typer.Typer(
+    help="Named accounts (the config file and SINCH_<NAME>_* variables): list.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+_KINDS = {"service_plan": "service plan", "project": "project", None: "-"}
+
+
+@accounts_app.command("list")
+def accounts_list(ctx: typer.Context) -> None:
+    """List the accounts: name, kind of credentials, region or base URL, limits.
+
+    The config file is $SINCH_CONFIG, else sinch-async/config.toml in your config
+    directory; each [accounts.NAME] table is one account. Secrets are never shown.
+    """
+    options = get_options(ctx)
+    output = Output(json=options.json)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            config = load_accounts()
+            infos: list[AccountInfo] = [config.info(name) for name in config.names()]
+    except SinchConfigError as exc:
+        output.error("Configuration error", exc)
+        raise typer.Exit(EXIT_USAGE) from None
+    for warning in caught:
+        output.error("Warning", warning.message)
+    if output.json:
+        output.data([info.as_dict() for info in infos])
+        return
+    if not infos:
+        output.info(
+            f"No accounts: add [accounts.NAME] tables to {config.path} "
+            "or set the SINCH_* variables."
+        )
+        return
+    output.table(
+        f"Accounts ({config.path})",
+        ["name", "kind", "region", "base_url", "max_concurrency", "messages/s", "missing"],
+        [
+            (
+                i.name,
+                _KINDS.get(i.kind, i.kind),
+                i.region,
+                i.base_url,
+                i.max_concurrency,
+                i.messages_per_second,
+                ", ".join(i.missing),
+            )
+            for i in infos
+        ],
+    )
