@@ -101,6 +101,7 @@ from .models import (
     UnknownBatch,
     UnknownInbound,
 )
+from .resources.messages import Direction, Message, MessagePage, MessagePager, MessagesResource
 
 __all__ = [
     "CLEAR",
@@ -131,6 +132,7 @@ __all__ = [
     "ConflictError",
     "DeliveryReportType",
     "DeliveryStatus",
+    "Direction",
     "DryRunRecipient",
     "DryRunResult",
     "Encoding",
@@ -154,7 +156,11 @@ __all__ = [
     "MediaBody",
     "MemoryCheckpoint",
     "MemoryNonceStore",
+    "Message",
+    "MessagePage",
+    "MessagePager",
     "MessageRateLimiter",
+    "MessagesResource",
     "MoBinary",
     "MoMedia",
     "MoMediaBody",

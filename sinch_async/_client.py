@@ -22,6 +22,7 @@ from .resources.batches import BatchesResource
 from .resources.delivery_reports import DeliveryReportsResource
 from .resources.groups import GroupsResource
 from .resources.inbounds import InboundsResource
+from .resources.messages import MessagesResource
 
 __all__ = ["ClientOptions", "SinchClient"]
 
@@ -165,6 +166,7 @@ class SinchClient:
         self.delivery_reports = DeliveryReportsResource(session)
         self.groups = GroupsResource(session, self._group_sizes)
         self.inbounds = InboundsResource(session)
+        self.messages = MessagesResource(self.batches, self.inbounds)
 
     def with_options(
         self,

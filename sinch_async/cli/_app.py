@@ -12,6 +12,7 @@ from ._commands_batches import batches_app, send
 from ._commands_bulk import send_bulk
 from ._commands_groups import groups_app
 from ._commands_inbounds import inbounds_app
+from ._commands_messages import messages_app
 from ._commands_reports import reports_app
 from ._demo import demo
 from ._options import Options
@@ -33,6 +34,7 @@ app.command("send-bulk")(send_bulk)
 app.add_typer(batches_app, name="batches")
 app.add_typer(groups_app, name="groups")
 app.add_typer(inbounds_app, name="inbounds")
+app.add_typer(messages_app, name="messages")
 app.add_typer(reports_app, name="delivery-reports")
 app.add_typer(accounts_app, name="accounts")
 app.command()(demo)
