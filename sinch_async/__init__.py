@@ -101,14 +101,25 @@ from .models import (
     UnknownBatch,
     UnknownInbound,
 )
+from .numbers import (
+    ActiveNumber,
+    AvailableNumber,
+    AvailableRegion,
+    NumbersResource,
+    TokenPager,
+    TokenPagerCheckpoint,
+)
 from .resources.messages import Direction, Message, MessagePage, MessagePager, MessagesResource
 
 __all__ = [
     "CLEAR",
     "AccountInfo",
+    "ActiveNumber",
     "AsyncPager",
     "AuthenticationError",
     "AutoUpdate",
+    "AvailableNumber",
+    "AvailableRegion",
     "BadRequestError",
     "Batch",
     "BatchDeliveryReport",
@@ -168,6 +179,7 @@ __all__ = [
     "MoText",
     "NonceStore",
     "NotFoundError",
+    "NumbersResource",
     "Operation",
     "Page",
     "PagerCheckpoint",
@@ -202,6 +214,8 @@ __all__ = [
     "TextBatchUpdate",
     "Timeouts",
     "TokenEndpointError",
+    "TokenPager",
+    "TokenPagerCheckpoint",
     "UndecodableSendResponse",
     "UnknownBatch",
     "UnknownInbound",

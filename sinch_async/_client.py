@@ -6,7 +6,7 @@ import copy
 import os
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import aiohttp
 
@@ -24,6 +24,9 @@ from .resources.groups import GroupsResource
 from .resources.inbounds import InboundsResource
 from .resources.messages import MessagesResource
 
+if TYPE_CHECKING:
+    from .numbers import NumbersResource
+
 __all__ = ["ClientOptions", "SinchClient"]
 
 
@@ -39,6 +42,7 @@ class ClientOptions(TypedDict, total=False):
     region: str | None
     base_url: str | None
     auth_url: str | None
+    numbers_base_url: str | None
     session: aiohttp.ClientSession | None
     timeouts: Timeouts | None
     max_connections: int
@@ -79,6 +83,7 @@ class SinchClient:
         region: str | None = None,
         base_url: str | None = None,
         auth_url: str | None = None,
+        numbers_base_url: str | None = None,
         session: aiohttp.ClientSession | None = None,
         timeouts: Timeouts | None = None,
         max_connections: int = C.DEFAULT_MAX_CONNECTIONS,
@@ -156,6 +161,15 @@ class SinchClient:
         if group_sizes is not None and not isinstance(group_sizes, SharedGroupSizes):
             raise SinchConfigError("group_sizes must be a SharedGroupSizes (e.g. RedisGroupSizes)")
         self._group_sizes: dict[str, int] = {} if group_sizes is None else group_sizes
+        from .numbers._resource import NumbersBackend
+
+        if numbers_base_url is not None:
+            numbers_base_url = resolve_base_url(
+                None, numbers_base_url, allow_insecure_http=allow_insecure_http
+            )
+        self._numbers = NumbersBackend(
+            self._engine, auth, project_id if project else None, numbers_base_url
+        )
         self._attach(Session(self._engine))
 
     def _attach(self, session: Session) -> None:
@@ -167,6 +181,9 @@ class SinchClient:
         self.groups = GroupsResource(session, self._group_sizes)
         self.inbounds = InboundsResource(session)
         self.messages = MessagesResource(self.batches, self.inbounds)
+        from .numbers._resource import NumbersResource
+
+        self.numbers: NumbersResource = NumbersResource(session, self._numbers)
 
     def with_options(
         self,
@@ -210,7 +227,8 @@ class SinchClient:
 
         Service plan: ``SINCH_SERVICE_PLAN_ID`` + ``SINCH_API_TOKEN``; or project keys:
         ``SINCH_PROJECT_ID`` + ``SINCH_KEY_ID`` + ``SINCH_KEY_SECRET`` (and optionally
-        ``SINCH_AUTH_URL``). Plus ``SINCH_REGION`` or ``SINCH_BASE_URL``.
+        ``SINCH_AUTH_URL`` and ``SINCH_NUMBERS_BASE_URL``). Plus ``SINCH_REGION`` or
+        ``SINCH_BASE_URL``.
         """
         env = os.environ if environ is None else environ
         names = {
@@ -222,6 +240,7 @@ class SinchClient:
             "region": "SINCH_REGION",
             "base_url": "SINCH_BASE_URL",
             "auth_url": "SINCH_AUTH_URL",
+            "numbers_base_url": "SINCH_NUMBERS_BASE_URL",
         }
         kwargs: dict[str, Any] = {k: env.get(v) or None for k, v in names.items()}
         unknown = set(overrides) - set(ClientOptions.__annotations__)
@@ -236,7 +255,7 @@ class SinchClient:
                 kwargs.pop(name)
         else:
             wanted = plan
-            for name in (*project, "auth_url"):
+            for name in (*project, "auth_url", "numbers_base_url"):
                 kwargs.pop(name)
         missing = [names[name] for name in wanted if not kwargs.get(name)]
         if missing:

@@ -189,6 +189,7 @@ async def test_project_client_passes_credentials(
         "key_secret": "override",
         "base_url": fake.base_url,
         "auth_url": fake.auth_url,
+        "numbers_base_url": fake.base_url,
         "max_connections": 3,
     }
 

@@ -13,6 +13,7 @@ from ._commands_bulk import send_bulk
 from ._commands_groups import groups_app
 from ._commands_inbounds import inbounds_app
 from ._commands_messages import messages_app
+from ._commands_numbers import numbers_app
 from ._commands_reports import reports_app
 from ._demo import demo
 from ._options import Options
@@ -37,6 +38,7 @@ app.add_typer(inbounds_app, name="inbounds")
 app.add_typer(messages_app, name="messages")
 app.add_typer(reports_app, name="delivery-reports")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(numbers_app, name="numbers")
 app.command()(demo)
 
 _PLAN = "Service plan credentials"
@@ -81,6 +83,14 @@ def global_options(
         str | None,
         typer.Option(
             help="OAuth2 token endpoint. Default: $SINCH_AUTH_URL, else Sinch's.",
+            rich_help_panel=_PROJECT,
+        ),
+    ] = None,
+    numbers_base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Numbers API origin, e.g. a local FakeSinch. "
+            "Default: $SINCH_NUMBERS_BASE_URL, else Sinch's.",
             rich_help_panel=_PROJECT,
         ),
     ] = None,
@@ -133,6 +143,7 @@ def global_options(
         key_id=key_id,
         key_secret=key_secret,
         auth_url=auth_url,
+        numbers_base_url=numbers_base_url,
         region=region,
         base_url=base_url,
         json=json_output,

@@ -23,7 +23,7 @@ __all__ = ["CREDENTIAL_ENV", "Options", "get_options"]
 
 _PLAN = ("service_plan_id", "api_token")
 _PROJECT = ("project_id", "key_id", "key_secret")
-_TARGET = ("region", "base_url", "auth_url")
+_TARGET = ("region", "base_url", "auth_url", "numbers_base_url")
 
 #: The variables that, set to anything, mean "credentials are configured".
 CREDENTIAL_ENV = (
@@ -47,6 +47,7 @@ class Options:
     region: str | None = None
     base_url: str | None = None
     auth_url: str | None = None
+    numbers_base_url: str | None = None
     json: bool = False
     account: str | None = None
 

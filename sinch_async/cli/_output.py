@@ -13,6 +13,8 @@ from rich.table import Table
 from .._converter import unstructure
 
 __all__ = [
+    "ACTIVE_NUMBER_COLUMNS",
+    "AVAILABLE_NUMBER_COLUMNS",
     "BATCH_COLUMNS",
     "GROUP_COLUMNS",
     "INBOUND_COLUMNS",
@@ -26,6 +28,7 @@ __all__ = [
 Column = tuple[str, Callable[[Any], Any]]
 
 _ID_COLUMNS = ("id", "batch_id")  # ids stay whole and copyable
+_NO_WRAP = ("phone_number",)  # so do phone numbers (short: no minimum width)
 
 
 def jsonable(record: Any) -> Any:
@@ -62,7 +65,9 @@ class Output:
         table = Table(title=title)
         for name, _ in columns:
             ident = name in _ID_COLUMNS
-            table.add_column(name, no_wrap=ident, min_width=26 if ident else None)
+            table.add_column(
+                name, no_wrap=ident or name in _NO_WRAP, min_width=26 if ident else None
+            )
         for row in rows:
             table.add_row(*[_cell(get(row)) for _, get in columns])
         self.console.print(table)
@@ -157,4 +162,27 @@ REPORT_COLUMNS: list[Column] = [
     ("status", lambda r: r.status),
     ("code", lambda r: r.code),
     ("at", lambda r: r.at),
+]
+
+
+def _money(money: Any) -> str | None:
+    return None if money is None else f"{money.amount} {money.currency_code}"
+
+
+ACTIVE_NUMBER_COLUMNS: list[Column] = [
+    ("phone_number", lambda n: n.phone_number),
+    ("region", lambda n: n.region_code),
+    ("type", lambda n: n.type),
+    ("capability", lambda n: ", ".join(n.capability)),
+    ("display_name", lambda n: n.display_name),
+    ("service_plan", lambda n: n.sms_configuration and n.sms_configuration.service_plan_id),
+    ("price", lambda n: _money(n.money)),
+]
+AVAILABLE_NUMBER_COLUMNS: list[Column] = [
+    ("phone_number", lambda n: n.phone_number),
+    ("region", lambda n: n.region_code),
+    ("type", lambda n: n.type),
+    ("capability", lambda n: ", ".join(n.capability)),
+    ("setup", lambda n: _money(n.setup_price)),
+    ("monthly", lambda n: _money(n.monthly_price)),
 ]

@@ -50,7 +50,10 @@ def run_job(options: Options, output: Output, job: Callable[[SinchClient], Await
 
     try:
         return asyncio.run(go())
-    except (SinchValidationError, SinchConfigError) as exc:
+    except SinchConfigError as exc:  # e.g. a project-only API with service-plan credentials
+        output.error("Configuration error", exc)
+        raise typer.Exit(EXIT_USAGE) from None
+    except SinchValidationError as exc:
         output.error("Invalid input", exc)
         raise typer.Exit(EXIT_USAGE) from None
     except SinchError as exc:

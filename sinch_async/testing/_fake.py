@@ -19,6 +19,7 @@ from ._faults import Fault, FaultHandle, FaultSet
 from ._groups import GroupStore
 from ._http import RecordedRequest, Router
 from ._inbounds import InboundStore
+from ._numbers import NumbersStore
 from ._oauth import TOKEN_PATH, TokenIssuer
 from ._reports import ReportEngine
 from ._server import API_PREFIX, Server, ServerHooks
@@ -121,6 +122,8 @@ class FakeSinch:
         self._inbounds.register(api)
         self._inbounds.register_admin(aux)
         self._oauth.register(aux)
+        self.numbers = NumbersStore(project_id, self._oauth.authenticate, _rng(seed, "numbers"))
+        self.numbers.register(aux)
         hooks = ServerHooks(self._authenticate, self.now, self._reports.sweep, self._on_aux)
         self._server = Server(api, aux, self._faults, hooks)
         self.latency = latency
@@ -488,8 +491,8 @@ class FakeSinch:
         return client
 
     def project_client(self, **kwargs: Unpack[ClientOptions]) -> SinchClient:
-        """A ``sinch_async.SinchClient`` using project (OAuth2) auth against this fake
-        (``kwargs`` passed through, e.g. a wrong ``key_secret``, win)."""
+        """A ``sinch_async.SinchClient`` using project (OAuth2) auth against this fake, the
+        Numbers API included (``kwargs`` passed through, e.g. a wrong ``key_secret``, win)."""
         sinch_async = importlib.import_module("sinch_async")
         options: dict[str, Any] = {
             "project_id": self.project_id,
@@ -497,6 +500,7 @@ class FakeSinch:
             "key_secret": self.key_secret,
             "base_url": self.base_url,
             "auth_url": self.auth_url,
+            "numbers_base_url": self.base_url,
         }
         client: SinchClient = sinch_async.SinchClient(**{**options, **kwargs})
         return client
