@@ -102,9 +102,9 @@ class JsonFileCheckpoint:
     Saves alternate between ``path`` and ``path.alt``; each holds a sequence number and a
     CRC of the state. ``load`` takes the newest intact one, so a write torn by a crash
     falls back to the state before it. A save is one in-place ``pwrite`` into the page
-    cache (about 5 us, measured: it does not stall the loop), which survives the process
-    being killed; ``durable=True`` also ``fdatasync``s each save (surviving power loss),
-    in a worker thread so the event loop keeps running (about 0.2 ms per save).
+    cache (no blocking I/O on the loop), which survives the process being killed;
+    ``durable=True`` also ``fdatasync``s each save (surviving power loss), in a worker
+    thread so the event loop keeps running (``python -m benchmarks.sync`` measures both).
 
     A sync holds ``path.lock`` (an exclusive ``flock``) while it runs: a second sync on
     the same file gets :class:`CheckpointInUseError` at once. Symbolic links at any of the

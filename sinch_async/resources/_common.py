@@ -19,14 +19,7 @@ __all__ = [
     "build_record",
     "check_window",
     "encode_filters",
-    "page_of",
 ]
-
-
-def page_of(query: Mapping[str, QueryValue]) -> int:
-    """The page number a list query asks for."""
-    page = query.get("page", 0)
-    return page if isinstance(page, int) and not isinstance(page, bool) else 0
 
 
 def build_record(cls: Any, **fields: Any) -> Any:
