@@ -32,11 +32,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import hashlib
 import io
 import json
 import os
-import platform
 import pstats
 import shlex
 import statistics
@@ -46,7 +44,6 @@ import timeit
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,14 +52,16 @@ import orjson
 
 from sinch_async import SinchClient, SinchError, TextBatchRequest
 
+from ._measure import SETTINGS, log, pct, wait_for_quiet
+from ._measure import Meter as SharedMeter
+from ._report import code_info
+from ._report import machine_info as shared_machine_info
 from ._servers import (
     PLAN,
     TOKEN,
     ServerKind,
     ServerProcess,
     ServerSpec,
-    process_cpu_seconds,
-    system_busy_seconds,
 )
 
 BODY = "Hello from the calls benchmark"
@@ -75,41 +74,10 @@ CONTENDERS: tuple[Contender, ...] = ("raw", "calls", "many")
 NAMES: dict[Contender, str] = {"raw": "raw aiohttp", "calls": "sdk-calls", "many": "sdk-send_many"}
 TARGETS: dict[Contender, float] = {"calls": 0.85, "many": 0.95}
 
-#: wait up to this long before each run for other load to fall below QUIET cores
-SETTLE = 30.0
-QUIET = 0.25
-#: a run during which other processes used more than this many cores is measured again
-DISTURBED = 0.3
-
 
 def msisdn(i: int) -> str:
     """A distinct, valid E.164 number for send ``i``."""
     return f"+1555{i % 10_000_000:07d}"
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def wait_for_quiet() -> float | None:
-    """Wait (at most ``SETTLE`` s) until other processes use < ``QUIET`` cores; return the
-    last measured machine load in cores (None if unknown)."""
-    started = time.monotonic()
-    deadline = started + SETTLE
-    while True:
-        b0, t0 = system_busy_seconds(), time.monotonic()
-        time.sleep(0.5)
-        b1, t1 = system_busy_seconds(), time.monotonic()
-        if b0 is None or b1 is None:
-            return None
-        load = (b1 - b0) / (t1 - t0)
-        if load < QUIET or t1 >= deadline:
-            if t1 - started > 1.0:
-                state = "quiet" if load < QUIET else "still busy"
-                log(
-                    f"waited {t1 - started:.0f}s for other load to drop: {state} ({load:.2f} cores)"
-                )
-            return round(load, 3)
 
 
 def loadavg() -> tuple[float, float, float] | None:
@@ -122,47 +90,24 @@ def loadavg() -> tuple[float, float, float] | None:
 # --- measurement ---------------------------------------------------------------------------
 
 
-class Meter:
-    """Wall time plus client, server and other-process CPU seconds over the window."""
+class Meter(SharedMeter):
+    """The shared meter, plus hooks called right after start / right before stop (the
+    profiler hooks in here)."""
 
     def __init__(self, server: ServerProcess | None) -> None:
-        self._server = server
-        self.wall = 0.0
-        self.client_cpu: float | None = None
-        self.server_cpu: float | None = None
-        self.other_cpu: float | None = None
-        self._t0 = 0.0
-        self._c0: float | None = None
-        self._s0: float | None = None
-        self._b0: float | None = None
-        #: called right after start / right before stop (the profiler hooks in here)
+        super().__init__(server)
         self.on_start: Callable[[], None] | None = None
         self.on_stop: Callable[[], None] | None = None
 
-    def _server_cpu(self) -> float | None:
-        return None if self._server is None else self._server.cpu_seconds()
-
     def start(self) -> None:
-        self._c0 = process_cpu_seconds()
-        self._s0 = self._server_cpu()
-        self._b0 = system_busy_seconds()
-        self._t0 = time.perf_counter()
+        super().start()
         if self.on_start is not None:
             self.on_start()
 
     def stop(self) -> None:
         if self.on_stop is not None:
             self.on_stop()
-        self.wall = time.perf_counter() - self._t0
-        c1, s1, b1 = process_cpu_seconds(), self._server_cpu(), system_busy_seconds()
-        if c1 is not None and self._c0 is not None:
-            self.client_cpu = c1 - self._c0
-        if s1 is not None and self._s0 is not None:
-            self.server_cpu = s1 - self._s0
-        if b1 is not None and self._b0 is not None:
-            self.other_cpu = max(
-                0.0, (b1 - self._b0) - (self.client_cpu or 0.0) - (self.server_cpu or 0.0)
-            )
+        super().stop()
 
 
 @dataclass
@@ -214,10 +159,6 @@ class Run:
 
 
 WHICH: tuple[Literal["client", "server", "other"], ...] = ("client", "server", "other")
-
-
-def pct(value: float | None) -> str:
-    return "?" if value is None else f"{value * 100:.0f}%"
 
 
 def fmt_us(value: float | None) -> str:
@@ -364,11 +305,11 @@ def run_once(contender: Contender, kind: ServerKind, args: argparse.Namespace, r
 
 
 def run_measured(contender: Contender, kind: ServerKind, args: argparse.Namespace, rnd: int) -> Run:
-    """One run; redone (3 tries in all) while other processes used > DISTURBED cores."""
+    """One run; redone (3 tries in all) while other processes used too much CPU."""
     for attempt in range(1, 4):
         run = run_once(contender, kind, args, rnd)
         other = run.util("other")
-        if other is None or other <= DISTURBED or attempt == 3:
+        if other is None or other <= SETTINGS.disturbed_above or attempt == 3:
             return run
         log(f"disturbed: other processes used {other:.2f} cores; discarding, measuring again")
         DISCARDED.append(asdict(run))
@@ -780,44 +721,8 @@ def mode_components(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]
 # --- output --------------------------------------------------------------------------------
 
 
-def code_info() -> dict[str, Any]:
-    import sinch_async
-
-    root = Path(sinch_async.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return {"sinch_async_path": str(root), "sinch_async_sources_sha256": digest.hexdigest()}
-
-
 def machine_info() -> dict[str, Any]:
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    versions: dict[str, str] = {}
-    for package in ("sinch-async", "aiohttp", "orjson", "attrs", "cattrs", "yarl", "multidict"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return {
-        "nproc": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_model": cpu,
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "event_loop": "asyncio default",
-        "loadavg_at_start": loadavg(),
-        "packages": versions,
-    }
+    return {**shared_machine_info(), "loadavg_at_start": loadavg()}
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -871,10 +776,10 @@ MODE_RUNNERS: dict[str, Callable[[argparse.Namespace], tuple[list[Row], dict[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global SETTLE
+
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    SETTLE = max(0.0, args.settle)
+    SETTINGS.settle = max(0.0, args.settle)
     suffix = (
         ""
         if args.mode == "measure" and args.server == "echo"
