@@ -11,7 +11,7 @@ import os
 import sqlite3
 import time
 import zlib
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -450,6 +450,8 @@ class Sync(Generic[T]):
         self._uncommitted = 0
         self._last_commit = time.monotonic()
         self._held = False
+        #: the store's ``ensure_held`` (looked up once, when the store is acquired)
+        self._ensure_held: Callable[[], Awaitable[None]] | None = None
 
     @property
     def checkpoint(self) -> CheckpointStore:
@@ -512,11 +514,8 @@ class Sync(Generic[T]):
         if callable(acquire):
             await acquire()
             self._held = True
-
-    async def _ensure_held(self) -> None:
-        ensure = getattr(self._store, "ensure_held", None)
-        if self._held and callable(ensure):
-            await ensure()
+            ensure = getattr(self._store, "ensure_held", None)
+            self._ensure_held = ensure if callable(ensure) else None
 
     async def _release(self) -> None:
         release = getattr(self._store, "release", None)
@@ -593,7 +592,8 @@ class Sync(Generic[T]):
         await self._acquire()
         try:
             async for item in self._walk():
-                await self._ensure_held()  # a lost lease: hand out nothing more
+                if self._ensure_held is not None:  # a lost lease: hand out nothing more
+                    await self._ensure_held()
                 yield item
         finally:
             await self._release()
