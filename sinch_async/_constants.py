@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Final
 
 from ._version import __version__
 
 __all__ = [
     "API_PATH",
+    "BATCH_RETENTION",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_PAGE_SIZE",
@@ -54,6 +56,8 @@ MAX_GROUP_NAME: Final = 20
 MAX_GROUP_MEMBERS: Final = 10_000
 MAX_CHILD_GROUPS: Final = 10
 MAX_KEYWORD: Final = 15
+#: How long Sinch lists batches (the edge of looking a send up by its reference).
+BATCH_RETENTION: Final = timedelta(days=14)
 
 
 USER_AGENT: Final = f"sinch-async/{__version__}"

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from ._errors import (
+    LimiterUnavailableError,
     SendOutcomeUnknown,
     SinchConfigError,
     SinchError,
@@ -28,14 +29,18 @@ from ._errors import (
     UndecodableSendResponse,
 )
 from ._ledger import (
+    CampaignState,
     Claim,
+    ClaimLostError,
     Ledger,
     LedgerError,
+    LedgerLostError,
     LedgerRecord,
     RecordedSendError,
     campaign_reference,
     check_campaign,
-    request_digest,
+    digest_matches,
+    row_digest,
 )
 from .models.batches import (
     Batch,
@@ -46,22 +51,52 @@ from .models.batches import (
     UnknownBatch,
 )
 
-__all__ = ["DEFAULT_GRACE", "FanoutProgress", "SendMany", "SendOutcome"]
+__all__ = [
+    "DEFAULT_GRACE",
+    "LOST_LEDGER_SAMPLE",
+    "FanoutProgress",
+    "SendCancelled",
+    "SendMany",
+    "SendNotAttempted",
+    "SendOutcome",
+]
 
 log = logging.getLogger("sinch_async")
 
-SendFn = Callable[[BatchRequest], Awaitable[Batch]]
-#: Look a request up by its reference among batches created since a time (epoch seconds):
-#: the batch, None when there is none, or :class:`SendOutcomeUnknown` when it cannot tell.
-FindFn = Callable[[BatchRequest, float], Awaitable[Batch | None]]
+#: ``send(request, before_write=...)``: one send (``before_write`` awaited right before
+#: each attempt is written).
+SendFn = Callable[..., Awaitable[Batch]]
+#: Look a request up by its reference: the batches with its reference and content created
+#: at or after ``since`` (epoch seconds on Sinch's clock; None: no time bound) whose ids
+#: are not in ``exclude``; :class:`SendOutcomeUnknown` when the lookup fails.
+FindFn = Callable[[BatchRequest, "float | None", frozenset[str]], Awaitable[list[Batch]]]
+#: Whether Sinch has any batch with this client_reference (the lost-ledger probe).
+ExistsFn = Callable[[str], Awaitable[bool]]
+#: Now on Sinch's clock (a lower bound, epoch seconds), None when not known yet.
+SinchNowFn = Callable[[], "float | None"]
 _REQUEST_TYPES = (TextBatchRequest, BinaryBatchRequest, MediaBatchRequest)
 
 #: Seconds the sends in flight may take to finish after the consumer went away.
 DEFAULT_GRACE = 10.0
+#: Rows looked up at Sinch before a campaign the ledger knows nothing of is started.
+LOST_LEDGER_SAMPLE = 3
+#: Rows past the highest recorded one (or the last one found at Sinch) that a resumed
+#: campaign looks up before sending, in case their records were lost: at least this, or
+#: twice the concurrency.
+LOST_RECORD_LOOKAHEAD = 64
+#: Without a Date header from Sinch, intents are dated this much before this host's clock
+#: (a lookup then accepts batches created up to this long before the intent).
+_UNKNOWN_CLOCK_MARGIN = 300.0
 
 
 class SendCancelled(SendOutcomeUnknown):
     """The send was still in flight when ``send_many`` shut down past its grace period."""
+
+
+class SendNotAttempted(SinchError):
+    """Not sent: the run stopped before this request was attempted (a shared rate limiter
+    or the ledger was unavailable). The request stays pending: a rerun of the campaign
+    sends it (looking it up first if its intent was recorded)."""
 
 
 @attrs.frozen
@@ -79,12 +114,16 @@ class SendOutcome:
       ``request.client_reference`` before sending again.
     * **failed** (``failed``): certainly not sent (``error`` says why: a 4xx, a refused
       connection, invalid input, a token endpoint that was down).
+    * **pending** (``pending``): not attempted because the run stopped on an unavailable
+      shared store (``error`` is :class:`LimiterUnavailableError`, :class:`LedgerError` or
+      :class:`SendNotAttempted`); a ledger does not record it, so a rerun sends it.
 
     In a campaign (``send_many(..., ledger=..., campaign=...)``): ``resumed`` marks an
     outcome recorded by an earlier run and not sent again (``batch`` is None; an ``ok``
     one has ``batch_id`` from the ledger, a ``failed`` one a :class:`RecordedSendError`),
     ``reconciled`` a request found in doubt (sent by a run that died) whose batch was
-    then found by its reference.
+    then found by its reference, ``changed`` a request whose input differs from what the
+    ledger recorded when it was sent (not sent again).
     """
 
     index: int
@@ -95,6 +134,8 @@ class SendOutcome:
     reconciled: bool = False
     #: the batch id a ledger recorded (resumed outcomes)
     recorded_batch_id: str | None = None
+    #: resumed, and the input at this index changed since the ledger recorded it
+    changed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -112,9 +153,14 @@ class SendOutcome:
         return isinstance(self.error, SendOutcomeUnknown)
 
     @property
+    def pending(self) -> bool:
+        """Not attempted: the run stopped on an unavailable limiter or ledger."""
+        return isinstance(self.error, _PENDING_ERRORS)
+
+    @property
     def failed(self) -> bool:
-        """Certainly not sent."""
-        return not self.ok and not self.unknown
+        """Certainly not sent, refused by Sinch or by the input checks (not pending)."""
+        return not self.ok and not self.unknown and not self.pending
 
     @property
     def batch_id(self) -> str | None:
@@ -129,15 +175,22 @@ class SendOutcome:
         return self.recorded_batch_id
 
 
+_PENDING_ERRORS = (LimiterUnavailableError, LedgerError, SendNotAttempted)
+
+
 @attrs.define
 class FanoutProgress:
     """Live counters of a ``send_many`` run (the same object is passed to ``on_progress``).
 
     ``succeeded`` counts sent batches (undecodable 2xx included), ``failed`` every other
-    outcome, ``unknown`` the part of ``failed`` that may exist at Sinch. In a campaign,
-    ``resumed`` and ``reconciled`` are parts of ``succeeded``/``failed`` (see
-    :class:`SendOutcome`), and ``claimed_elsewhere`` counts requests another live worker
-    held: they get no outcome from this run (the holder reports them).
+    outcome but ``pending`` ones, ``unknown`` the part of ``failed`` that may exist at
+    Sinch, ``pending`` requests not attempted because the run stopped on an unavailable
+    store. In a campaign, ``resumed``, ``reconciled`` and ``changed`` are parts of
+    ``succeeded``/``failed`` (see :class:`SendOutcome`), and ``claimed_elsewhere`` counts
+    requests another live worker held (or took over from this one): they get no outcome
+    from this run (the holder reports them). ``lookups`` counts the campaign's lookups
+    at Sinch before sending (rows in doubt, rows whose records may be lost, the
+    lost-ledger probe).
     """
 
     submitted: int = 0
@@ -150,14 +203,17 @@ class FanoutProgress:
     resumed: int = 0
     reconciled: int = 0
     claimed_elsewhere: int = 0
+    pending: int = 0
+    changed: int = 0
+    lookups: int = 0
 
     @property
     def in_flight(self) -> int:
-        return self.submitted - self.succeeded - self.failed - self.claimed_elsewhere
+        return self.submitted - self.succeeded - self.failed - self.pending - self.claimed_elsewhere
 
     @property
     def done(self) -> int:
-        return self.succeeded + self.failed
+        return self.succeeded + self.failed + self.pending
 
 
 _END = object()
@@ -198,6 +254,9 @@ class SendMany:
         campaign: str | None = None,
         find: FindFn | None = None,
         retry_failed: bool = False,
+        force_resend: bool = False,
+        exists: ExistsFn | None = None,
+        sinch_now: SinchNowFn | None = None,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise SinchConfigError("concurrency must be a positive integer")
@@ -205,13 +264,26 @@ class SendMany:
             raise SinchConfigError("grace must be a number of seconds >= 0")
         if (ledger is None) != (campaign is None):
             raise SinchConfigError("ledger and campaign go together: pass both or neither")
-        if ledger is not None and find is None:
+        if ledger is not None and (find is None or exists is None):
             raise SinchConfigError("a campaign needs a lookup for in-doubt requests")
         self._ledger = ledger
         self._campaign = None if campaign is None else check_campaign(campaign)
         self._find = find
+        self._exists = exists
+        self._sinch_now = sinch_now
         self._retry_failed = retry_failed
-        self._ledger_error: BaseException | None = None
+        self._force_resend = force_resend
+        self._state = CampaignState(exists=False)
+        #: rows up to this index without a record are looked up before they are sent
+        self._frontier = -1
+        self._lookahead = max(LOST_RECORD_LOOKAHEAD, 2 * concurrency)
+        self._peeked: list[Any] = []
+        # batches this run's lookups attributed to a row: never to another one
+        self._taken: set[str] = set()
+        self._prepared = False
+        # the first error that stops the run (ledger or limiter unavailable)
+        self._stop_error: BaseException | None = None
+        self._stop_raised = False
         self._send = send
         self._source: Iterator[Any] | AsyncIterator[Any]
         if isinstance(requests, AsyncIterable):
@@ -248,7 +320,9 @@ class SendMany:
             if self._closing or self._input_error is not None:
                 return None
             try:
-                if isinstance(self._source, AsyncIterator):
+                if self._peeked:
+                    request = self._peeked.pop(0)
+                elif isinstance(self._source, AsyncIterator):
                     request = await anext(self._source)
                 else:
                     request = next(self._source)
@@ -288,7 +362,7 @@ class SendMany:
         ledger first, and record its outcome after."""
         claim: Claim | None = None
         digest = ""
-        started = 0.0
+        intent_at = 0.0
         reconciled = False
         try:
             if not isinstance(request, _REQUEST_TYPES):
@@ -297,44 +371,72 @@ class SendMany:
                     f"item {index} is a {type(request).__name__}, not a "
                     "TextBatchRequest, BinaryBatchRequest or MediaBatchRequest",
                 )
+            if self._stop_error is not None:
+                raise SendNotAttempted(f"not sent: the run stopped ({self._stop_error})")
             if request.client_reference is None:
                 if self._campaign is not None:
                     reference = campaign_reference(self._campaign, index)
                     request = attrs.evolve(request, client_reference=reference)
                 elif self._auto_ref:
                     request = attrs.evolve(request, client_reference=f"sa-{uuid.uuid4().hex}")
-            if self._ledger is not None and self._campaign is not None:
-                digest = request_digest(request)
-                started = time.time()
-                claim = await self._ledger.begin(
-                    self._campaign,
+            if self._ledger is None or self._campaign is None:
+                batch = await self._send(request)
+            else:
+                ledger, campaign = self._ledger, self._campaign
+                digest = row_digest(request, campaign, index)
+                intent_at = self._intent_time()
+                claim = await ledger.begin(
+                    campaign,
                     index,
                     request.client_reference,
                     digest,
                     retry_failed=self._retry_failed,
+                    intent_at=intent_at,
                 )
                 if claim.status == "elsewhere":
                     self.progress.claimed_elsewhere += 1
                     return _Skipped(index)
                 record = claim.record
-                if record is not None and record.digest != digest:
+                if record is not None and not digest_matches(
+                    record.digest, request, campaign, index
+                ):
+                    if claim.status == "done":
+                        outcome = _resumed(index, request, record, changed=True)
+                        self.progress.resumed += 1
+                        self.progress.changed += 1
+                        self._count(outcome)
+                        return outcome
                     claim = None  # not ours to record: the ledger holds another request
                     raise SinchValidationError(
                         "requests",
-                        f"item {index} differs from the request campaign "
-                        f"{self._campaign!r} recorded at this index (is the input the same, "
-                        "in the same order?); not sent",
+                        f"item {index} differs from the request campaign {campaign!r} "
+                        "recorded at this index while it was in flight (is the input the "
+                        "same, in the same order?); not sent",
                     )
                 if claim.status == "done" and record is not None:
                     outcome = _resumed(index, request, record)
                     self.progress.resumed += 1
                     self._count(outcome)
                     return outcome
-                if claim.status == "in_doubt" and record is not None and self._find:
-                    batch = await self._find(request, record.intent_at)
-                    reconciled = batch is not None
-            if not reconciled:
-                batch = await self._send(request)
+                if record is not None and claim.status == "in_doubt":
+                    # format 1 records were dated on this host's clock: no time bound
+                    since = None if len(record.digest) == 32 else record.intent_at
+                    found = await self._look_up(index, request, digest, since)
+                    reconciled = found is not None
+                elif self._maybe_lost(index):
+                    found = await self._look_up(index, request, digest, self._state.started_at)
+                    reconciled = found is not None
+                    if reconciled:
+                        self._frontier = max(self._frontier, index)
+                if reconciled:
+                    assert found is not None
+                    batch = found
+                else:
+
+                    async def check() -> None:
+                        await ledger.check(campaign, index)
+
+                    batch = await self._send(request, before_write=check)
         except asyncio.CancelledError:
             # Not recorded in the ledger: the intent stays, so a rerun looks it up.
             cause = asyncio.CancelledError("send_many shut down past its grace period")
@@ -346,9 +448,21 @@ class SendMany:
             self._count(outcome)
             self._results.put_nowait(outcome)
             raise
-        except LedgerError as exc:  # fail closed: not sent, and the run stops
-            log.error("send_many: ledger failed for item %d: %s", index, exc)
+        except ClaimLostError as exc:  # another worker owns the row now: not sent here
+            log.warning("send_many: item %d not sent: %s", index, exc)
+            self.progress.claimed_elsewhere += 1
+            return _Skipped(index)
+        except (LedgerError, LimiterUnavailableError) as exc:  # fail closed: not sent, stop
+            log.error(
+                "send_many: stopping: %s unavailable for item %d: %s",
+                "ledger" if isinstance(exc, LedgerError) else "rate limiter",
+                index,
+                exc,
+            )
             self._fail_closed(exc)
+            outcome = SendOutcome(index=index, request=request, error=exc)
+            claim = None  # the intent (if recorded) stays: a rerun looks it up
+        except SendNotAttempted as exc:
             outcome = SendOutcome(index=index, request=request, error=exc)
             claim = None
         except SinchError as exc:
@@ -362,7 +476,9 @@ class SendMany:
             outcome = SendOutcome(index=index, request=request, batch=batch, reconciled=reconciled)
         if claim is not None and self._ledger is not None and self._campaign is not None:
             try:
-                await self._ledger.finish(self._campaign, _record(outcome, claim, digest, started))
+                await self._ledger.finish(
+                    self._campaign, _record(outcome, claim, digest, intent_at)
+                )
             except asyncio.CancelledError:
                 self._count(outcome)
                 self._results.put_nowait(outcome)
@@ -377,15 +493,126 @@ class SendMany:
         self._count(outcome)
         return outcome
 
+    # --- campaign helpers ---------------------------------------------------------------
+
+    def _intent_time(self) -> float:
+        """Now, on Sinch's clock when known (a lower bound), for an intent record."""
+        if self._sinch_now is not None:
+            now = self._sinch_now()
+            if now is not None:
+                return now
+        return time.time() - _UNKNOWN_CLOCK_MARGIN
+
+    def _maybe_lost(self, index: int) -> bool:
+        """Whether row ``index``, new to the ledger, may have been sent by a run whose
+        records were lost (a resumed campaign, at most ``lookahead`` rows past the last
+        row known to have been sent)."""
+        return (
+            self._state.exists
+            and not self._force_resend
+            and index <= max(self._frontier, self._state.high_water) + self._lookahead
+        )
+
+    async def _look_up(
+        self, index: int, request: Any, digest: str, since: float | None
+    ) -> Batch | None:
+        """The batch an earlier run created for this row, or None when there is none.
+        Batches the ledger recorded for other rows are never taken; when other rows in
+        doubt carry the same reference and content, a match is ambiguous (unknown)."""
+        assert self._ledger is not None and self._campaign is not None and self._find
+        campaign = self._campaign
+        exclude: set[str] = set()
+        rivals = 0
+        if request.client_reference != campaign_reference(campaign, index):
+            for other in await self._ledger.with_reference(campaign, request.client_reference):
+                if other.index == index:
+                    continue
+                if other.batch_id:
+                    exclude.add(other.batch_id)
+                elif not other.final and digest_matches(
+                    other.digest, request, campaign, other.index
+                ):
+                    rivals += 1
+        self.progress.lookups += 1
+        matches = await self._find(request, since, frozenset(exclude | self._taken))
+        if not matches:
+            return None
+        if len(matches) > 1 or rivals:
+            raise SendOutcomeUnknown(
+                request,
+                SinchError("ambiguous lookup"),
+                f"{len(matches)} batch(es) with this client_reference and content could "
+                f"belong to this row or to {rivals} other row(s) in doubt; not resending",
+            )
+        self._taken.add(matches[0].id)
+        log.info(
+            "campaign send reconciled: batch %s found by client_reference",
+            matches[0].id,
+            extra={"sinch_event": "reconciled", "sinch_batch_id": matches[0].id},
+        )
+        return matches[0]
+
+    async def _prepare(self) -> None:
+        """Before anything is sent in a campaign: open the ledger (unusable, busy or of an
+        unknown format: raised here), learn Sinch's clock, and, when the ledger knows
+        nothing of the campaign, make sure Sinch does not either (a lost ledger)."""
+        if self._ledger is None or self._campaign is None:
+            return
+        assert self._exists is not None
+        campaign = self._campaign
+        self._state = await self._ledger.open(campaign)
+        self._frontier = self._state.high_water
+        if self._state.exists and self._state.started_at is not None:
+            if self._sinch_now is not None and self._sinch_now() is None:
+                # one cheap request to learn Sinch's clock from its Date header
+                await self._exists(campaign_reference(campaign, 0))
+            return
+        if not self._state.exists and not self._force_resend:
+            found: list[str] = []
+            for index in range(LOST_LEDGER_SAMPLE):
+                try:
+                    if isinstance(self._source, AsyncIterator):
+                        request = await anext(self._source)
+                    else:
+                        request = next(self._source)
+                except (StopIteration, StopAsyncIteration):
+                    break
+                self._peeked.append(request)
+                reference = getattr(request, "client_reference", None) or campaign_reference(
+                    campaign, index
+                )
+                self.progress.lookups += 1
+                if await self._exists(reference):
+                    found.append(reference)
+            if found:
+                raise LedgerLostError(
+                    f"the ledger holds nothing for campaign {campaign!r}, but Sinch already "
+                    f"has batches with its references ({', '.join(found)}): the ledger was "
+                    "lost (Redis restarted without persistence or evicted the keys, the "
+                    "SQLite file was deleted or replaced), or the campaign id (or the rows' "
+                    "own client references) were used before. Nothing was sent; sending "
+                    "anyway would send those rows again "
+                    "(force_resend=True / --force-resend does it deliberately)",
+                    found,
+                )
+        elif self._sinch_now is not None and self._sinch_now() is None:
+            await self._exists(campaign_reference(campaign, 0))
+        started = self._intent_time()
+        await self._ledger.start(campaign, started)
+        if not self._state.exists:
+            self._state = CampaignState(exists=False, started_at=started)
+
     def _fail_closed(self, exc: BaseException) -> None:
-        if self._ledger_error is None:
-            self._ledger_error = exc
+        if self._stop_error is None:
+            self._stop_error = exc
         self._closing = True
         self._wake_window()
 
     def _count(self, outcome: SendOutcome) -> None:
         if outcome.ok:
             self.progress.succeeded += 1
+        elif outcome.pending:
+            self.progress.pending += 1
         else:
             self.progress.failed += 1
             if outcome.unknown:
@@ -427,15 +654,23 @@ class SendMany:
     async def __anext__(self) -> SendOutcome:
         if self._shutdown_task is not None:
             raise StopAsyncIteration
+        if not self._prepared:
+            try:
+                await self._prepare()
+            except BaseException:
+                self._closing = True
+                self._shutdown_task = asyncio.ensure_future(asyncio.sleep(0))
+                raise
+            self._prepared = True
         self._start()
         while True:
             if self._callback_error is not None:
                 error, self._callback_error = self._callback_error, None
                 self._on_progress = None
                 raise error
-            if self._ledger_error is not None:
-                error, self._ledger_error = self._ledger_error, None
-                raise error
+            if self._stop_error is not None and not self._stop_raised:
+                self._stop_raised = True
+                raise self._stop_error
             if self._preserve_order and self._next_out in self._pending:
                 pending = self._pending.pop(self._next_out)
                 self._emit()
@@ -548,14 +783,20 @@ class SendMany:
         await self.aclose()
 
 
-def _resumed(index: int, request: Any, record: LedgerRecord) -> SendOutcome:
+def _resumed(
+    index: int, request: Any, record: LedgerRecord, *, changed: bool = False
+) -> SendOutcome:
     """The outcome an earlier run recorded (``ok`` or ``failed``), not sent again."""
     if record.state == "ok":
         return SendOutcome(
-            index=index, request=request, resumed=True, recorded_batch_id=record.batch_id
+            index=index,
+            request=request,
+            resumed=True,
+            recorded_batch_id=record.batch_id,
+            changed=changed,
         )
     error = RecordedSendError(record.error_type or "SinchError", record.error or "")
-    return SendOutcome(index=index, request=request, error=error, resumed=True)
+    return SendOutcome(index=index, request=request, error=error, resumed=True, changed=changed)
 
 
 def _record(outcome: SendOutcome, claim: Claim, digest: str, started: float) -> LedgerRecord:

@@ -7,15 +7,23 @@ resumes it: recorded outcomes are not sent again, requests with an intent but no
 
 :class:`SqliteLedger` is the embedded default (one process). ``RedisLedger``
 (``sinch_async.redis``) lets many workers share a campaign, each claiming its requests.
+
+Record format 2 (this version): a row's ``digest`` is :func:`row_digest` (12 characters;
+the row's default reference ``CAMPAIGN:INDEX`` left out, so a row's content can be
+recognised at another index). Format 1 records (32 hex characters, the request hashed
+with its reference: :func:`request_digest`) written by earlier versions are still
+compared exactly, so their campaigns resume with the same references.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol, runtime_checkable
 
@@ -26,19 +34,31 @@ from ._converter import dumps
 from ._errors import SinchConfigError, SinchError
 
 __all__ = [
+    "LEDGER_FORMAT",
+    "CampaignState",
     "Claim",
+    "ClaimLostError",
     "ClaimStatus",
+    "InputMismatch",
     "Ledger",
     "LedgerBusyError",
     "LedgerError",
+    "LedgerFormatError",
+    "LedgerLostError",
     "LedgerRecord",
     "LedgerState",
     "RecordedSendError",
     "SqliteLedger",
     "campaign_reference",
     "check_campaign",
+    "digest_matches",
+    "find_input_mismatch",
     "request_digest",
+    "row_digest",
 ]
+
+#: The record format this version writes (see the module docstring).
+LEDGER_FORMAT = 2
 
 #: ``intent``: about to be sent (or being sent); the rest are the three outcomes.
 LedgerState = Literal["intent", "ok", "unknown", "failed"]
@@ -54,14 +74,39 @@ class LedgerError(SinchError):
     """The ledger could not be read or written (a locked file, Redis down or slow).
 
     ``send_many`` fails closed: a request whose intent could not be recorded is not sent
-    (its outcome is ``failed`` with this error) and the run stops, raising this error to
-    the consumer. An outcome that could not be recorded after its send leaves the request
-    in doubt in the ledger: the next run looks it up by reference before sending.
+    (its outcome is ``pending``) and the run stops, raising this error to the consumer.
+    An outcome that could not be recorded after its send leaves the request in doubt in
+    the ledger: the next run looks it up by reference before sending.
     """
 
 
 class LedgerBusyError(LedgerError):
-    """Another process holds this :class:`SqliteLedger` file (it is single-process)."""
+    """Another process holds this :class:`SqliteLedger` file (it is single-process), or
+    another program holds a lock on it. Raised at once, never waited for."""
+
+
+class LedgerFormatError(LedgerError):
+    """The ledger holds this campaign in a format this version cannot resume exactly.
+    Nothing was sent; finish the campaign with the version that wrote it, or start a new
+    campaign id."""
+
+
+class LedgerLostError(LedgerError):
+    """The ledger holds nothing for this campaign, but Sinch already has batches with its
+    references: the ledger was lost (a Redis restart without persistence, an eviction, an
+    expiry, a deleted or replaced SQLite file). Nothing was sent. Sending anyway would
+    send those rows a second time; ``send_many(..., force_resend=True)`` does it
+    deliberately. ``references`` are the ones found at Sinch."""
+
+    def __init__(self, message: str, references: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.references = list(references)
+
+
+class ClaimLostError(SinchError):
+    """This worker no longer holds its claim on a row (its lease expired while it was
+    stopped or stalled, or a renewal failed): the row was not sent by this worker. Another
+    worker owns it now; ``send_many`` counts it in ``claimed_elsewhere``."""
 
 
 class RecordedSendError(SinchError):
@@ -83,10 +128,12 @@ class LedgerRecord:
     index: int
     reference: str
     state: LedgerState
-    #: a hash of the request as sent: a rerun with different input at this index is refused
+    #: :func:`row_digest` of the request (format 1: :func:`request_digest`): a rerun
+    #: with different input at this index is recognised
     digest: str
-    #: when the intent was first recorded (seconds since the epoch); the lookup of an
-    #: in-doubt request searches from a little before it
+    #: when the intent was recorded, on Sinch's clock when known (seconds since the
+    #: epoch): a batch this request created cannot be older. 0 when not kept (finished
+    #: records of a compact ledger).
     intent_at: float
     batch_id: str | None = None
     error_type: str | None = None
@@ -124,11 +171,34 @@ class Claim:
     record: LedgerRecord | None = None
 
 
+@attrs.frozen
+class CampaignState:
+    """What a ledger holds for a campaign when a run opens it (:meth:`Ledger.open`)."""
+
+    #: the campaign has been started in this ledger (records or its start mark exist)
+    exists: bool
+    #: the highest index with a record (-1: none)
+    high_water: int = -1
+    #: when the campaign was first started (Sinch's clock when known), if recorded
+    started_at: float | None = None
+
+
 @runtime_checkable
 class Ledger(Protocol):
     """Where a campaign's intents and outcomes are kept. Implementations must make
     :meth:`begin` atomic: two callers never both get ``new``/``in_doubt`` for one index
     while the first is alive."""
+
+    async def open(self, campaign: str) -> CampaignState:
+        """Open the ledger for a run of ``campaign`` (before anything is sent): raises
+        :class:`LedgerError` when it is unusable, :class:`LedgerBusyError` when another
+        process holds it, :class:`LedgerFormatError` when the campaign was written in a
+        format this version cannot resume."""
+        ...
+
+    async def start(self, campaign: str, started_at: float) -> None:
+        """Mark the campaign as started (idempotent: the first mark stays)."""
+        ...
 
     async def begin(
         self,
@@ -138,8 +208,15 @@ class Ledger(Protocol):
         digest: str,
         *,
         retry_failed: bool = False,
+        intent_at: float | None = None,
     ) -> Claim:
-        """Claim request ``index``, recording its intent if nothing is recorded yet."""
+        """Claim request ``index``, recording its intent if nothing is recorded yet
+        (``intent_at``: when, on Sinch's clock; default this host's clock)."""
+        ...
+
+    async def check(self, campaign: str, index: int) -> None:
+        """Immediately before the request leaves: prove this caller still holds its
+        claim, or raise :class:`ClaimLostError` (shared ledgers; a no-op otherwise)."""
         ...
 
     async def finish(self, campaign: str, record: LedgerRecord) -> None:
@@ -148,6 +225,12 @@ class Ledger(Protocol):
 
     async def records(self, campaign: str) -> list[LedgerRecord]:
         """Every record of the campaign, by index (for reports and tests)."""
+        ...
+
+    async def with_reference(self, campaign: str, reference: str) -> list[LedgerRecord]:
+        """The records of rows whose ``client_reference`` was given by the caller and is
+        ``reference`` (rows with the default ``CAMPAIGN:INDEX`` reference never share
+        one)."""
         ...
 
     async def aclose(self) -> None:
@@ -170,13 +253,105 @@ def campaign_reference(campaign: str, index: int) -> str:
 
 
 def request_digest(request: Any) -> str:
-    """A short hash of a request's JSON (its ``client_reference`` included)."""
+    """Format 1 digest: a hash of a request's JSON, its ``client_reference`` included."""
     return hashlib.sha256(dumps(request)).hexdigest()[:32]
+
+
+def row_digest(request: Any, campaign: str, index: int) -> str:
+    """Format 2 digest of row ``index``: 12 characters hashing the request's JSON, with
+    the reference left out when it is the row's default ``CAMPAIGN:INDEX`` (so the same
+    content is recognised at another index) and kept when the caller gave it."""
+    if request.client_reference == campaign_reference(campaign, index):
+        request = attrs.evolve(request, client_reference=None)
+    raw = hashlib.sha256(dumps(request)).digest()[:9]
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def digest_matches(recorded: str, request: Any, campaign: str, index: int) -> bool:
+    """Whether ``request`` (with its reference set) is what a record's digest says was
+    recorded for row ``index``, in whichever format the record was written."""
+    if len(recorded) == 32:
+        return recorded == request_digest(request)
+    return recorded == row_digest(request, campaign, index)
+
+
+@attrs.frozen
+class InputMismatch:
+    """The first row where a rerun's input cannot be matched to the ledger (``index`` is
+    0-based; ``reason`` reads after "row N: ", N counted from 1)."""
+
+    index: int
+    reason: str
+
+
+def find_input_mismatch(
+    records: Sequence[LedgerRecord], requests: Sequence[Any], campaign: str
+) -> InputMismatch | None:
+    """Check a whole input against a campaign's records before anything is sent.
+
+    An edited row is fine (a row already ``ok`` is not sent again, a ``failed`` one is
+    with ``retry_failed``). Not fine, and reported at the first mismatched row: a row
+    that was in flight (in doubt) whose input changed, a row in doubt that is no longer
+    in the input, and content that was sent at one row and now sits at another (rows
+    inserted or removed before rows already sent). Format 1 records cannot tell a moved
+    row from an edited one: any change of a row in doubt or sent is reported.
+    """
+    with_ref = [
+        r
+        if r.client_reference is not None
+        else attrs.evolve(r, client_reference=campaign_reference(campaign, i))
+        for i, r in enumerate(requests)
+    ]
+    new_digests: dict[str, list[int]] = {}
+    for i, r in enumerate(with_ref):
+        new_digests.setdefault(row_digest(r, campaign, i), []).append(i)
+    by_index = {r.index: r for r in records}
+    first: InputMismatch | None = None
+    changed: list[int] = []  # sent rows whose input differs
+    moved: tuple[int, int] | None = None  # (row, where its sent content is now)
+
+    def note(index: int, reason: str) -> None:
+        nonlocal first
+        if first is None or index < first.index:
+            first = InputMismatch(index, reason)
+
+    for rec in records:
+        i = rec.index
+        if i >= len(with_ref):
+            if not rec.final:
+                note(i, "was in flight in an earlier run and is no longer in the input")
+            continue
+        if digest_matches(rec.digest, with_ref[i], campaign, i):
+            continue
+        if not rec.final:
+            note(i, "was in flight in an earlier run and its input changed")
+            continue
+        if rec.state == "failed":
+            continue  # an edited failed row: sent again with retry_failed
+        changed.append(i)
+        if len(rec.digest) == 32:
+            note(i, "differs from the row sent in an earlier run")
+            continue
+        for j in new_digests.get(rec.digest, ()):
+            other = by_index.get(j)
+            if j != i and (other is None or other.digest != rec.digest):
+                if moved is None or i < moved[0]:
+                    moved = (i, j)
+                break
+    if moved is not None:
+        row, now = moved
+        note(
+            min(changed),
+            f"differs from the row sent in an earlier run (rows moved: what row {row + 1} "
+            f"sent is now row {now + 1})",
+        )
+    return first
 
 
 # --- sqlite -----------------------------------------------------------------------------
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS sinch_ledger (
     campaign   TEXT    NOT NULL,
     idx        INTEGER NOT NULL,
@@ -190,12 +365,29 @@ CREATE TABLE IF NOT EXISTS sinch_ledger (
     done_at    REAL,
     PRIMARY KEY (campaign, idx)
 ) WITHOUT ROWID
-"""
+""",
+    """
+CREATE TABLE IF NOT EXISTS sinch_ledger_campaigns (
+    campaign   TEXT    PRIMARY KEY,
+    format     INTEGER NOT NULL,
+    started_at REAL    NOT NULL
+) WITHOUT ROWID
+""",
+    # rows whose reference the caller gave (format 2 keeps '' for the default one)
+    "CREATE INDEX IF NOT EXISTS sinch_ledger_ref ON sinch_ledger (campaign, reference) "
+    "WHERE reference != ''",
+)
 _COLUMNS = "idx, reference, state, digest, intent_at, batch_id, error_type, error, done_at"
 
 
-def _row(row: tuple[Any, ...]) -> LedgerRecord:
+def _row(campaign: str, row: tuple[Any, ...]) -> LedgerRecord:
+    if not row[1]:  # format 2: the default reference is not stored
+        row = (row[0], campaign_reference(campaign, row[0]), *row[2:])
     return LedgerRecord(*row)
+
+
+def _stored_reference(campaign: str, index: int, reference: str) -> str:
+    return "" if reference == campaign_reference(campaign, index) else reference
 
 
 class SqliteLedger:
@@ -204,9 +396,12 @@ class SqliteLedger:
     Writes are small single-row transactions done on the event loop thread: with WAL and
     ``synchronous="NORMAL"`` (the default) a commit writes to the OS without an fsync, in
     microseconds, and survives the process being killed (``SIGKILL``); only a power loss or
-    OS crash may lose the last commits. ``synchronous="FULL"`` fsyncs every commit (also
-    power-safe, much slower). The file is locked (``path + ".lock"``, POSIX ``flock``)
-    while open: a second process gets :class:`LedgerBusyError`.
+    OS crash may lose the last commits (the next run looks such rows up before sending
+    them). ``synchronous="FULL"`` fsyncs every commit (also power-safe, much slower). The
+    file is locked (``path + ".lock"``, POSIX ``flock``) while open: a second process gets
+    :class:`LedgerBusyError`, as does a file another program holds a lock on (never
+    waited for: the event loop is not blocked). A path that cannot be opened (a missing
+    directory, no permission) is a :class:`LedgerError` before anything is sent.
     """
 
     def __init__(
@@ -224,13 +419,23 @@ class SqliteLedger:
             return self._db
         try:
             self._lock = _flock(self.path.with_name(self.path.name + ".lock"))
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            # timeout=0: a lock held by another program fails at once instead of blocking
+            # the event loop
+            db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=0
+            )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self._synchronous}")
-            db.execute(_SCHEMA)
+            for statement in _SCHEMA:
+                db.execute(statement)
+        except LedgerError:
+            raise
         except sqlite3.Error as exc:
             self._unlock()
-            raise LedgerError(f"cannot open ledger {self.path}: {exc}") from exc
+            raise _sqlite_error(self.path, "open", exc) from exc
+        except OSError as exc:
+            self._unlock()
+            raise LedgerError(f"cannot open ledger {self.path}: {exc.strerror or exc}") from exc
         self._db = db
         return db
 
@@ -238,6 +443,41 @@ class SqliteLedger:
         if self._lock is not None:
             self._lock.close()  # closing the file drops the flock
             self._lock = None
+
+    async def open(self, campaign: str) -> CampaignState:
+        db = self._conn()
+        try:
+            meta = db.execute(
+                "SELECT format, started_at FROM sinch_ledger_campaigns WHERE campaign = ?",
+                (campaign,),
+            ).fetchone()
+            (high,) = db.execute(
+                "SELECT MAX(idx) FROM sinch_ledger WHERE campaign = ?", (campaign,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, "open", exc) from exc
+        if meta is not None and meta[0] > LEDGER_FORMAT:
+            raise LedgerFormatError(
+                f"ledger {self.path}: campaign {campaign!r} was written in format {meta[0]} "
+                f"by a newer sinch-async; this version writes format {LEDGER_FORMAT}"
+            )
+        high_water = -1 if high is None else int(high)
+        return CampaignState(
+            exists=meta is not None or high_water >= 0,
+            high_water=high_water,
+            started_at=None if meta is None else float(meta[1]),
+        )
+
+    async def start(self, campaign: str, started_at: float) -> None:
+        db = self._conn()
+        try:
+            db.execute(
+                "INSERT OR IGNORE INTO sinch_ledger_campaigns (campaign, format, started_at) "
+                "VALUES (?, ?, ?)",
+                (campaign, LEDGER_FORMAT, started_at),
+            )
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, "start", exc) from exc
 
     async def begin(
         self,
@@ -247,14 +487,17 @@ class SqliteLedger:
         digest: str,
         *,
         retry_failed: bool = False,
+        intent_at: float | None = None,
     ) -> Claim:
         db = self._conn()
+        at = time.time() if intent_at is None else intent_at
+        stored = _stored_reference(campaign, index, reference)
         try:
             # the common case (nothing recorded yet) in one statement
             inserted = db.execute(
                 "INSERT OR IGNORE INTO sinch_ledger (campaign, idx, reference, state, digest, "
                 "intent_at) VALUES (?, ?, ?, 'intent', ?, ?)",
-                (campaign, index, reference, digest, time.time()),
+                (campaign, index, stored, digest, at),
             ).rowcount
             if inserted == 1:
                 return Claim("new")
@@ -262,7 +505,7 @@ class SqliteLedger:
                 f"SELECT {_COLUMNS} FROM sinch_ledger WHERE campaign = ? AND idx = ?",
                 (campaign, index),
             ).fetchone()
-            record = _row(row)
+            record = _row(campaign, row)
             if record.state == "ok" or (record.state == "failed" and not retry_failed):
                 return Claim("done", record)
             if record.state != "failed":
@@ -271,11 +514,14 @@ class SqliteLedger:
                 "UPDATE sinch_ledger SET reference = ?, state = 'intent', digest = ?, "
                 "intent_at = ?, batch_id = NULL, error_type = NULL, error = NULL, "
                 "done_at = NULL WHERE campaign = ? AND idx = ?",
-                (reference, digest, time.time(), campaign, index),
+                (stored, digest, at, campaign, index),
             )
         except sqlite3.Error as exc:
-            raise LedgerError(f"ledger {self.path}: {exc}") from exc
+            raise _sqlite_error(self.path, "begin", exc) from exc
         return Claim("new")
+
+    async def check(self, campaign: str, index: int) -> None:
+        return None  # single process: the file lock is the claim
 
     async def finish(self, campaign: str, record: LedgerRecord) -> None:
         db = self._conn()
@@ -295,7 +541,7 @@ class SqliteLedger:
                 ),
             )
         except sqlite3.Error as exc:
-            raise LedgerError(f"ledger {self.path}: {exc}") from exc
+            raise _sqlite_error(self.path, "finish", exc) from exc
 
     async def records(self, campaign: str) -> list[LedgerRecord]:
         db = self._conn()
@@ -305,8 +551,20 @@ class SqliteLedger:
                 (campaign,),
             ).fetchall()
         except sqlite3.Error as exc:
-            raise LedgerError(f"ledger {self.path}: {exc}") from exc
-        return [_row(r) for r in rows]
+            raise _sqlite_error(self.path, "read", exc) from exc
+        return [_row(campaign, r) for r in rows]
+
+    async def with_reference(self, campaign: str, reference: str) -> list[LedgerRecord]:
+        db = self._conn()
+        try:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM sinch_ledger WHERE campaign = ? AND reference = ? "
+                "AND reference != '' ORDER BY idx",
+                (campaign, reference),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, "read", exc) from exc
+        return [_row(campaign, r) for r in rows]
 
     async def aclose(self) -> None:
         if self._db is not None:
@@ -320,6 +578,13 @@ class SqliteLedger:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _sqlite_error(path: Path, what: str, exc: sqlite3.Error) -> LedgerError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return LedgerBusyError(f"ledger {path} is locked by another program ({what}): {text}")
+    return LedgerError(f"ledger {path} ({what}): {text}")
 
 
 def _flock(path: Path) -> IO[bytes]:

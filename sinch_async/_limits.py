@@ -220,6 +220,10 @@ class MessageRateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = asyncio.Lock()
+        #: Seconds the budget must stay untaken (a client's 429 pause, set by the
+        #: :class:`Limits` that uses this limiter): budget granted during a pause would
+        #: all leave together when it ends.
+        self.hold: Callable[[], float] | None = None
 
     @property
     def rate(self) -> float:
@@ -230,11 +234,15 @@ class MessageRateLimiter:
         self._lock = asyncio.Lock()
 
     async def acquire(self, cost: int) -> None:
+        """Wait until ``cost`` messages may go (and :attr:`hold` is over), then take them."""
         if cost <= 0:
             return
         async with self._lock:
             while True:
                 wait = self._bucket.wait_time(cost, self._clock())
+                hold = self.hold
+                if hold is not None:
+                    wait = max(wait, hold())
                 if wait <= 0:
                     break
                 await self._sleep(wait)
@@ -242,8 +250,10 @@ class MessageRateLimiter:
 
 
 class Limits:
-    """Everything a request waits for before it is sent: the pause after a 429, the
-    messages-per-second budget (sends only), and a free slot among ``max_concurrency``."""
+    """Everything a request waits for before it is sent, in this order: a free slot among
+    ``max_concurrency``, the pause after a 429, and the messages-per-second budget (sends
+    only). The budget comes last so that it is only taken by a request about to be
+    written: a stall (slots held by slow answers) cannot turn into a burst."""
 
     def __init__(
         self,
@@ -270,6 +280,8 @@ class Limits:
         self.shared: SharedPause | None = (
             self.rate_limiter if isinstance(self.rate_limiter, SharedPause) else None
         )
+        if type(self.rate_limiter) is MessageRateLimiter and self.rate_limiter.hold is None:
+            self.rate_limiter.hold = self._pause_left  # no budget granted while paused
         self._publishing: set[asyncio.Task[None]] = set()
         self._clock = clock
         self._sleep = sleep
@@ -315,11 +327,19 @@ class Limits:
         while (left := self._resume_at - self._clock()) > 0:
             await self._sleep(left)
 
+    def _pause_left(self) -> float:
+        return self._resume_at - self._clock()
+
     async def acquire_messages(self, cost: int) -> None:
-        if self.rate_limiter is not None and cost > 0:
+        """The in-process budget for ``cost`` messages, never granted during a 429 pause
+        (taken once it is over); call it holding a slot, right before writing."""
+        limiter = self.rate_limiter
+        if limiter is not None and cost > 0:
             if type(cost) is PendingCost:
                 cost = await cost.resolve()
-            await self.rate_limiter.acquire(cost)
+            await limiter.acquire(cost)
+            if self._resume_at > self._clock():  # paused while it waited (another limiter)
+                await self.wait_unpaused()
 
     async def acquire_shared(self, cost: int) -> None:
         """Everything before a request when the limiter is shared (:attr:`shared`): this
@@ -333,6 +353,8 @@ class Limits:
             if type(cost) is PendingCost:
                 cost = await cost.resolve()
             await self.rate_limiter.acquire(cost)
+            if self._resume_at > self._clock():  # paused here while it waited its turn
+                await self.wait_unpaused()
         else:
             await shared.wait_unpaused()
 

@@ -14,7 +14,7 @@ import enum
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -25,6 +25,7 @@ from yarl import URL
 
 from . import _constants as C
 from ._auth import Auth
+from ._clock import SinchClock
 from ._config import Timeouts
 from ._converter import decode, decode_page
 from ._errors import (
@@ -203,10 +204,32 @@ class _NoScope:
 _NO_SCOPE = _NoScope()
 
 
+BeforeWrite = Callable[[], Awaitable[None]]
+
+
+class _WriteRefused(Exception):
+    """Carries what a ``before_write`` callback raised past the retry loop, the deadline
+    and the transport error mapping; :meth:`Engine._request` raises ``error`` itself."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 class _Call:
     """The values one request carries through its attempts."""
 
-    __slots__ = ("body", "cost", "headers", "in_flight", "method", "shown", "timeout", "url")
+    __slots__ = (
+        "before_write",
+        "body",
+        "cost",
+        "headers",
+        "in_flight",
+        "method",
+        "shown",
+        "timeout",
+        "url",
+    )
 
     def __init__(
         self,
@@ -217,6 +240,7 @@ class _Call:
         timeout: aiohttp.ClientTimeout,
         cost: int,
         headers: dict[str, str],
+        before_write: BeforeWrite | None = None,
     ) -> None:
         self.method = method
         self.url = url
@@ -225,6 +249,7 @@ class _Call:
         self.timeout = timeout
         self.cost = cost
         self.headers = headers
+        self.before_write = before_write
         self.in_flight = False
 
 
@@ -282,6 +307,8 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.hooks: list[Hook] = list(hooks)
         self._urls: dict[str, URL] = {}  # query-less paths (a send's /batches)
+        #: Sinch's clock as learnt from the ``Date`` header of every API response.
+        self.sinch_clock = SinchClock()
 
     @property
     def closed(self) -> bool:
@@ -381,6 +408,7 @@ class Engine:
         options: RequestOptions | None = None,
         headers: dict[str, str] | None = None,
         name: str | None = None,
+        before_write: BeforeWrite | None = None,
     ) -> Response:
         """Send a request under the client's limits, retry policy and ``options``.
 
@@ -388,16 +416,32 @@ class Engine:
         messages the request sends (for the messages-per-second limit). ``idempotent``
         defaults to True for GET/PUT/DELETE; non-idempotent calls are retried only when
         Sinch certainly did not process them (see :class:`RetryPolicy`).
+
+        Each attempt takes, in this order, a concurrency slot, waits out any 429 pause,
+        then takes the message budget, so the budget is only spent by a request that is
+        written right away (a stalled server cannot make held budget go out in a burst).
+        ``before_write`` is then awaited, immediately before every write (each retry, and
+        the replay after a 401 "token expired", included): whatever it raises propagates
+        unchanged, is never retried, and means the request was not written.
         """
         session = self._ensure_session()
         deadline = options.deadline if options is not None else None
         if _CURRENT.get() is None and (self.hooks or deadline):
             with self.operation(name or f"{method} {path}", deadline):
                 return await self._request(
-                    session, method, path, query, body, cost, idempotent, options, headers
+                    session,
+                    method,
+                    path,
+                    query,
+                    body,
+                    cost,
+                    idempotent,
+                    options,
+                    headers,
+                    before_write,
                 )
         return await self._request(
-            session, method, path, query, body, cost, idempotent, options, headers
+            session, method, path, query, body, cost, idempotent, options, headers, before_write
         )
 
     async def _request(
@@ -411,6 +455,7 @@ class Engine:
         idempotent: bool | None,
         options: RequestOptions | None,
         headers: dict[str, str] | None,
+        before_write: BeforeWrite | None,
     ) -> Response:
         timeout = self.default_timeout
         policy = self.retry
@@ -427,12 +472,27 @@ class Engine:
             timeout,
             cost,
             headers if headers is not None else self.base_headers,
+            before_write,
         )
-        op = _CURRENT.get()
-        if op is None or op.deadline_at is None:
-            return await self._with_retries(call, policy, method, idempotent)
         try:
-            async with asyncio.timeout_at(op.deadline_at):
+            op = _CURRENT.get()
+            if op is None or op.deadline_at is None:
+                return await self._with_retries(call, policy, method, idempotent)
+            return await self._within_deadline(call, policy, method, idempotent, op.deadline_at)
+        except _WriteRefused as refused:
+            error = refused.error
+        raise error  # outside the except block: the caller's exception, as it was raised
+
+    async def _within_deadline(
+        self,
+        call: _Call,
+        policy: RetryPolicy,
+        method: str,
+        idempotent: bool | None,
+        deadline_at: float,
+    ) -> Response:
+        try:
+            async with asyncio.timeout_at(deadline_at):
                 return await self._with_retries(call, policy, method, idempotent)
         except SinchError:
             raise
@@ -534,7 +594,12 @@ class Engine:
             self.emit("retry", op, method=method, url=shown, attempt=attempt, error=exc, wait=wait)
 
     async def _attempt(self, call: _Call) -> Response:
-        """One try: wait out a 429 pause, take the message budget and a slot, send.
+        """One try: take a slot, wait out a 429 pause, get the Authorization, take the
+        message budget, run ``before_write``, send.
+
+        The slot comes first so that the budget is only taken by a request about to be
+        written: budget taken by requests queued for a slot would all leave together when
+        a stalled server frees its slots, a burst over the limit.
 
         A 401 whose ``WWW-Authenticate`` says the token expired is replayed once with a
         fresh token (Sinch did not process it, so this is safe even for a send).
@@ -544,16 +609,22 @@ class Engine:
         session = self._session
         assert session is not None
         limits = self.limits
-        if limits.shared is None:  # in-process: no awaits unless paused or rate-limited
+        async with limits.slot():
+            # In-process: no awaits unless paused or rate-limited.
             if limits.paused_for > 0:
                 await limits.wait_unpaused()
-            if call.cost and limits.rate_limiter is not None:
-                await limits.acquire_messages(call.cost)
-        else:  # a limiter shared between processes: its pause holds every request
-            await limits.acquire_shared(call.cost)
-        async with limits.slot():
+            authorization = await self._authorization(session)
+            if limits.shared is None:
+                if call.cost and limits.rate_limiter is not None:
+                    await limits.acquire_messages(call.cost)
+            else:  # a limiter shared between processes: its pause holds every request
+                await limits.acquire_shared(call.cost)
             for auth_try in (1, 2):
-                authorization = await self._authorization(session)
+                if call.before_write is not None:
+                    try:
+                        await call.before_write()
+                    except Exception as exc:
+                        raise _WriteRefused(exc) from None
                 status, resp_headers, data = await self._send(session, call, authorization)
                 if (
                     status == 401
@@ -564,6 +635,7 @@ class Engine:
                     log.debug(
                         "%s %s -> 401 token expired; refreshing once", call.method, call.shown
                     )
+                    authorization = await self._authorization(session)
                     continue
                 break
         if status >= 300:  # redirects are never followed: a 3xx is an error too
@@ -622,6 +694,7 @@ class Engine:
             else:
                 op = None  # nobody listens: skip building events below
         started = time.perf_counter()
+        sent = time.time()
         call.in_flight = True
         try:
             async with session.request(
@@ -632,6 +705,7 @@ class Engine:
                 allow_redirects=False,
                 timeout=call.timeout,
             ) as resp:
+                self.sinch_clock.observe(resp.headers.get("Date"), sent, time.time())
                 data = await resp.read()
                 status = resp.status
                 # aiohttp's case-insensitive view: no copy, and "retry-after" is found
@@ -755,6 +829,11 @@ class Session:
     def limits(self) -> Limits:
         return self.engine.limits
 
+    @property
+    def sinch_clock(self) -> SinchClock:
+        """Sinch's clock as the engine learnt it (shared by every view of the client)."""
+        return self.engine.sinch_clock
+
     def with_options(self, options: RequestOptions) -> Session:
         return Session(self.engine, self.options.merged(options))
 
@@ -772,6 +851,7 @@ class Session:
         cost: int = 0,
         idempotent: bool | None = None,
         name: str | None = None,
+        before_write: BeforeWrite | None = None,
     ) -> Response:
         """See :meth:`Engine.request`."""
         opts = self.options
@@ -785,6 +865,7 @@ class Session:
             options=opts if (opts.timeouts or opts.retry or opts.deadline) else None,
             headers=self._headers,
             name=name,
+            before_write=before_write,
         )
 
     async def call(
@@ -798,11 +879,19 @@ class Session:
         cost: int = 0,
         idempotent: bool | None = None,
         name: str | None = None,
+        before_write: BeforeWrite | None = None,
     ) -> Any:
         """:meth:`request`, then the body decoded into ``result`` (typed error if it
         cannot be)."""
         resp = await self.request(
-            method, path, query=query, body=body, cost=cost, idempotent=idempotent, name=name
+            method,
+            path,
+            query=query,
+            body=body,
+            cost=cost,
+            idempotent=idempotent,
+            name=name,
+            before_write=before_write,
         )
         return decode(resp.body, result, status=resp.status)
 

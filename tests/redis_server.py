@@ -28,15 +28,16 @@ def _free_port() -> int:
         return port
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``redis-server`` on 127.0.0.1 (no persistence); returns (process, url)."""
+def start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``redis-server`` on 127.0.0.1 (no persistence; on ``port``, default a free
+    one); returns (process, url)."""
     exe = shutil.which("redis-server")
     if exe is None:
         reason = "redis-server not found: apt-get install -y redis-server (or brew install redis)"
         if os.environ.get("CI") == "true":
             pytest.fail(reason + "; CI must run the Redis tests", pytrace=False)
         pytest.skip(reason)
-    port = _free_port()
+    port = _free_port() if port is None else port
     proc = subprocess.Popen(
         [
             exe,

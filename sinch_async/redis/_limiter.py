@@ -9,7 +9,12 @@ pauses have pushed the schedule back), all in microseconds of server time.
   rate)``, then ``tat = max(tat, go) + cost / rate``) and returns the wait; the caller
   sleeps that long. Turns are handed out in the order requests reach Redis, so a
   1,000-recipient batch is never starved by small ones: it waits its turn, and the ones
-  behind it wait for it.
+  behind it wait for it. A reserved turn is spent when it comes, whether or not the
+  request is written then, so a turn must only be reserved by a request that nothing
+  else holds back: the engine asks for it once it holds its concurrency slot (and the
+  Authorization header), right before writing. Turns reserved by requests still queued
+  for a slot would come and go while a stalled server holds the slots, and those
+  requests would then leave together, a burst over the rate and its burst allowance.
 * ``pause`` starts (or extends) the shared pause and pushes every pending turn back by
   the time it added; a request that slept towards its turn asks once more on waking
   (``wait``), and goes only when its (shifted) turn has come and no pause is in effect.

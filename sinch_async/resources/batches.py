@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
@@ -16,6 +17,7 @@ from .. import _constants as C
 from .._checkpoint import PagerCheckpoint
 from .._converter import decode, dumps
 from .._errors import (
+    LimiterUnavailableError,
     SendOutcomeUnknown,
     ServerError,
     SinchDecodeError,
@@ -28,7 +30,7 @@ from .._fanout import DEFAULT_GRACE, FanoutProgress, SendMany
 from .._ledger import Ledger
 from .._limits import SharedGroupSizes
 from .._pagination import AsyncPager
-from .._session import Response, Session
+from .._session import BeforeWrite, Response, Session
 from .._validation import check_batch_request, check_batch_update, check_recipients
 from .._wire import QueryValue, quote_path_segment
 from ..models.batches import (
@@ -66,11 +68,18 @@ log = logging.getLogger("sinch_async")
 
 #: Look-back before the first attempt for the reconciliation lookup's ``start_date``.
 _RECONCILE_LOOKBACK = timedelta(minutes=5)
-#: How far Sinch's clock may be behind ours: a matching batch created up to this long
-#: before the first attempt is ambiguous (maybe an earlier send with the same reference).
+#: How far Sinch's clock may be behind ours when it is unknown (no response carried a
+#: ``Date`` header yet): a matching batch created up to this long before the first attempt
+#: (on this host's clock) is ambiguous (maybe an earlier send with the same reference).
+#: Once a ``Date`` was seen, reconciliation compares on Sinch's clock instead.
 RECONCILE_CLOCK_SKEW = timedelta(seconds=2)
 _RECONCILE_MAX = 500
 _REMEMBER_MAX = 4096
+
+
+def _at_millis(ts: float) -> datetime:
+    """POSIX seconds as an aware datetime truncated to milliseconds (Sinch's resolution)."""
+    return datetime.fromtimestamp(math.floor(ts * 1000) / 1000, UTC)
 
 
 def _recipient_key(recipient: str) -> str:
@@ -229,31 +238,75 @@ class BatchesResource:
 
     @overload
     async def send(
-        self, request: TextBatchRequest, *, reconcile: bool | None = None
+        self,
+        request: TextBatchRequest,
+        *,
+        reconcile: bool | None = None,
+        before_write: BeforeWrite | None = None,
     ) -> TextBatch: ...
     @overload
     async def send(
-        self, request: BinaryBatchRequest, *, reconcile: bool | None = None
+        self,
+        request: BinaryBatchRequest,
+        *,
+        reconcile: bool | None = None,
+        before_write: BeforeWrite | None = None,
     ) -> BinaryBatch: ...
     @overload
     async def send(
-        self, request: MediaBatchRequest, *, reconcile: bool | None = None
+        self,
+        request: MediaBatchRequest,
+        *,
+        reconcile: bool | None = None,
+        before_write: BeforeWrite | None = None,
     ) -> MediaBatch: ...
-    async def send(self, request: BatchRequest, *, reconcile: bool | None = None) -> Batch:
+    async def send(
+        self,
+        request: BatchRequest,
+        *,
+        reconcile: bool | None = None,
+        before_write: BeforeWrite | None = None,
+    ) -> Batch:
         """Send a prepared text, binary or media request. Validated before it leaves.
 
         A send is never repeated blindly. When its outcome is unknown (a 5xx, a read
         timeout, a connection reset after the request was written) and the request has a
         ``client_reference``, the SDK *reconciles*: it lists batches with that reference
         and returns the one this send created (same type, body and recipients compared as
-        normalised sets, created no earlier than the first attempt less
-        ``RECONCILE_CLOCK_SKEW``), or sends again when there is none. An ambiguous match
-        (an older batch with the same reference and content, or several) raises
-        :class:`SendOutcomeUnknown`, as does a send without a reference or with
-        ``reconcile=False`` (default: the client's ``reconcile_sends``).
+        normalised sets, created after the first attempt began), or sends again when there
+        is none. An ambiguous match (an older batch with the same reference and content
+        that could be this send's, or several) raises :class:`SendOutcomeUnknown`, as does
+        a send without a reference or with ``reconcile=False`` (default: the client's
+        ``reconcile_sends``).
+
+        ``created_at`` is Sinch's time, so "created after the first attempt began" needs
+        Sinch's time at that moment. The client learns the offset between this host's
+        clock and Sinch's (``Session.sinch_clock``) from the ``Date`` header of every
+        response (to the second) and from the ``created_at`` of the batches its sends
+        create (to the millisecond), giving an interval ``[low, high]`` of Sinch times
+        for the first attempt's start:
+
+        * when this host's clock lies within it (the clocks agree as far as can be told),
+          this host's millisecond clock is used: created at or after the start is this
+          send's, up to ``RECONCILE_CLOCK_SKEW`` before it is ambiguous;
+        * when it does not (this host's clock is off), a batch created before ``low`` is
+          an earlier send that reused the reference (ignored) and one created at or after
+          ``low`` is this send's: its own batch is made just after the start, inside the
+          interval, so only an earlier send with the same reference and content made less
+          than the interval's width before it (a second at most, about a round trip once
+          a send succeeded) could be mistaken for it;
+        * until a response carried a ``Date``, this host's clock is used as in the first
+          case.
+
+        ``before_write`` is awaited right before each attempt is written (retries and
+        resends after a lookup included), after the concurrency slot and the message
+        budget were taken: whatever it raises propagates unchanged (the request was not
+        written; never retried, never :class:`SendOutcomeUnknown`).
 
         A 2xx whose body cannot be decoded raises :class:`UndecodableSendResponse`: the
         batch exists, do not resend. A 3xx raises :class:`RedirectError` (not sent).
+        :class:`LimiterUnavailableError` (a shared rate limiter) propagates as it is, from
+        a lookup too.
         """
         if not isinstance(request, TextBatchRequest | BinaryBatchRequest | MediaBatchRequest):
             raise SinchValidationError(
@@ -266,7 +319,21 @@ class BatchesResource:
         cost = self.message_cost(request)
         do_reconcile = self._reconcile if reconcile is None else reconcile
         expected = _RESULT_TYPE[type(request)]
-        sent_at = time.time()  # a datetime only if reconciliation needs one
+        sent_at = time.time()  # mapped to Sinch's clock only if reconciliation needs it
+        guard: BeforeWrite | None = None
+        refused: list[BaseException] = []
+        if before_write is not None:
+            hook = before_write
+
+            async def guarded() -> None:  # tells its own exceptions from the request's
+                try:
+                    await hook()
+                except BaseException as exc:
+                    refused.append(exc)
+                    raise
+
+            guard = guarded
+
         # Resubmitted (after a lookup found nothing) at most as often as the retry policy
         # allows attempts.
         max_sends = self._session.retry_policy.max_attempts
@@ -274,16 +341,21 @@ class BatchesResource:
             for attempt in range(1, max_sends + 1):
                 try:
                     resp = await self._session.request(
-                        "POST", "/batches", body=body, cost=cost, idempotent=False
+                        "POST",
+                        "/batches",
+                        body=body,
+                        cost=cost,
+                        idempotent=False,
+                        before_write=guard,
                     )
                 except (ServerError, SinchTransportError) as exc:
+                    if refused and exc is refused[-1]:
+                        raise  # before_write's own: not written
                     if isinstance(exc, SinchTransportError) and not exc.may_have_reached_sinch:
                         raise  # certainly not processed (and already retried by the policy)
                     if not (do_reconcile and request.client_reference):
                         raise SendOutcomeUnknown(request, exc) from exc
-                    # Sinch's timestamps have milliseconds: compare at that
-                    started = datetime.fromtimestamp(int(sent_at * 1000) / 1000, UTC)
-                    found = await self._reconcile_lookup(request, started, exc)
+                    found = await self._reconcile_lookup(request, sent_at, exc)
                     if found is not None:
                         return self._remember(found)
                     log.info(
@@ -317,6 +389,10 @@ class BatchesResource:
                         request=request,
                         batch_id=_batch_id_of(resp.body),
                     ) from exc
+                created = result.created_at
+                clock = self._session.sinch_clock
+                if created is not None and clock.loose:  # made during this call: Sinch's
+                    clock.observe_timestamp(created.timestamp(), sent_at, time.time())  # ms
                 return self._remember(result)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -332,6 +408,7 @@ class BatchesResource:
         ledger: Ledger | None = None,
         campaign: str | None = None,
         retry_failed: bool = False,
+        force_resend: bool = False,
     ) -> SendMany:
         """Send many requests under the client's limits; yield one :class:`SendOutcome` each.
 
@@ -346,55 +423,78 @@ class BatchesResource:
         ``on_progress``), in ``unreported_outcomes`` once the run has shut down. Sends in
         flight then have ``grace`` seconds to finish before they are cancelled and
         reported unknown. An ``on_progress`` that raises stops the run and its exception
-        is raised to the consumer.
+        is raised to the consumer. An unavailable shared rate limiter
+        (:class:`LimiterUnavailableError`) stops the run too: it is raised to the
+        consumer and the requests it kept from being sent are ``pending``, not failed.
 
         **Campaigns** (crash-safe, resumable): with a ``ledger`` (:class:`SqliteLedger`,
         ``RedisLedger``) and a ``campaign`` id, each request without a reference gets
         ``f"{campaign}:{index}"``, its intent is recorded before it is sent and its outcome
         after. Running the same campaign again (same input, same order) yields the recorded
         ``ok``/``failed`` outcomes with ``resumed=True`` without sending them (failed ones
-        are sent again with ``retry_failed=True``); a request with an intent but no outcome
-        (or an ``unknown`` one) is looked up by reference among batches created since its
-        intent: found, it is ``ok`` with ``reconciled=True``; not found, it is sent. With a
-        shared ledger a request another live worker holds is not yielded here (counted in
-        ``progress.claimed_elsewhere``). A ledger that fails raises :class:`LedgerError`
-        and stops the run; nothing is sent without its intent recorded.
+        are sent again with ``retry_failed=True``; a row whose input changed after it was
+        sent is ``changed`` and not sent again); a request with an intent but no outcome
+        (or an ``unknown`` one) is looked up by reference among batches Sinch created
+        since its intent (on Sinch's clock), never taking a batch the ledger recorded for
+        another row: found, it is ``ok`` with ``reconciled=True``; not found, it is sent;
+        several candidates (or other rows in doubt with the same reference and content)
+        make it ``unknown``. With a shared ledger a request another live worker holds is
+        not yielded here (counted in ``progress.claimed_elsewhere``), and a worker proves
+        it still holds its claim right before each POST. A ledger that fails raises
+        :class:`LedgerError` and stops the run; nothing is sent without its intent
+        recorded. Before anything is sent, a ledger that knows nothing of the campaign
+        while Sinch already has batches with its first references raises
+        :class:`LedgerLostError` (``force_resend=True`` sends anyway); a resumed
+        campaign looks up rows past its last record before sending them, in case their
+        records were lost.
         """
-        find = None
+        find = exists = None
         if ledger is not None:
 
-            async def find(request: BatchRequest, since: float) -> Batch | None:
-                started = datetime.fromtimestamp(since, UTC)
+            async def find(
+                request: BatchRequest, since: float | None, exclude: frozenset[str]
+            ) -> list[Batch]:
+                oldest = datetime.now(UTC) - C.BATCH_RETENTION
+                start = oldest
+                if since is not None:
+                    start = max(oldest, datetime.fromtimestamp(since, UTC) - _RECONCILE_LOOKBACK)
                 matches: list[Batch] = []
                 try:
                     pager = self.list(
                         client_reference=request.client_reference,
-                        start_date=started - _RECONCILE_LOOKBACK,
+                        start_date=start,
                         page_size=C.MAX_PAGE_SIZE,
                         max_items=_RECONCILE_MAX,
                     )
                     async for batch in pager:
-                        if _same_send(batch, request) and batch.id not in self._returned:
-                            matches.append(batch)
+                        # (not this client's memory of returned batches: a batch a run
+                        # got but could not record is exactly the one to find)
+                        if not _same_send(batch, request) or batch.id in exclude:
+                            continue
+                        created = getattr(batch, "created_at", None)
+                        if since is not None and (
+                            created is None or created.timestamp() < since - 0.001
+                        ):
+                            continue  # made before this row's intent: not this row's
+                        matches.append(batch)
+                except LimiterUnavailableError:
+                    raise
                 except SinchError as exc:
                     raise SendOutcomeUnknown(
                         request, exc, "in doubt after an earlier run; lookup failed"
                     ) from exc
-                if len(matches) > 1:
-                    raise SendOutcomeUnknown(
-                        request,
-                        SinchError("ambiguous lookup"),
-                        f"{len(matches)} batches with this client_reference and content; "
-                        "not resending",
-                    )
-                if matches:
-                    log.info(
-                        "campaign send reconciled: batch %s found by client_reference",
-                        matches[0].id,
-                        extra={"sinch_event": "reconciled", "sinch_batch_id": matches[0].id},
-                    )
-                    return self._remember(matches[0])
-                return None
+                return matches
+
+            async def exists(reference: str) -> bool:
+                pager = self.list(
+                    client_reference=reference,
+                    start_date=datetime.now(UTC) - C.BATCH_RETENTION,
+                    page_size=1,
+                    max_items=1,
+                )
+                async for _ in pager:
+                    return True
+                return False
 
         return SendMany(
             self.send,
@@ -407,36 +507,67 @@ class BatchesResource:
             ledger=ledger,
             campaign=campaign,
             find=find,
+            exists=exists,
+            sinch_now=self._sinch_now,
             retry_failed=retry_failed,
+            force_resend=force_resend,
         )
 
+    def _sinch_now(self) -> float | None:
+        """Now on Sinch's clock (a lower bound), from its Date headers; None if unknown."""
+        clock = getattr(self._session, "sinch_clock", None)
+        bounds = clock.to_sinch(time.time()) if clock is not None else None
+        return None if bounds is None else float(bounds[0])
+
     async def _reconcile_lookup(
-        self, request: BatchRequest, started: datetime, cause: BaseException
+        self, request: BatchRequest, sent_at: float, cause: BaseException
     ) -> Batch | None:
-        """The batch this request created, None when there is none, or
-        :class:`SendOutcomeUnknown` when the lookup cannot tell."""
-        mine: list[Batch] = []
-        earlier: list[Batch] = []
+        """The batch this request created (its first attempt began at host time
+        ``sent_at``), None when there is none, or :class:`SendOutcomeUnknown` when the
+        lookup cannot tell (see :meth:`send` for the rule)."""
+        clock = self._session.sinch_clock
+        # Before the lookup (a window in the past is all the listing needs): at worst the
+        # host's own time, the lookback absorbing any skew under five minutes.
+        bounds = clock.to_sinch(sent_at)
+        since = sent_at if bounds is None else bounds[0]
+        candidates: list[Batch] = []
         try:
             pager = self.list(
                 client_reference=request.client_reference,
-                start_date=started - _RECONCILE_LOOKBACK,
+                start_date=_at_millis(since) - _RECONCILE_LOOKBACK,
                 page_size=C.MAX_PAGE_SIZE,
                 max_items=_RECONCILE_MAX,
             )
             async for batch in pager:
                 if not _same_send(batch, request) or batch.id in self._returned:
                     continue  # not this content, or already another send's result
-                created = getattr(batch, "created_at", None)
-                if created is None:
-                    earlier.append(batch)  # cannot tell when it was made
-                elif created >= started:
-                    mine.append(batch)
-                elif created >= started - RECONCILE_CLOCK_SKEW:
-                    earlier.append(batch)  # within clock skew: could be either
-                # else: an earlier send that reused the reference
+                candidates.append(batch)
+        except LimiterUnavailableError:
+            raise  # nothing was sent for the lookup: the limiter's own error, as it is
         except SinchError as exc:
             raise SendOutcomeUnknown(request, cause, f"lookup failed: {exc}") from exc
+        mine: list[Batch] = []
+        earlier: list[Batch] = []
+        # The lookup's own response was observed: the clock is at its best now.
+        bounds = clock.to_sinch(sent_at)
+        if bounds is None or bounds[0] <= sent_at <= bounds[1]:
+            # No Date seen yet, or Sinch's agrees with this host's clock (to within what
+            # the Dates can tell): this host's millisecond clock, with a margin before it.
+            started = _at_millis(sent_at)
+            low, ambiguous_from = started, started - RECONCILE_CLOCK_SKEW
+        else:
+            # This host's clock is off: the earliest Sinch time the attempt can have begun
+            # at (Sinch's timestamps have milliseconds: compare at that).
+            low = ambiguous_from = _at_millis(bounds[0])
+        for batch in candidates:
+            created = getattr(batch, "created_at", None)
+            if created is None:
+                earlier.append(batch)  # cannot tell when it was made
+            elif created >= low:
+                mine.append(batch)
+            elif created >= ambiguous_from:
+                earlier.append(batch)  # within clock skew: could be either
+            # else: an earlier send that reused the reference
         if len(mine) == 1 and not earlier:
             log.info(
                 "send reconciled: batch %s found by client_reference after %s",

@@ -48,8 +48,8 @@ class FakeSinch:
     ``/xms/v1/{owner}``), webhooks the fake POSTs itself, and the OAuth2 token endpoint.
 
     * ``now``: callable returning an aware UTC ``datetime`` (default: the real clock);
-      used for timestamps, the default list windows, token expiry and when scheduled
-      batches go out.
+      used for timestamps, the default list windows, token expiry, when scheduled
+      batches go out, and the ``Date`` header of every response.
     * ``latency``: seconds added before every response (settable at any time); it is
       spent after the request was processed, so a client that times out during it
       leaves a stored batch behind, as with a real slow response.

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import format_datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
@@ -34,7 +35,8 @@ class ServerHooks:
 
     ``authenticate(request, owner)`` raises ``ApiError`` to refuse an API request;
     ``around_api()`` runs before and after each authenticated API request is processed;
-    ``on_aux(template)`` runs on arrival of a request routed to an auxiliary template.
+    ``on_aux(template)`` runs on arrival of a request routed to an auxiliary template;
+    ``now()`` is the fake's clock (timestamps, and the ``Date`` header of every response).
     """
 
     authenticate: Callable[[web.Request, str], None]
@@ -70,6 +72,7 @@ class Server:
         self.state: _State = "new"
         self._runner: web.AppRunner | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._date: tuple[int, str] = (0, "")  # (POSIX second, its Date header text)
 
     async def start(self) -> None:
         """Bind ``127.0.0.1`` on a free port and start serving."""
@@ -77,6 +80,7 @@ class Server:
             raise RuntimeError(f"FakeSinch cannot be started twice (state: {self.state})")
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.on_response_prepare.append(self._stamp_date)
         runner = web.AppRunner(
             app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5
         )
@@ -101,6 +105,18 @@ class Server:
         for task in list(self._inflight):
             task.cancel()
         await runner.cleanup()
+
+    def http_date(self) -> str:
+        """The ``Date`` header for now on the fake's clock (RFC 7231, whole seconds)."""
+        now = self.hooks.now()
+        second = int(now.timestamp() // 1)
+        if second != self._date[0]:
+            self._date = (second, format_datetime(now.replace(microsecond=0), usegmt=True))
+        return self._date[1]
+
+    async def _stamp_date(self, request: web.Request, response: web.StreamResponse) -> None:
+        # aiohttp dates every response on the real clock; the fake's clock may differ.
+        response.headers["Date"] = self.http_date()
 
     # -- request pipeline --------------------------------------------------------------
 
