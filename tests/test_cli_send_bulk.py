@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from sinch_async.cli._commands_bulk import campaign_for
+
 from .test_cli import ThreadedFake, run, served
 
 __all__ = ["served"]  # fixture used below
@@ -35,6 +37,10 @@ def test_sends_each_row_once_and_a_rerun_resumes(served: ThreadedFake, tmp_path:
     assert first.exit_code == 0, first.output
     summary = json.loads(first.stdout.strip().splitlines()[-1])
     assert summary["sent"] == 40 and summary["resumed"] == 0 and summary["complete"]
+    # the default campaign: the CSV's path, the body and the sender (not the content)
+    assert summary["campaign"] == campaign_for(csv_file, "Hi {name}, {{sale}}!", None)
+    assert summary["failed_rows"] == summary["unknown_rows"] == []
+    assert summary["changed"] == summary["pending"] == summary["not_reached"] == 0
     batches = served.call(lambda: dict(served.fake.batches))
     assert len(batches) == 40
     assert "Hi Person 7, {sale}!" in {b["body"] for b in batches.values()}
@@ -91,7 +97,8 @@ def test_failed_rows_exit_1_and_are_not_resent(served: ThreadedFake, tmp_path: P
     result = run(served, *args)
     assert result.exit_code == 1, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["sent"] == 1 and summary["failed"] == 1
+    assert summary["sent"] == 1 and summary["failed"] == 1 and summary["complete"]
+    assert [r["row"] for r in summary["failed_rows"]] == [2]
     again = run(served, *args)
     assert again.exit_code == 1
     assert json.loads(again.stdout.strip().splitlines()[-1])["resumed"] == 2

@@ -17,6 +17,7 @@ from ._commands_numbers import numbers_app
 from ._commands_reports import reports_app
 from ._demo import demo
 from ._options import Options
+from ._runner import EXIT_CODES_HELP
 
 __all__ = ["app", "run"]
 
@@ -25,8 +26,7 @@ app = typer.Typer(
     help="Sinch SMS (xms API) from the shell: send, inspect, and copy inbounds or delivery "
     "reports to files resumably. Credentials come from the SINCH_* environment variables "
     "or the options below. No account? Run: sinch-async demo",
-    epilog="Exit codes: 0 ok, 1 API or network error, 2 usage or configuration error, "
-    "130 interrupted (Ctrl-C).",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
 )

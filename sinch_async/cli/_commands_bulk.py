@@ -1,17 +1,25 @@
-"""``send-bulk``: one send per CSV row, recorded in a ledger so a rerun resumes."""
+"""``send-bulk``: one send per CSV row, recorded in a ledger so a rerun resumes.
+
+Rows are numbered for people from 1, the header not counted ("row 1" is the first data
+row); the ledger and the client references (``CAMPAIGN:INDEX``) use the 0-based index
+(row N is index N-1).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import hashlib
+import io
 import string
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import attrs
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,38 +30,167 @@ from rich.progress import (
 )
 
 from .._client import SinchClient
-from .._errors import SinchConfigError, SinchError, SinchValidationError
-from .._fanout import FanoutProgress
-from .._ledger import Ledger, LedgerError, SqliteLedger
+from .._errors import LimiterUnavailableError, SinchConfigError, SinchError, SinchValidationError
+from .._fanout import FanoutProgress, SendOutcome
+from .._ledger import (
+    Ledger,
+    LedgerBusyError,
+    LedgerError,
+    LedgerFormatError,
+    LedgerLostError,
+    RecordedSendError,
+    SqliteLedger,
+    find_input_mismatch,
+)
 from ..models.batches import TextBatchRequest
 from ._options import Options, get_options
 from ._output import Output
-from ._runner import CREDENTIALS_HINT, EXIT_API, EXIT_INTERRUPTED, EXIT_USAGE
+from ._runner import (
+    EXIT_API,
+    EXIT_BUSY,
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STORE_UNAVAILABLE,
+    EXIT_USAGE,
+    make_client,
+)
 from ._sync import _StopOnSignal
 
 if TYPE_CHECKING:
-    from .._client import ClientOptions
+    from redis.asyncio import Redis
 
-__all__ = ["BulkResult", "render", "send_bulk"]
+__all__ = ["BulkInput", "BulkResult", "CsvInputError", "campaign_for", "read_csv", "send_bulk"]
 
 #: Recipient columns, in order of preference (case-insensitive).
 RECIPIENT_COLUMNS = ("to", "phone")
+#: Failed (and in-doubt) rows named in the summary; ``--failed-out`` has them all.
+LISTED_ROWS = 20
+#: The leading columns of ``--failed-out``; the CSV's own columns follow.
+FAILED_OUT_COLUMNS = ("row", "to", "error_type", "error")
+
+_MISMATCH_HINT = (
+    "rows were inserted or removed before rows already sent: fix the CSV or start a new "
+    "campaign (--campaign)"
+)
+_LOST_HINT = "pass --force-resend to send every row again deliberately"
+
+
+class CsvInputError(ValueError):
+    """The CSV cannot be used; the message is one line naming the row or byte offset."""
+
+
+@attrs.frozen
+class BulkInput:
+    """The CSV, read once: its header, the recipient column, and per data row (0-based
+    index) its fields and the request it becomes (without a client reference)."""
+
+    header: list[str]
+    to_column: str
+    rows: list[list[str]]
+    requests: list[TextBatchRequest]
+
+
+@attrs.frozen
+class RowProblem:
+    """A row that failed or is in doubt, as the summary and ``--failed-out`` show it."""
+
+    index: int
+    to: str
+    error_type: str
+    error: str
+
+    @property
+    def row(self) -> int:
+        """The row number for people (1 = the first data row)."""
+        return self.index + 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {"row": self.row, "to": self.to, "error_type": self.error_type, "error": self.error}
 
 
 @attrs.define
 class BulkResult:
-    """How a ``send-bulk`` run ended."""
+    """How a ``send-bulk`` run ended (counts from the outcomes this run saw)."""
 
     total: int
-    progress: FanoutProgress
     campaign: str
+    progress: FanoutProgress = attrs.field(factory=FanoutProgress)
     signal: int | None = None
+    #: the shared store (ledger or rate limiter) that stopped the run, if one did
+    store_error: BaseException | None = None
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    pending: int = 0
+    changed: int = 0
+    resumed: int = 0
+    reconciled: int = 0
+    failed_rows: list[RowProblem] = attrs.field(factory=list)
+    unknown_rows: list[RowProblem] = attrs.field(factory=list)
+
+    def add(self, outcome: SendOutcome, to: str) -> None:
+        """Count one outcome (yielded, or completed after the run stopped reading)."""
+        if outcome.resumed:
+            self.resumed += 1
+        if outcome.reconciled:
+            self.reconciled += 1
+        if outcome.changed:
+            self.changed += 1
+        if outcome.pending:
+            self.pending += 1
+        elif outcome.ok:
+            self.sent += 1
+        elif outcome.unknown:
+            self.unknown += 1
+            self.unknown_rows.append(_problem(outcome, to))
+        else:
+            self.failed += 1
+            self.failed_rows.append(_problem(outcome, to))
+
+    @property
+    def claimed_elsewhere(self) -> int:
+        return self.progress.claimed_elsewhere
+
+    @property
+    def not_reached(self) -> int:
+        """Rows this run gave no outcome and no other worker holds."""
+        seen = self.sent + self.failed + self.unknown + self.pending + self.claimed_elsewhere
+        return max(self.total - seen, 0)
+
+    @property
+    def complete(self) -> bool:
+        """Every row has a final outcome (``ok`` or ``failed``)."""
+        return (
+            self.signal is None
+            and self.store_error is None
+            and not (self.unknown or self.pending or self.claimed_elsewhere or self.not_reached)
+        )
 
     @property
     def exit_code(self) -> int:
+        """See :data:`EXIT_CODES_HELP`."""
         if self.signal is not None:
             return EXIT_INTERRUPTED
-        return EXIT_API if self.progress.failed else 0
+        if self.store_error is not None or self.pending:
+            return EXIT_STORE_UNAVAILABLE
+        if not self.complete:
+            return EXIT_INCOMPLETE
+        return EXIT_FAILED if self.failed else EXIT_OK
+
+
+def _problem(outcome: SendOutcome, to: str) -> RowProblem:
+    error = outcome.error
+    if isinstance(error, RecordedSendError):  # recorded by an earlier run: its own words
+        error_type, text = error.error_type, error.message
+    else:
+        error_type, text = type(error).__name__, str(error)
+    return RowProblem(outcome.index, to, error_type, " ".join(text.split()))
+
+
+# --- input ------------------------------------------------------------------------------
 
 
 def render(template: str, row: dict[str, str]) -> str:
@@ -90,27 +227,104 @@ def _recipient_column(header: list[str]) -> str:
     )
 
 
-def _campaign_for(csv_path: Path, body: str, sender: str | None) -> str:
-    """Same CSV content, body and sender: the same campaign (so a rerun resumes)."""
+def campaign_for(csv_path: Path, body: str, sender: str | None) -> str:
+    """The default campaign id: ``bulk-`` and 16 hex digits of the SHA-256 of the CSV's
+    resolved absolute path, the body template and the sender (each followed by a NUL byte).
+
+    Not the CSV's content: fixing a row and running again resumes the same campaign.
+    """
     digest = hashlib.sha256()
-    with csv_path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    digest.update(b"\0" + body.encode() + b"\0" + (sender or "").encode())
+    for part in (str(csv_path.resolve()), body, sender or ""):
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     return f"bulk-{digest.hexdigest()[:16]}"
 
 
-def _rows(csv_path: Path) -> Iterator[dict[str, str]]:
-    with csv_path.open(newline="", encoding="utf-8-sig") as fh:
-        for row in csv.DictReader(fh):
-            yield {k: (v or "") for k, v in row.items() if k is not None}
+def read_csv(csv_path: Path, body: str, sender: str | None) -> BulkInput:
+    """Read and check the whole CSV once, before anything is sent.
+
+    :class:`CsvInputError` (one line: the byte offset of a decoding error, else the row)
+    for a file that is not UTF-8, a malformed CSV (strict quoting), a field over the csv
+    module's field size limit, or a row without a recipient;
+    :class:`typer.BadParameter` for a header without a recipient column or without a
+    column the template uses. Blank lines are skipped (they are not rows).
+    """
+    try:
+        data = csv_path.read_bytes()
+    except OSError as exc:
+        raise CsvInputError(f"cannot read {csv_path}: {exc.strerror or exc}") from None
+    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = skip + exc.start
+        line = data.count(b"\n", 0, offset) + 1
+        raise CsvInputError(
+            f"not UTF-8: byte 0x{data[offset]:02x} at byte offset {offset} (0-based; "
+            f"line {line}) is not valid UTF-8; save the file as UTF-8"
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise CsvInputError(f"the header (line 1): {exc}") from None
+    rows: list[list[str]] = []
+    line = 1  # where the row being read starts
+    try:
+        to_column = _recipient_column(header)
+        missing = template_fields(body) - set(header)
+        if missing:
+            raise typer.BadParameter(
+                f"the template uses {', '.join(sorted(missing))}, not columns of the CSV",
+                param_hint="--body",
+            )
+        to_at = max(i for i, h in enumerate(header) if h == to_column)
+        requests: list[TextBatchRequest] = []
+        line = reader.line_num + 1
+        for fields in reader:
+            if fields:
+                to = fields[to_at].strip() if to_at < len(fields) else ""
+                if not to:
+                    raise CsvInputError(
+                        f"row {len(rows) + 1} (data row, 1-based; line {line}) has no value in "
+                        f"the {to_column!r} column"
+                    )
+                values = {h: (fields[i] if i < len(fields) else "") for i, h in enumerate(header)}
+                rows.append(fields)
+                requests.append(TextBatchRequest(to=[to], body=render(body, values), from_=sender))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise CsvInputError(
+            f"row {len(rows) + 1} (data row, 1-based; starting at line {line}): {exc}"
+        ) from None
+    return BulkInput(header=header, to_column=to_column, rows=rows, requests=requests)
 
 
-def _requests(
-    csv_path: Path, body: str, sender: str | None, to_column: str
-) -> Iterator[TextBatchRequest]:
-    for row in _rows(csv_path):
-        yield TextBatchRequest(to=[row[to_column].strip()], body=render(body, row), from_=sender)
+def write_failed(path: Path, data: BulkInput, failed: Sequence[RowProblem]) -> None:
+    """Every failed row as CSV: row, to, error_type, error, then the CSV's own columns (a
+    column named like one of the first four is renamed ``csv_<name>``, except the
+    recipient column ``to``, which is the ``to`` column)."""
+    own: list[tuple[int, str]] = []
+    for i, name in enumerate(data.header):
+        if name == "to" and name == data.to_column:
+            continue
+        own.append((i, f"csv_{name}" if name in FAILED_OUT_COLUMNS else name))
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([*FAILED_OUT_COLUMNS, *(name for _, name in own)])
+        for problem in sorted(failed, key=lambda p: p.index):
+            fields = data.rows[problem.index]
+            writer.writerow(
+                [
+                    problem.row,
+                    problem.to,
+                    problem.error_type,
+                    problem.error,
+                    *(fields[i] if i < len(fields) else "" for i, _ in own),
+                ]
+            )
+
+
+# --- the command --------------------------------------------------------------------------
 
 
 def send_bulk(
@@ -121,7 +335,8 @@ def send_bulk(
             "--csv",
             exists=True,
             dir_okay=False,
-            help="CSV with a header row: a 'to' (or 'phone') column, plus any template columns.",
+            help="UTF-8 CSV with a header row: a 'to' (or 'phone') column, plus any template "
+            "columns. Read and checked whole before anything is sent.",
         ),
     ],
     body: Annotated[
@@ -159,103 +374,170 @@ def send_bulk(
     campaign: Annotated[
         str | None,
         typer.Option(
-            help="Campaign id (client references are CAMPAIGN:ROW). Default: derived from "
-            "the CSV content, body and sender, so the same command resumes."
+            help="Campaign id; a row's client reference is CAMPAIGN:INDEX (INDEX: its 0-based "
+            "position among the data rows). Default: 'bulk-' and 16 hex digits of the SHA-256 "
+            "of the CSV's resolved absolute path, the body template and the sender (not the "
+            "CSV's content: fix a row and the same command resumes the same campaign). "
+            "Workers on different machines that see the CSV at different paths must pass "
+            "the same --campaign."
         ),
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Sends in flight.")] = 32,
     retry_failed: Annotated[
-        bool, typer.Option(help="On a rerun, send rows that failed before again.")
+        bool,
+        typer.Option(help="On a rerun, send rows that failed before again (fixed rows too)."),
+    ] = False,
+    failed_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--failed-out",
+            dir_okay=False,
+            help="Write every failed row to this CSV: row, to, error_type, error, then the "
+            "CSV's own columns.",
+        ),
+    ] = None,
+    force_resend: Annotated[
+        bool,
+        typer.Option(
+            help="Send every row even when the ledger holds nothing for the campaign but "
+            "Sinch already has its batches (a lost ledger): those rows are sent twice."
+        ),
     ] = False,
 ) -> None:
-    """Send one text message per CSV row, resumably.
-
-    Every row's intent and outcome is recorded in the ledger: run the same command again
-    after a crash or Ctrl-C and rows already sent are not sent again; rows that were in
-    flight are looked up first. Exit 0 when every row was sent, 1 when some failed or are
-    unknown, 2 on bad input, 130 when interrupted (run again to resume).
-    """
     options = get_options(ctx)
     output = Output(json=options.json)
     if ledger_file is None and redis_url is None:
         raise typer.BadParameter("give --ledger FILE (or --redis URL)", param_hint="--ledger")
-    with csv_file.open(newline="", encoding="utf-8-sig") as fh:
-        header = next(csv.reader(fh), [])
-    to_column = _recipient_column(header)
-    missing = template_fields(body) - set(header)
-    if missing:
-        raise typer.BadParameter(
-            f"the template uses {', '.join(sorted(missing))}, not columns of the CSV",
-            param_hint="--body",
-        )
-    total = sum(1 for _ in _rows(csv_file))
-    campaign_id = campaign or _campaign_for(csv_file, body, from_)
-
-    client = _make_client(options, output, messages_per_second, redis_url)
+    try:
+        data = read_csv(csv_file, body, from_)
+    except CsvInputError as exc:
+        _fail(output, EXIT_USAGE, f"Invalid CSV {csv_file}", exc)
+    if failed_out is not None and not failed_out.resolve().parent.is_dir():
+        _fail(output, EXIT_USAGE, "Invalid --failed-out", f"no directory {failed_out.parent}")
+    campaign_id = campaign or campaign_for(csv_file, body, from_)
+    client, limiter_redis = _make_client(options, output, messages_per_second, redis_url)
 
     async def go() -> BulkResult:
-        ledger = await _open_ledger(ledger_file, redis_url)
         try:
-            async with client:
-                return await _run(
-                    client,
-                    _requests(csv_file, body, from_, to_column),
-                    ledger=ledger,
-                    campaign=campaign_id,
-                    total=total,
-                    output=output,
-                    concurrency=concurrency,
-                    retry_failed=retry_failed,
-                )
+            ledger = await _open_ledger(ledger_file, redis_url)
+            try:
+                records = await ledger.records(campaign_id)
+                if records:  # a rerun: rows shifted since the last run are refused here
+                    mismatch = find_input_mismatch(records, data.requests, campaign_id)
+                    if mismatch is not None:
+                        raise _Mismatch(
+                            f"row {mismatch.index + 1}: {mismatch.reason}; {_MISMATCH_HINT}"
+                        )
+                async with client:
+                    return await _run(
+                        client,
+                        data,
+                        ledger=ledger,
+                        campaign=campaign_id,
+                        output=output,
+                        concurrency=concurrency,
+                        retry_failed=retry_failed,
+                        force_resend=force_resend,
+                    )
+            finally:
+                await ledger.aclose()
+                redis = getattr(ledger, "_redis", None)
+                if redis is not None:
+                    await redis.aclose()
         finally:
-            await ledger.aclose()
-            redis = getattr(ledger, "_redis", None)
-            if redis is not None:
-                await redis.aclose()
+            if limiter_redis is not None:
+                await limiter_redis.aclose()
 
     try:
         result = asyncio.run(go())
+    except _Mismatch as exc:
+        _fail(output, EXIT_USAGE, "Input does not match the ledger", exc)
+    except LedgerLostError as exc:
+        _fail(output, EXIT_USAGE, "Ledger lost (nothing was sent)", f"{exc}; {_LOST_HINT}")
+    except LedgerFormatError as exc:
+        _fail(output, EXIT_USAGE, "Ledger format (nothing was sent)", exc)
+    except LedgerBusyError as exc:
+        _fail(output, EXIT_BUSY, "Ledger busy (nothing was sent)", exc)
+    except (LedgerError, LimiterUnavailableError) as exc:
+        _fail(output, EXIT_STORE_UNAVAILABLE, "Store unavailable (nothing was sent)", exc)
     except (SinchValidationError, SinchConfigError) as exc:
-        output.error("Invalid input", exc)
-        raise typer.Exit(EXIT_USAGE) from None
-    except LedgerError as exc:
-        output.error("Ledger error (nothing more was sent)", exc, "Run again to resume.")
-        raise typer.Exit(EXIT_API) from None
+        _fail(output, EXIT_USAGE, "Invalid input", exc)
     except SinchError as exc:
-        output.error("Error", exc)
-        raise typer.Exit(EXIT_API) from None
+        _fail(output, EXIT_API, "Error", exc)
     except KeyboardInterrupt:
-        output.error("Interrupted", "stopped before finishing; run the same command to resume")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    _summary(output, result)
+        _fail(
+            output,
+            EXIT_INTERRUPTED,
+            "Interrupted",
+            "stopped before finishing; run the same command to resume",
+        )
+    written = failed_out
+    if failed_out is not None:
+        try:
+            write_failed(failed_out, data, result.failed_rows)
+        except OSError as exc:  # the run's exit code still says how the rows went
+            _line(output, "Cannot write --failed-out", exc.strerror or exc)
+            written = None
+    _summary(output, result, written)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 
 
+send_bulk.__doc__ = f"""Send one text message per CSV row, resumably.
+
+Every row's intent and outcome is recorded in the ledger: run the same command again
+after a crash, Ctrl-C or a fix to the CSV, and rows already sent are not sent again (an
+edited row that was sent is counted as changed, not resent); rows that were in flight are
+looked up first; --retry-failed sends the failed rows again. The CSV is checked against the
+ledger before anything is sent. Rows are numbered from 1, the header not counted.
+
+{EXIT_CODES_HELP}
+"""
+
+
+class _Mismatch(Exception):
+    """The CSV does not line up with the rows the ledger recorded."""
+
+
+def _fail(output: Output, code: int, label: str, message: object) -> NoReturn:
+    """:func:`_line`, then exit ``code``."""
+    _line(output, label, message)
+    raise typer.Exit(code)
+
+
+def _line(output: Output, label: str, message: object) -> None:
+    """``label: message`` on one line of stderr (whitespace collapsed, never wrapped)."""
+    text = " ".join(str(message).split())
+    output.errors.print(
+        f"[red]{escape(label)}:[/red] {escape(text)}", highlight=False, soft_wrap=True
+    )
+
+
 def _make_client(
-    options: Options, output: Output, mps: float | None, redis_url: str | None = None
-) -> SinchClient:
-    """The client; with ``--redis`` the messages-per-second budget is shared in Redis by
-    every process sending for the same service plan or project."""
+    options: Options, output: Output, mps: float | None, redis_url: str | None
+) -> tuple[SinchClient, Redis | None]:
+    """The client, made as every command makes it (``--account`` included), and the
+    Redis client of its limiter: with ``--redis`` the messages-per-second budget is shared
+    in Redis by every process sending for the same service plan or project."""
+    if mps is None:
+        return make_client(options, output), None
+    client = make_client(options, output, messages_per_second=mps)
+    if redis_url is None:
+        return client, None
     try:
-        overrides: dict[str, Any] = dict(options.client_overrides())
-        if mps is not None:
-            overrides["messages_per_second"] = mps
-        client = SinchClient.from_env(None, **cast("ClientOptions", overrides))
-        if mps is not None and redis_url is not None:
-            import redis.asyncio as redis_asyncio
+        import redis.asyncio as redis_asyncio
+    except ImportError:
+        _fail(output, EXIT_USAGE, "Configuration error", _REDIS_EXTRA)
+    from ..redis._limiter import RedisRateLimiter
 
-            from ..redis._limiter import RedisRateLimiter
+    # the key names the plan (or project): the client above was only made to resolve it
+    key = "sinch-async:mps:" + client._engine.base.rsplit("/", 1)[-1]
+    redis = redis_asyncio.from_url(redis_url)
+    limiter = RedisRateLimiter(redis, key, mps)
+    return make_client(options, output, messages_per_second=limiter), redis
 
-            key = "sinch-async:mps:" + client._engine.base.rsplit("/", 1)[-1]
-            limiter = RedisRateLimiter(redis_asyncio.from_url(redis_url), key, mps)
-            overrides["messages_per_second"] = limiter
-            client = SinchClient.from_env(None, **cast("ClientOptions", overrides))
-        return client
-    except SinchConfigError as exc:
-        hint = CREDENTIALS_HINT if "credential" in str(exc).lower() else None
-        output.error("Configuration error", exc, hint)
-        raise typer.Exit(EXIT_USAGE) from None
+
+_REDIS_EXTRA = "--redis needs the redis extra: pip install 'sinch-async[redis]'"
 
 
 async def _open_ledger(ledger_file: Path | None, redis_url: str | None) -> Ledger:
@@ -263,30 +545,27 @@ async def _open_ledger(ledger_file: Path | None, redis_url: str | None) -> Ledge
         try:
             import redis.asyncio as redis_asyncio
         except ImportError:
-            raise SinchConfigError(
-                "--redis needs the redis extra: pip install 'sinch-async[redis]'"
-            ) from None
+            raise SinchConfigError(_REDIS_EXTRA) from None
         from ..redis._ledger import RedisLedger
 
         return RedisLedger(redis_asyncio.from_url(redis_url))
     assert ledger_file is not None
-    ledger = SqliteLedger(ledger_file)
-    await ledger.records("")  # opens (and locks) the file now: a busy ledger fails early
-    return ledger
+    return SqliteLedger(ledger_file)
 
 
 async def _run(
     client: SinchClient,
-    requests: Iterator[TextBatchRequest],
+    data: BulkInput,
     *,
     ledger: Ledger,
     campaign: str,
-    total: int,
     output: Output,
     concurrency: int,
     retry_failed: bool,
+    force_resend: bool,
 ) -> BulkResult:
     loop = asyncio.get_running_loop()
+    total = len(data.requests)
     progress = Progress(
         TextColumn("[bold]send-bulk"),
         BarColumn(),
@@ -302,13 +581,15 @@ async def _run(
     )
     started = loop.time()
     sm = client.batches.send_many(
-        requests,
+        data.requests,
         ledger=ledger,
         campaign=campaign,
         concurrency=concurrency,
         retry_failed=retry_failed,
+        force_resend=force_resend,
     )
     p = sm.progress
+    result = BulkResult(total=total, campaign=campaign, progress=p)
 
     def refresh(bar: Any) -> None:
         rate = (p.done - p.resumed) / max(loop.time() - started, 1e-6)
@@ -321,44 +602,100 @@ async def _run(
             rate=rate,
         )
 
+    def to(outcome: SendOutcome) -> str:
+        return data.requests[outcome.index].to[0]
+
     with progress:
         bar = progress.add_task("send-bulk", total=total, sent=0, failed=0, unknown=0, rate=0.0)
         with _StopOnSignal(output.errors) as stop:
-            async with sm:
-                n = 0
-                async for _ in sm:
-                    n += 1
-                    if n % 50 == 0:
-                        refresh(bar)
-                    if stop.signal is not None:
-                        break
+            try:
+                async with sm:
+                    n = 0
+                    async for outcome in sm:
+                        result.add(outcome, to(outcome))
+                        n += 1
+                        if n % 50 == 0:
+                            refresh(bar)
+                        if stop.signal is not None:
+                            break
+            except (LedgerLostError, LedgerFormatError, LedgerBusyError):
+                raise  # nothing was sent: a usage or busy error, not an outage
+            except (LedgerError, LimiterUnavailableError) as exc:
+                result.store_error = exc  # stopped: what was not attempted stays pending
+            for outcome in sm.unreported_outcomes:  # finished after the loop stopped
+                result.add(outcome, to(outcome))
         refresh(bar)
-    return BulkResult(total=total, progress=p, campaign=campaign, signal=stop.signal)
+    result.signal = stop.signal
+    return result
 
 
-def _summary(output: Output, result: BulkResult) -> None:
-    p = result.progress
+def _summary(output: Output, result: BulkResult, failed_out: Path | None) -> None:
+    failed = sorted(result.failed_rows, key=lambda r: r.index)
+    unknown = sorted(result.unknown_rows, key=lambda r: r.index)
     data = {
         "campaign": result.campaign,
         "rows": result.total,
-        "sent": p.succeeded,
-        "failed": p.failed - p.unknown,
-        "unknown": p.unknown,
-        "resumed": p.resumed,
-        "reconciled": p.reconciled,
-        "claimed_elsewhere": p.claimed_elsewhere,
-        "not_reached": max(result.total - p.submitted, 0),
-        "complete": result.signal is None,
+        "sent": result.sent,
+        "failed": result.failed,
+        "unknown": result.unknown,
+        "resumed": result.resumed,
+        "reconciled": result.reconciled,
+        "claimed_elsewhere": result.claimed_elsewhere,
+        "not_reached": result.not_reached,
+        "changed": result.changed,
+        "pending": result.pending,
+        "complete": result.complete,
+        "failed_rows": [r.as_json() for r in failed[:LISTED_ROWS]],
+        "unknown_rows": [r.as_json() for r in unknown[:LISTED_ROWS]],
     }
+    store = result.store_error
     if output.json:
         output.data(data)
-        return
-    rows = [(k.replace("_", " "), v) for k, v in data.items() if k not in ("campaign", "complete")]
-    output.table(f"Campaign {result.campaign}", ["outcome", "rows"], rows, right=["rows"])
-    if result.signal is not None:
-        output.info("interrupted: run the same command again to resume")
-    elif p.failed:
-        output.info(
-            "some rows failed or are unknown; rerun to look the unknown ones up "
-            "(--retry-failed to send failed rows again)"
+    else:
+        counts = [
+            (k.replace("_", " "), v)
+            for k, v in data.items()
+            if isinstance(v, int) and not isinstance(v, bool)
+        ]
+        output.table(f"Campaign {result.campaign}", ["outcome", "rows"], counts, right=["rows"])
+        _rows_table(output, "Failed rows", failed)
+        _rows_table(output, "In doubt: run again to look them up", unknown)
+        if result.changed:
+            output.info(f"{result.changed} row(s) changed after they were sent: not sent again")
+        if result.signal is not None:
+            output.info("interrupted: run the same command again to resume")
+        elif store is None and result.unknown:
+            output.info("some rows are in doubt: run the same command again to look them up")
+        elif store is None and result.claimed_elsewhere:
+            output.info("some rows are held by another worker: run again once it is done")
+        if result.failed and result.signal is None:
+            if failed_out is not None:
+                where = f"; all of them are in {failed_out}"
+            elif result.failed > LISTED_ROWS:
+                where = "; --failed-out FILE writes all of them"
+            else:
+                where = ""
+            output.info(
+                f"{result.failed} row(s) failed{where}. Fix the CSV where needed and run again "
+                "with --retry-failed to send them again"
+            )
+    if store is not None:
+        _line(
+            output,
+            "Stopped: a shared store is unavailable",
+            f"{str(store).rstrip('. ')}; {result.pending + result.not_reached} row(s) not "
+            "sent yet: run again to resume",
         )
+
+
+def _rows_table(output: Output, title: str, rows: Sequence[RowProblem]) -> None:
+    if not rows:
+        return
+    shown = rows[:LISTED_ROWS]
+    more = f" (first {len(shown)} of {len(rows)})" if len(rows) > len(shown) else ""
+    output.table(
+        title + more,
+        ["row", "to", "error"],
+        [(r.row, r.to, f"{r.error_type}: {r.error}") for r in shown],
+        right=["row"],
+    )

@@ -1,28 +1,69 @@
 """Running one command's async job: build the client, run it, map failures to exit codes.
 
-Exit codes: 0 ok, 1 API (or transport) error, 2 usage or configuration, 130 interrupted.
+The exit codes of every command are the constants below (:data:`EXIT_CODES_HELP` is the
+table shown in ``--help``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import typer
 
 from .._client import SinchClient
-from .._errors import SinchConfigError, SinchError, SinchValidationError
+from .._errors import CheckpointInUseError, SinchConfigError, SinchError, SinchValidationError
 from ._options import Options
 from ._output import Output
 
-__all__ = ["EXIT_API", "EXIT_INTERRUPTED", "EXIT_USAGE", "make_client", "run_job"]
+if TYPE_CHECKING:
+    from .._client import ClientOptions
+
+__all__ = [
+    "EXIT_API",
+    "EXIT_BUSY",
+    "EXIT_CODES_HELP",
+    "EXIT_FAILED",
+    "EXIT_INCOMPLETE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_STORE_UNAVAILABLE",
+    "EXIT_USAGE",
+    "make_client",
+    "run_job",
+]
 
 T = TypeVar("T")
 
-EXIT_API = 1
+#: Done: every row (``send-bulk``) or the whole request succeeded.
+EXIT_OK = 0
+#: ``send-bulk``: complete, but some rows failed.
+EXIT_FAILED = 1
+#: The other commands: an API or network error.
+EXIT_API = EXIT_FAILED
+#: Bad input, usage or configuration; nothing was sent.
 EXIT_USAGE = 2
+#: Stopped because a shared store (rate limiter or ledger) is unavailable; rows left pending.
+EXIT_STORE_UNAVAILABLE = 3
+#: Incomplete: rows in doubt (``unknown``) or held by another worker; run again.
+EXIT_INCOMPLETE = 4
+#: Busy: the ledger or checkpoint is held by another process.
+EXIT_BUSY = 5
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+#: The exit-code table, as ``--help`` shows it (one code a line).
+EXIT_CODES_HELP = (
+    "Exit codes:\n"
+    "  0  ok (send-bulk: complete, every row ok)\n"
+    "  1  send-bulk: complete, some rows failed; other commands: an API or network error\n"
+    "  2  bad input or usage: nothing sent\n"
+    "  3  stopped: a shared store (rate limiter or ledger) is unavailable, rows left "
+    "pending; run again\n"
+    "  4  incomplete: rows in doubt (unknown) or held by another worker; run again\n"
+    "  5  busy: the ledger or checkpoint is held by another process\n"
+    "130  interrupted (Ctrl-C); run again to resume"
+)
 
 CREDENTIALS_HINT = (
     "Or pass the matching options (sinch-async --help). "
@@ -30,10 +71,16 @@ CREDENTIALS_HINT = (
 )
 
 
-def make_client(options: Options, output: Output) -> SinchClient:
-    """The client the options and environment describe; exit 2 if they do not add up."""
+def make_client(options: Options, output: Output, **extra: Any) -> SinchClient:
+    """The client the options and environment describe (``--account`` included), with
+    ``extra`` client keywords (e.g. ``messages_per_second``); exit 2 if they do not add up."""
     try:
-        return options.client()
+        if not extra:
+            return options.client()
+        overrides = cast("ClientOptions", {**options.client_overrides(), **extra})
+        if options.account is not None:  # as Options.client(), with the extra keywords
+            return SinchClient.from_account(options.account, **overrides)
+        return SinchClient.from_env(None, **overrides)
     except SinchConfigError as exc:
         hint = CREDENTIALS_HINT if "credential" in str(exc).lower() else None
         output.error("Configuration error", exc, hint)
@@ -56,6 +103,9 @@ def run_job(options: Options, output: Output, job: Callable[[SinchClient], Await
     except SinchValidationError as exc:
         output.error("Invalid input", exc)
         raise typer.Exit(EXIT_USAGE) from None
+    except CheckpointInUseError as exc:  # e.g. a second sync on the same checkpoint
+        output.error("Busy", exc)
+        raise typer.Exit(EXIT_BUSY) from None
     except SinchError as exc:
         output.error("Error", exc)
         raise typer.Exit(EXIT_API) from None
