@@ -585,6 +585,13 @@ class SendMany:
                 if await self._exists(reference):
                     found.append(reference)
             if found:
+                # another worker may have started the campaign since we looked
+                again = await self._ledger.open(campaign)
+                if again.exists:
+                    self._state = again
+                    self._frontier = again.high_water
+                    found = []
+            if found:
                 raise LedgerLostError(
                     f"the ledger holds nothing for campaign {campaign!r}, but Sinch already "
                     f"has batches with its references ({', '.join(found)}): the ledger was "
@@ -597,6 +604,8 @@ class SendMany:
                 )
         elif self._sinch_now is not None and self._sinch_now() is None:
             await self._exists(campaign_reference(campaign, 0))
+        if self._state.exists and self._state.started_at is not None:
+            return  # started by another worker while this one probed
         started = self._intent_time()
         await self._ledger.start(campaign, started)
         if not self._state.exists:

@@ -435,3 +435,27 @@ async def test_ledger_locked_by_another_program_fails_at_once(tmp_path: Path) ->
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+async def test_a_campaign_started_by_another_worker_during_the_probe_is_not_lost(
+    tmp_path: Path,
+) -> None:
+    """Workers started together: one opens the ledger before another has started the
+    campaign, and probes after that other sent the first rows. Not a lost ledger."""
+
+    class Late(SqliteLedger):
+        opened = 0
+
+        async def open(self, campaign: str) -> Any:
+            state = await super().open(campaign)
+            Late.opened += 1
+            return attrs.evolve(state, exists=False) if Late.opened == 1 else state
+
+    async with FakeSinch() as fake, fake.client() as client:
+        async with SqliteLedger(tmp_path / "l.db") as ledger:
+            await run(client, reqs(5), ledger)  # the other worker, done first
+        async with Late(tmp_path / "l.db") as late:
+            again = await run(client, reqs(10), late)
+    assert Late.opened == 2
+    assert [o.resumed for o in again] == [True] * 5 + [False] * 5
+    assert len(fake.batches) == 10
