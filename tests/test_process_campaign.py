@@ -21,6 +21,7 @@ import random
 import signal
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,10 @@ def check(stored: dict[str, dict[str, Any]], records: list[LedgerRecord], contex
 
 
 @pytest.mark.slow
-async def test_sqlite_campaign_survives_sigkills(tmp_path: Path) -> None:
+@pytest.mark.parametrize("skew", [0.0, -10.0])
+async def test_sqlite_campaign_survives_sigkills(tmp_path: Path, skew: float) -> None:
+    """``skew``: Sinch's clock against this host's (-10: Sinch 10 s behind, so a lookup
+    dated on this host's clock would miss the batches a killed run made)."""
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     csv_file = write_csv(tmp_path / "rows.csv", COUNT)
@@ -126,14 +130,15 @@ async def test_sqlite_campaign_survives_sigkills(tmp_path: Path) -> None:
     # kill points by progress (batches the server stored), not by time: every kill lands
     # mid-campaign however fast this machine is
     targets = sorted(rng.sample(range(100, COUNT - 300), KILLS))
-    async with FakeSinch(latency=LATENCY) as fake:
+    now = (lambda: datetime.now(UTC) + timedelta(seconds=skew)) if skew else None
+    async with FakeSinch(latency=LATENCY, now=now) as fake:
         for target in targets:
             proc = await start(fake, csv_file, f"sqlite:{ledger_path}")
             kills += await kill_at_progress(proc, fake, target, rng)
         summary = await run_to_completion(await start(fake, csv_file, f"sqlite:{ledger_path}"))
         await asyncio.sleep(SETTLE)
         stored = dict(fake.batches)
-    context = f"seed={seed} kills={kills} final={summary}"
+    context = f"seed={seed} skew={skew} kills={kills} final={summary}"
     assert kills >= 3, f"{context}: the runs finished before the kills"
     assert summary["resumed"] > 0, context
     async with SqliteLedger(ledger_path) as ledger:
