@@ -53,9 +53,10 @@ from ._ledger import (
     SqliteLedger,
 )
 from ._limits import Limits, MessageRateLimiter, RateLimiter
-from ._pagination import AsyncPager
+from ._pagination import AsyncPager, Pager
 from ._retry import RetryPolicy
 from ._session import Hook, HookEvent, Operation
+from ._settings import SinchSettingError
 from ._sync import (
     CheckpointStore,
     JsonFileCheckpoint,
@@ -182,6 +183,7 @@ __all__ = [
     "NumbersResource",
     "Operation",
     "Page",
+    "Pager",
     "PagerCheckpoint",
     "RateLimitError",
     "RateLimiter",
@@ -201,6 +203,7 @@ __all__ = [
     "SinchDecodeError",
     "SinchError",
     "SinchPagingError",
+    "SinchSettingError",
     "SinchTimeoutError",
     "SinchTransportError",
     "SinchValidationError",

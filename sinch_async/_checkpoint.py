@@ -1,4 +1,8 @@
-"""The pager checkpoint record: a leaf module (errors carry it; pagers produce it)."""
+"""The pager checkpoint record, one for every pager (page-number and token walks).
+
+A leaf below the pagers: it imports only :mod:`_constants`, :mod:`_errors` and
+:mod:`_validation` (and :mod:`_errors` imports nothing from the SDK).
+"""
 
 from __future__ import annotations
 
@@ -7,64 +11,116 @@ from typing import Any
 
 import attrs
 
+from . import _constants as C
 from ._errors import SinchValidationError
-from ._validation import check_page_size
+from ._validation import check_checkpoint
 
 __all__ = ["PagerCheckpoint"]
 
 
 @attrs.frozen(kw_only=True)
 class PagerCheckpoint:
-    """Where a walk stands: the filters, the next page to fetch and how much of it was used.
+    """Where a walk stands: the filters, the page in progress and how much of it was used.
+
+    * ``page``: the zero-based number of the page in progress (a page-number walk asks
+      for it; a token walk counts its pages with it, to bound the walk);
+    * ``page_token``: a token walk's token of the page in progress (``None``: the first
+      page, and always for a page-number walk);
+    * ``offset``: items of that page already handed out; ``yielded``: items handed out
+      by the whole walk; ``max_items``: the walk's bound; ``done``: the walk is over.
 
     Store it with :meth:`to_dict` (JSON-safe) and resume with ``list(resume=...)``.
+    :meth:`from_dict` also reads what earlier releases wrote: the ``PagerCheckpoint``
+    dicts of the SMS pagers and the ``TokenPagerCheckpoint`` dicts of ``numbers.list``.
     """
 
     resource: str
     filters: tuple[tuple[str, str], ...]
     page_size: int
     page: int = 0
+    page_token: str | None = None
     offset: int = 0
     yielded: int = 0
     max_items: int | None = None
     done: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict."""
+        """A JSON-safe dict (every field; earlier releases read it too)."""
         data = attrs.asdict(self)
         data["filters"] = [list(pair) for pair in self.filters]
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PagerCheckpoint:
-        """Rebuild a checkpoint saved with :meth:`to_dict`."""
+        """Rebuild a checkpoint saved with :meth:`to_dict` (:class:`SinchValidationError`
+        for anything else)."""
         try:
+            if not isinstance(data, Mapping):
+                raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+            token = data.get("page_token")
+            max_items = data.get("max_items")
             cp = cls(
-                resource=str(data["resource"]),
-                filters=tuple((str(k), str(v)) for k, v in data["filters"]),
-                page_size=int(data["page_size"]),
-                page=int(data["page"]),
-                offset=int(data["offset"]),
-                yielded=int(data["yielded"]),
-                max_items=None if data.get("max_items") is None else int(data["max_items"]),
-                done=bool(data.get("done", False)),
+                resource=_text(data["resource"]),
+                filters=tuple(_pair(item) for item in _list(data["filters"])),
+                page_size=_int(data["page_size"]),
+                page=_int(data.get("page", 0)),  # absent from token checkpoints of 0.1
+                page_token=None if token is None else _text(token),
+                offset=_int(data["offset"]),
+                yielded=_int(data["yielded"]),
+                max_items=None if max_items is None else _int(max_items),
+                done=_flag(data.get("done", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SinchValidationError("resume", f"not a pager checkpoint: {exc!r}") from exc
-        cp.check()
+        cp.check(max_page_size=C.MAX_NUMBERS_PAGE_SIZE)
         return cp
 
-    def check(self, filter_names: Collection[str] | None = None) -> None:
+    def check(
+        self,
+        filter_names: Collection[str] | None = None,
+        *,
+        max_page_size: int = C.MAX_PAGE_SIZE,
+    ) -> None:
         """Refuse a checkpoint that would put nonsense on the wire (negative positions,
-        filters the resource does not have, control characters)."""
-        numbers = (self.page, self.offset, self.yielded, self.max_items or 0)
-        if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in numbers):
-            raise SinchValidationError("resume", "positions in a checkpoint must be >= 0")
-        check_page_size(self.page_size)
-        for key, value in self.filters:
-            if filter_names is not None and key not in filter_names:
-                raise SinchValidationError(
-                    "resume", f"checkpoint filter {key!r} is not a filter of {self.resource}"
-                )
-            if any(ord(ch) < 32 for ch in key + value):
-                raise SinchValidationError("resume", "checkpoint filters hold control characters")
+        filters the resource does not have, control characters, a bad page size)."""
+        check_checkpoint(
+            resource=self.resource,
+            filters=self.filters,
+            page_size=self.page_size,
+            positions=(self.page, self.offset, self.yielded, self.max_items or 0),
+            token=self.page_token,
+            filter_names=filter_names,
+            max_page_size=max_page_size,
+        )
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _int(value: object) -> int:
+    """A JSON integer (or its decimal string, as some stores return numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return int(value)
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool) or value in (0, 1):
+        return bool(value)
+    raise TypeError(f"expected a boolean, got {value!r}")
+
+
+def _list(value: object) -> list[Any] | tuple[Any, ...]:
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _pair(value: object) -> tuple[str, str]:
+    pair = _list(value)
+    if len(pair) != 2:
+        raise ValueError(f"a filter is a [name, value] pair, got {value!r}")
+    return _text(pair[0]), _text(pair[1])

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import copy
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TypedDict, Unpack
 
 import aiohttp
 
 from . import _constants as C
-from ._auth import DEFAULT_AUTH_URL, Auth, ProjectAuth, ServicePlanAuth
+from ._api import Api
+from ._auth import DEFAULT_AUTH_URL, ProjectAuth, ServicePlanAuth
+from ._clock import SYSTEM_CLOCK, Clock, SinchClock
 from ._config import OAUTH_REGIONS, Secret, Timeouts, resolve_base_url
+from ._converter import decode
 from ._errors import SinchConfigError
 from ._limits import Limits, RateLimiter, SharedGroupSizes
 from ._retry import RetryPolicy
 from ._session import Engine, Hook, RequestOptions, Session
 from ._validation import check_plain_id
+from .numbers._resource import NumbersResource, numbers_api
 from .resources.batches import BatchesResource
 from .resources.delivery_reports import DeliveryReportsResource
 from .resources.groups import GroupsResource
 from .resources.inbounds import InboundsResource
 from .resources.messages import MessagesResource
-
-if TYPE_CHECKING:
-    from .numbers import NumbersResource
 
 __all__ = ["ClientOptions", "SinchClient"]
 
@@ -55,21 +57,33 @@ class ClientOptions(TypedDict, total=False):
     reconcile_sends: bool
     default_headers: Mapping[str, str] | None
     hooks: Iterable[Hook]
+    clock: Clock | None
 
 
 class SinchClient:
-    """Async client for the Sinch SMS REST API (xms v1).
+    """Async client for the Sinch SMS REST API (xms v1) and the Numbers API.
 
     Use it as ``async with SinchClient(service_plan_id=..., api_token=..., region="eu") as
     client:``; the HTTP session is created on first use inside the running loop and closed
     on exit. Pass ``session=`` to borrow your own ``aiohttp.ClientSession`` (never closed
     by the client) and ``base_url=`` to talk to a local server such as FakeSinch.
 
-    ``messages_per_second`` is the plan's limit: a number (this process only) or a
+    Credentials, either or both: a service plan (``service_plan_id`` + ``api_token``) for
+    SMS, and project keys (``project_id`` + ``key_id`` + ``key_secret``) for
+    ``client.numbers``; with project keys only, SMS goes through them too when a
+    ``region`` (us, eu) or ``base_url`` is given, and a client without either is a
+    Numbers-only client (its SMS calls raise :class:`SinchConfigError`).
+
+    ``messages_per_second`` is the plan's SMS limit: a number (this process only) or a
     :class:`RateLimiter`, e.g. ``sinch_async.redis.RedisRateLimiter`` to share the budget
-    and 429 pauses between processes. A send to a group costs its size when a response
-    has shown it; ``group_sizes`` (e.g. ``sinch_async.redis.RedisGroupSizes``) shares the
-    sizes seen between processes, so a fresh worker charges a group send in full.
+    and 429 pauses between processes. Each API has its own budget: a Numbers 429 never
+    pauses SMS. A send to a group costs its size when a response has shown it;
+    ``group_sizes`` (e.g. ``sinch_async.redis.RedisGroupSizes``) shares the sizes seen
+    between processes, so a fresh worker charges a group send in full.
+
+    ``clock`` (default: the system's) is what every wait of the client passes through:
+    retry backoff, 429 pauses, the messages-per-second budget, token expiry;
+    ``sinch_async.testing.FakeClock`` runs them in virtual time.
     """
 
     def __init__(
@@ -96,6 +110,7 @@ class SinchClient:
         reconcile_sends: bool = True,
         default_headers: Mapping[str, str] | None = None,
         hooks: Iterable[Hook] = (),
+        clock: Clock | None = None,
     ) -> None:
         if (
             isinstance(max_connections, bool)
@@ -103,87 +118,141 @@ class SinchClient:
             or (max_connections < 1)
         ):
             raise SinchConfigError("max_connections must be a positive integer")
+        if clock is not None and not isinstance(clock, Clock):
+            raise SinchConfigError("clock must have monotonic(), time() and async sleep()")
+        clk: Clock = SYSTEM_CLOCK if clock is None else clock
         project = any(v is not None for v in (project_id, key_id, key_secret))
         plan = any(v is not None for v in (service_plan_id, api_token))
-        if project and plan:
+        if not (project or plan):
             raise SinchConfigError(
-                "pass either service_plan_id + api_token or project_id + key_id + key_secret"
+                "service_plan_id is required (with api_token; or project_id, key_id and "
+                "key_secret for project keys)"
             )
-        auth: Auth
+        project_auth: ProjectAuth | None = None
+        owners: list[str] = []
         if project:
             for name, value in (("project_id", project_id), ("key_id", key_id)):
                 if not value or not isinstance(value, str):
                     raise SinchConfigError(f"{name} is required for project authentication")
             check_plain_id(project_id, "project_id")
+            token_url = auth_url or DEFAULT_AUTH_URL
+            resolve_base_url(None, token_url, allow_insecure_http=allow_insecure_http)
+            assert project_id is not None and key_id is not None
+            project_auth = ProjectAuth(
+                project_id, key_id, Secret(key_secret or ""), auth_url=token_url, clock=clk
+            )
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise SinchConfigError("retry must be a RetryPolicy")
+        #: The SMS API's budget (concurrency, messages per second, 429 pause).
+        self.limits = Limits(
+            max_concurrency=max_concurrency,
+            messages_per_second=messages_per_second,
+            clock=clk.monotonic,
+            sleep=clk.sleep,
+        )
+        sinch_clock = SinchClock(monotonic=clk.monotonic, wall=clk.time)
+        sms: Api
+        if plan:
+            if not service_plan_id or not isinstance(service_plan_id, str):
+                raise SinchConfigError("service_plan_id is required")
+            check_plain_id(service_plan_id, "service_plan_id")
+            if api_token is None:
+                raise SinchConfigError("api_token is required")
+            sms = Api(
+                name="sms",
+                origin=resolve_base_url(region, base_url, allow_insecure_http=allow_insecure_http),
+                prefix=f"{C.API_PATH}/{service_plan_id}",
+                auth=ServicePlanAuth(service_plan_id, Secret(api_token)),
+                decode=decode,
+                limits=self.limits,
+                sinch_clock=sinch_clock,
+            )
+            owners.append(f"service_plan_id={service_plan_id!r}")
+        elif region is not None or base_url is not None:  # SMS through the project keys
+            assert project_auth is not None
             if region is not None and region.lower() not in OAUTH_REGIONS:
                 raise SinchConfigError(
                     f"project (OAuth2) authentication is only available in "
                     f"{' and '.join(OAUTH_REGIONS)}, not {region!r}; use service plan "
                     "credentials for other regions"
                 )
-            self._base_url = resolve_base_url(
-                region, base_url, allow_insecure_http=allow_insecure_http, project=True
+            sms = Api(
+                name="sms",
+                origin=resolve_base_url(
+                    region, base_url, allow_insecure_http=allow_insecure_http, project=True
+                ),
+                prefix=f"{C.API_PATH}/{project_id}",
+                auth=project_auth,
+                decode=decode,
+                limits=self.limits,
+                sinch_clock=sinch_clock,
             )
-            token_url = auth_url or DEFAULT_AUTH_URL
-            resolve_base_url(None, token_url, allow_insecure_http=allow_insecure_http)
-            assert project_id is not None and key_id is not None
-            auth = ProjectAuth(project_id, key_id, Secret(key_secret or ""), auth_url=token_url)
-            self._owner = f"project_id={project_id!r}"
         else:
-            if not service_plan_id or not isinstance(service_plan_id, str):
-                raise SinchConfigError("service_plan_id is required")
-            check_plain_id(service_plan_id, "service_plan_id")
-            if api_token is None:
-                raise SinchConfigError("api_token is required")
-            self._base_url = resolve_base_url(
-                region, base_url, allow_insecure_http=allow_insecure_http
+            sms = Api.missing(
+                "sms",
+                "this client has no SMS configuration: it has project keys only and no "
+                "region or base_url (pass service_plan_id + api_token with region=, or "
+                "region='us'/'eu' to send SMS with the project keys)",
+                decode,
             )
-            auth = ServicePlanAuth(service_plan_id, Secret(api_token))
-            self._owner = f"service_plan_id={service_plan_id!r}"
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise SinchConfigError("retry must be a RetryPolicy")
-        self.limits = Limits(
-            max_concurrency=max_concurrency, messages_per_second=messages_per_second
+        if project:
+            owners.append(f"project_id={project_id!r}")
+        if numbers_base_url is not None:
+            numbers_base_url = resolve_base_url(
+                None, numbers_base_url, allow_insecure_http=allow_insecure_http
+            )
+        numbers = numbers_api(
+            project_id=project_id if project else None,
+            auth=project_auth,
+            base_url=numbers_base_url,
+            limits=Limits(max_concurrency=max_concurrency, clock=clk.monotonic, sleep=clk.sleep),
         )
+        self._owner = " ".join(owners)
+        #: the id in SMS paths (service plan, or project for SMS with project keys)
+        self._sms_owner_id: str | None = (
+            service_plan_id if plan else project_id if sms.origin else None
+        )
+        self._base_url = sms.origin or numbers.origin
         self._engine = Engine(
-            base_url=self._base_url,
-            auth=auth,
+            apis=(sms, numbers),
             timeouts=timeouts or Timeouts(),
             max_connections=max_connections,
             session=session,
             user_agent=user_agent,
             default_headers=default_headers,
-            limits=self.limits,
             retry=retry,
             hooks=hooks,
+            clock=clk,
         )
         self._reconcile_sends = reconcile_sends
         if group_sizes is not None and not isinstance(group_sizes, SharedGroupSizes):
             raise SinchConfigError("group_sizes must be a SharedGroupSizes (e.g. RedisGroupSizes)")
         self._group_sizes: dict[str, int] = {} if group_sizes is None else group_sizes
-        from .numbers._resource import NumbersBackend
-
-        if numbers_base_url is not None:
-            numbers_base_url = resolve_base_url(
-                None, numbers_base_url, allow_insecure_http=allow_insecure_http
-            )
-        self._numbers = NumbersBackend(
-            self._engine, auth, project_id if project else None, numbers_base_url
-        )
-        self._attach(Session(self._engine))
+        if clock is not None:  # shared parts built without a clock wait on this one too
+            for part in (group_sizes, self.limits.rate_limiter):
+                adopt = getattr(part, "adopt_clock", None)
+                if callable(adopt):
+                    adopt(clock)
+        self._sms = sms
+        self._numbers = numbers
+        # Batches this client's sends returned (shared by every with_options view):
+        # reconciliation never hands one of them to another send.
+        self._returned: OrderedDict[str, None] = OrderedDict()
+        self._attach(Session(self._engine, sms))
 
     def _attach(self, session: Session) -> None:
         self._session = session
         self.batches = BatchesResource(
-            session, self._group_sizes, reconcile_sends=self._reconcile_sends
+            session,
+            self._group_sizes,
+            reconcile_sends=self._reconcile_sends,
+            returned=self._returned,
         )
         self.delivery_reports = DeliveryReportsResource(session)
         self.groups = GroupsResource(session, self._group_sizes)
         self.inbounds = InboundsResource(session)
         self.messages = MessagesResource(self.batches, self.inbounds)
-        from .numbers._resource import NumbersResource
-
-        self.numbers: NumbersResource = NumbersResource(session, self._numbers)
+        self.numbers = NumbersResource(session.for_api(self._numbers))
 
     def with_options(
         self,
@@ -193,8 +262,9 @@ class SinchClient:
         deadline: float | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> SinchClient:
-        """A view of this client with per-call settings; it shares the session, limits,
-        hooks and lifecycle (closing either closes both).
+        """A view of this client with per-call settings; it shares the session, budgets,
+        hooks, clock, the memory of batches its sends returned, and the lifecycle (closing
+        either closes both).
 
         ``deadline`` (seconds) bounds each whole call made through the view: retries, 429
         pauses and a send's reconciliation included; past it the call raises
@@ -223,48 +293,22 @@ class SinchClient:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, **overrides: Unpack[ClientOptions]
     ) -> SinchClient:
-        """Build a client from the environment; keyword arguments win.
+        """Build a client from the ``SINCH_*`` variables; keyword arguments win (``None``
+        unsets one).
 
-        Service plan: ``SINCH_SERVICE_PLAN_ID`` + ``SINCH_API_TOKEN``; or project keys:
-        ``SINCH_PROJECT_ID`` + ``SINCH_KEY_ID`` + ``SINCH_KEY_SECRET`` (and optionally
-        ``SINCH_AUTH_URL`` and ``SINCH_NUMBERS_BASE_URL``). Plus ``SINCH_REGION`` or
-        ``SINCH_BASE_URL``.
+        Service plan: ``SINCH_SERVICE_PLAN_ID`` + ``SINCH_API_TOKEN``; project keys:
+        ``SINCH_PROJECT_ID`` + ``SINCH_KEY_ID`` + ``SINCH_KEY_SECRET`` (optionally
+        ``SINCH_AUTH_URL`` and ``SINCH_NUMBERS_BASE_URL``); either or both (SMS then uses
+        the service plan, Numbers the project keys). Plus ``SINCH_REGION`` or
+        ``SINCH_BASE_URL``, ``SINCH_MAX_CONCURRENCY``, ``SINCH_MESSAGES_PER_SECOND``: the
+        table of :mod:`sinch_async._settings`, the same as the ``default`` account's.
         """
-        env = os.environ if environ is None else environ
-        names = {
-            "service_plan_id": "SINCH_SERVICE_PLAN_ID",
-            "api_token": "SINCH_API_TOKEN",
-            "project_id": "SINCH_PROJECT_ID",
-            "key_id": "SINCH_KEY_ID",
-            "key_secret": "SINCH_KEY_SECRET",
-            "region": "SINCH_REGION",
-            "base_url": "SINCH_BASE_URL",
-            "auth_url": "SINCH_AUTH_URL",
-            "numbers_base_url": "SINCH_NUMBERS_BASE_URL",
-        }
-        kwargs: dict[str, Any] = {k: env.get(v) or None for k, v in names.items()}
+        from ._settings import env_options
+
         unknown = set(overrides) - set(ClientOptions.__annotations__)
         if unknown:
             raise SinchConfigError(f"unknown option(s): {', '.join(sorted(unknown))}")
-        kwargs.update(overrides)
-        plan: tuple[str, ...] = ("service_plan_id", "api_token")
-        project: tuple[str, ...] = ("project_id", "key_id", "key_secret")
-        if any(kwargs.get(k) for k in project) and not any(kwargs.get(k) for k in plan):
-            wanted = project
-            for name in plan:
-                kwargs.pop(name)
-        else:
-            wanted = plan
-            for name in (*project, "auth_url", "numbers_base_url"):
-                kwargs.pop(name)
-        missing = [names[name] for name in wanted if not kwargs.get(name)]
-        if missing:
-            raise SinchConfigError(
-                "missing credentials: set "
-                + " and ".join(missing)
-                + " (or SINCH_PROJECT_ID, SINCH_KEY_ID and SINCH_KEY_SECRET)"
-            )
-        return cls(**kwargs)
+        return cls(**env_options(environ, overrides))
 
     @classmethod
     def from_account(
@@ -283,23 +327,29 @@ class SinchClient:
         :meth:`from_env`). For many accounts sharing one connection pool, use
         :class:`SinchAccounts`.
         """
-        from ._accounts import account_options
+        from ._settings import load_accounts
 
         unknown = set(overrides) - set(ClientOptions.__annotations__)
         if unknown:
             raise SinchConfigError(f"unknown option(s): {', '.join(sorted(unknown))}")
-        options = account_options(
-            name, config_path=config_path, environ=environ, overrides=overrides
-        )
+        config = load_accounts(config_path, environ)
+        options = config.options(name, overrides)
         try:
             return cls(**options)
         except SinchConfigError as exc:
-            raise SinchConfigError(f"account {name!r}: {exc}") from None
+            raise config.error(name, exc) from None
 
     @property
     def base_url(self) -> str:
-        """The origin requests go to."""
+        """The origin SMS requests go to (the Numbers origin for a Numbers-only client)."""
         return self._base_url
+
+    @property
+    def sms_owner_id(self) -> str | None:
+        """The service plan id SMS goes to (the project id for SMS with project keys;
+        None for a Numbers-only client): name a shared rate budget after it with
+        ``sinch_async.redis.default_limiter_key(client.sms_owner_id)``."""
+        return self._sms_owner_id
 
     @property
     def closed(self) -> bool:

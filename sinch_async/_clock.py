@@ -1,4 +1,12 @@
-"""Sinch's clock as this host sees it, learnt from the ``Date`` header of its responses.
+"""Clocks: the one this process waits on (:class:`Clock`), and Sinch's clock as this host
+sees it (:class:`SinchClock`).
+
+Every wait of the SDK (retry backoff, 429 pauses, the messages-per-second budget, token
+expiry, lease renewals) reads and sleeps through one :class:`Clock`:
+``SinchClient(clock=...)``; the default is :data:`SYSTEM_CLOCK`, and
+``sinch_async.testing.FakeClock`` runs those waits in virtual time.
+
+:class:`SinchClock` learns Sinch's clock from the ``Date`` header of its responses.
 
 A response whose ``Date`` (RFC 7231, whole seconds) is ``D``, to a request sent at host
 time ``t0`` and answered at ``t1``, was made while Sinch's clock read something in
@@ -11,12 +19,45 @@ An observation that contradicts it means a clock moved: it starts again from tha
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import time
 from collections.abc import Callable
 from email.utils import parsedate_tz
+from typing import Protocol, runtime_checkable
 
-__all__ = ["SinchClock"]
+__all__ = ["SYSTEM_CLOCK", "Clock", "SinchClock", "SystemClock"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """What the SDK waits on: ``monotonic()`` for durations, ``time()`` (POSIX seconds) for
+    the wall clock, and ``sleep(seconds)`` to let time pass."""
+
+    def monotonic(self) -> float: ...
+
+    def time(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The host's clocks and ``asyncio.sleep`` (the default :class:`Clock`)."""
+
+    __slots__ = ()
+
+    monotonic = staticmethod(time.monotonic)
+    time = staticmethod(time.time)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+#: The clock of every client built without ``clock=``.
+SYSTEM_CLOCK: Clock = SystemClock()
 
 #: Seconds per second the two clocks may drift apart (500 ppm: ntpd's largest slew).
 DRIFT = 5e-4

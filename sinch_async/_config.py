@@ -1,4 +1,8 @@
-"""Client configuration: regions, base URLs, timeouts, and a secret that never prints."""
+"""Client configuration: regions, base URLs, timeouts, a secret that never prints, and URLs
+shown without their userinfo (:func:`redact_url`).
+
+The table of settings a client reads from the environment, the accounts file and the
+command line, and the rules that combine them, live in :mod:`sinch_async._settings`."""
 
 from __future__ import annotations
 
@@ -10,7 +14,14 @@ import attrs
 from . import _constants as C
 from ._errors import SinchConfigError
 
-__all__ = ["OAUTH_REGIONS", "Secret", "Timeouts", "is_loopback", "resolve_base_url"]
+__all__ = [
+    "OAUTH_REGIONS",
+    "Secret",
+    "Timeouts",
+    "is_loopback",
+    "redact_url",
+    "resolve_base_url",
+]
 
 #: Regions where project (OAuth2) authentication reaches the SMS API.
 OAUTH_REGIONS = ("us", "eu")
@@ -79,6 +90,26 @@ def is_loopback(hostname: str) -> bool:
         return False
 
 
+def redact_url(url: str) -> str:
+    """``url`` fit to show: userinfo (``user:password@``) as ``***@``, a query or fragment
+    as ``?***`` / ``#***``. For messages, tables and reprs; never raises."""
+    if not isinstance(url, str):
+        return repr(type(url))
+    scheme, sep, rest = url.partition("//")
+    if not sep:  # no authority: "user:pass@host" still hides what precedes the '@'
+        scheme, rest = "", url
+    ends = [i for i in (rest.find(c) for c in "/?#") if i >= 0]
+    end = min(ends) if ends else len(rest)
+    netloc, tail = rest[:end], rest[end:]
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    for mark in "?#":
+        if mark in tail:
+            tail = tail[: tail.index(mark)] + mark + "***"
+            break
+    return scheme + sep + netloc + tail
+
+
 def resolve_base_url(
     region: str | None, base_url: str | None, *, allow_insecure_http: bool, project: bool = False
 ) -> str:
@@ -108,9 +139,11 @@ def resolve_base_url(
         parts = urlsplit(url)
         hostname, _port = parts.hostname, parts.port  # .port validates the port number
     except ValueError as exc:
-        raise SinchConfigError(f"base_url is not a valid URL ({exc}): {base_url!r}") from None
+        raise SinchConfigError(
+            f"base_url is not a valid URL ({redact_url(str(exc))}): {redact_url(base_url)!r}"
+        ) from None
     if parts.scheme not in ("http", "https") or not hostname or url != url.strip():
-        raise SinchConfigError(f"base_url must be an http(s) URL, got {base_url!r}")
+        raise SinchConfigError(f"base_url must be an http(s) URL, got {redact_url(base_url)!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise SinchConfigError("base_url must not carry credentials, a query or a fragment")
     if parts.scheme == "http" and not is_loopback(hostname) and not allow_insecure_http:

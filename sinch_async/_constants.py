@@ -15,6 +15,8 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_READ_TIMEOUT",
     "DEFAULT_TOTAL_TIMEOUT",
+    "E164_MAX_DIGITS",
+    "E164_MIN_DIGITS",
     "MAX_BATCH_RECIPIENTS",
     "MAX_BINARY_BYTES",
     "MAX_CALLBACK_URL",
@@ -25,10 +27,14 @@ __all__ = [
     "MAX_GROUP_MEMBERS",
     "MAX_GROUP_NAME",
     "MAX_KEYWORD",
+    "MAX_NUMBERS_PAGE_SIZE",
     "MAX_PAGE_SIZE",
+    "MAX_PREFETCH",
     "MAX_TEXT_BODY",
     "MAX_UPDATE_RECIPIENTS",
     "REGIONS",
+    "SHORT_CODE_MAX_DIGITS",
+    "SHORT_CODE_MIN_DIGITS",
     "USER_AGENT",
 ]
 
@@ -43,6 +49,20 @@ DEFAULT_MAX_CONNECTIONS: Final = 100
 
 DEFAULT_PAGE_SIZE: Final = 30
 MAX_PAGE_SIZE: Final = 100
+#: The Numbers API documents no maximum ``pageSize``; 1000 keeps requests sane.
+MAX_NUMBERS_PAGE_SIZE: Final = 1000
+#: Pages a page-number pager may fetch ahead once ``count`` is known.
+MAX_PREFETCH: Final = 32
+
+# Phone numbers. Both references (shared/docs/sinch-numbers-api.md §2 and §9,
+# sinch-sms-api.md §2 and §8) say "E.164 with a leading '+'". ITU-T E.164 caps a number
+# at 15 digits and no country code starts with 0; the shortest numbers in service have 7
+# digits (e.g. Niue, +683 and 4 digits), so: '+', a first digit 1-9, 7..15 ASCII digits.
+E164_MIN_DIGITS: Final = 7
+E164_MAX_DIGITS: Final = 15
+#: SMS short codes: 3..8 digits, never with a '+'.
+SHORT_CODE_MIN_DIGITS: Final = 3
+SHORT_CODE_MAX_DIGITS: Final = 8
 
 MAX_BATCH_RECIPIENTS: Final = 1000
 MAX_UPDATE_RECIPIENTS: Final = 100

@@ -1,4 +1,24 @@
-"""The one cattrs converter mapping JSON to the SDK's attrs records and back."""
+"""The SDK's one codec: :func:`make_converter` builds a fully configured cattrs converter.
+
+Both APIs decode through converters built here, with one set of scalar rules:
+
+* ``null`` means "not given": a field whose type admits ``None`` decodes it as ``None``;
+  a field with another default takes that default (the Numbers API's ``""`` strings);
+  a required field (no default) refuses ``null`` and a missing key alike;
+* booleans are JSON booleans (``"true"`` is refused);
+* integers are JSON integers, integral floats or digit strings; strings are JSON strings
+  or numbers (the fixtures send some documented strings as numbers);
+* money (``Decimal``) is a JSON string or number, read as ``Decimal(str(v))``;
+* datetimes are ISO-8601 strings; no offset means UTC;
+* a list is a JSON array (a string is not a list of characters);
+* open enums (``SomeStrEnum | str``) keep unknown values as plain strings;
+* unknown fields are ignored.
+
+``keys`` picks the API's wire style: ``"snake"`` (xms: ``from_`` <-> ``"from"``, unset
+fields omitted) or ``"camel"`` (Numbers: ``phone_number`` <-> ``"phoneNumber"``, fields
+left at a ``None`` default omitted). Each call builds a new converter; nothing here is
+configured after import. The module-level ``converter`` and entry points use the SMS one.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +27,8 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal, TypeVar
 
 import attrs
 import cattrs
@@ -28,60 +49,123 @@ from .models.groups import Clear
 from .models.inbounds import Inbound, MoBinary, MoMedia, MoText, UnknownInbound
 
 __all__ = [
+    "DecodeFailure",
+    "KeyStyle",
+    "SinchConverter",
+    "camel",
     "converter",
     "decode",
     "decode_page",
+    "decode_with",
     "dumps",
+    "make_converter",
     "register_tagged_union",
     "structure",
+    "structure_with",
     "unstructure",
 ]
 
 T = TypeVar("T")
 
-converter = cattrs.Converter(detailed_validation=False)
+KeyStyle = Literal["snake", "camel"]
+
+Hook = Callable[[Any, Any], Any]
 
 
-# --- scalars ------------------------------------------------------------------------------
+class DecodeFailure(ValueError):
+    """Where a value failed to decode (``path`` of keys and list indexes) and why.
+
+    Raised by :func:`structure` / :func:`structure_with` (from
+    :meth:`SinchConverter.explain`); :func:`decode` and :func:`decode_page` put its text in
+    a :class:`~sinch_async.SinchDecodeError`."""
+
+    def __init__(self, path: tuple[str | int, ...], reason: str) -> None:
+        super().__init__(path, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.path)
+        return f"{where.lstrip('.')}: {self.reason}" if where else self.reason
+
+    def under(self, step: str | int) -> DecodeFailure:
+        """The same failure one level further down (``step`` is a key or a list index)."""
+        return DecodeFailure((step, *self.path), self.reason)
 
 
-def _structure_datetime(value: Any, _: type) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO-8601 string, got {type(value).__name__}")
-    return parse_datetime(value)
+def camel(name: str) -> str:
+    """``phone_number`` -> ``phoneNumber``."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
-def _structure_bool(value: Any, _: type) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return bool(value == "true")
-    raise TypeError(f"expected a boolean, got {value!r}")
+def _wire_name(name: str, keys: KeyStyle) -> str:
+    """The JSON key of an attribute: a trailing ``_`` (``from_``) is dropped."""
+    if name.endswith("_") and not name.startswith("_"):
+        name = name[:-1]
+    return camel(name) if keys == "camel" else name
 
 
-def _structure_int(value: Any, _: type) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    raise TypeError(f"expected an integer, got {value!r}")
+# --- scalars: one set of rules for every API -----------------------------------------------
 
 
-def _structure_str(value: Any, _: type) -> str:
+def _got(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool | int | float):
+        return f"{type(value).__name__} {value!r}"
+    if isinstance(value, str):
+        return f"string {value[:40]!r}"
+    return type(value).__name__
+
+
+def _structure_str(value: Any, _: Any) -> str:
     if isinstance(value, str):
         return value
     # The API documents some values as strings that fixtures send as numbers
     # (for example a group's auto_update.to); accept numbers, refuse everything else.
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    raise TypeError(f"expected a string, got {type(value).__name__}")
+    raise TypeError(f"expected a string, got {_got(value)}")
 
 
-def _optional(hook: Callable[[Any, Any], Any], exact: type) -> Callable[[Any, Any], Any]:
+def _structure_int(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.lstrip("-").isdigit() and value.isascii():
+        return int(value)
+    raise TypeError(f"expected an integer, got {_got(value)}")
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected a boolean, got {_got(value)}")
+
+
+def _structure_decimal(value: Any, _: Any) -> Decimal:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            result = Decimal(value if type(value) is str else str(value))
+        except InvalidOperation:
+            pass
+        else:
+            if result.is_finite():
+                return result
+    raise TypeError(f"expected a decimal amount, got {_got(value)}")
+
+
+def _structure_datetime(value: Any, _: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO-8601 string, got {_got(value)}")
+    return parse_datetime(value)
+
+
+def _optional(hook: Hook, exact: type) -> Hook:
     """``T | None`` in one call (skips cattrs' generic optional dispatch on the hot path)."""
 
     def structure_optional(value: Any, tp: Any) -> Any:
@@ -92,17 +176,30 @@ def _optional(hook: Callable[[Any, Any], Any], exact: type) -> Callable[[Any, An
     return structure_optional
 
 
-converter.register_structure_hook(datetime, _structure_datetime)
-converter.register_unstructure_hook(datetime, format_datetime)
-converter.register_structure_hook(bool, _structure_bool)
-converter.register_structure_hook(int, _structure_int)
-converter.register_structure_hook(str, _structure_str)
-converter.register_structure_hook(str | None, _optional(_structure_str, str))
-converter.register_structure_hook(int | None, _optional(_structure_int, int))
-converter.register_structure_hook(bool | None, _optional(_structure_bool, bool))
-converter.register_structure_hook(
-    datetime | None, lambda v, t: None if v is None else _structure_datetime(v, t)
+def _structure_clearable(value: Any, _: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string or null, got {_got(value)}")
+
+
+_SCALARS: tuple[tuple[type, Hook], ...] = (
+    (str, _structure_str),
+    (int, _structure_int),
+    (bool, _structure_bool),
+    (Decimal, _structure_decimal),
+    (datetime, _structure_datetime),
 )
+
+
+def _register_scalars(conv: cattrs.Converter) -> None:
+    for tp, hook in _SCALARS:
+        conv.register_structure_hook(tp, hook)
+        conv.register_structure_hook(tp | None, _optional(hook, tp))
+    conv.register_unstructure_hook(datetime, format_datetime)
+    conv.register_unstructure_hook(Decimal, str)
+    # ``CLEAR`` unstructures to an explicit ``null`` (kept, not omitted)
+    conv.register_unstructure_hook(Clear, lambda _: None)
+    conv.register_structure_hook(str | Clear | None, _structure_clearable)
 
 
 # --- lists: ``tuple[X, ...]`` from a JSON array only (a string is not a list of chars) ----
@@ -113,132 +210,343 @@ def _is_homogeneous_tuple(tp: Any) -> bool:
     return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
 
 
-def _tuple_hook_factory(tp: Any) -> Callable[[Any, Any], Any]:
+_REFUSE: Any = object()
+
+
+def _tuple_hook(conv: cattrs.Converter, tp: Any, on_null: Any = _REFUSE) -> Hook:
+    """``tuple[X, ...]``; ``on_null`` (a field's default) stands in for ``null``."""
     item = typing.get_args(tp)[0]
-    item_hook = converter.get_structure_hook(item)
+    item_hook = conv.get_structure_hook(item)
 
     def structure_tuple(value: Any, _: Any) -> tuple[Any, ...]:
-        if not isinstance(value, list | tuple):
-            raise TypeError(f"expected a list, got {type(value).__name__}")
+        if type(value) is not list and not isinstance(value, list | tuple):
+            if value is None and on_null is not _REFUSE:
+                return on_null  # type: ignore[no-any-return]
+            raise TypeError(f"expected a list, got {_got(value)}")
         return tuple(item_hook(v, item) for v in value)
 
     return structure_tuple
 
 
-converter.register_structure_hook_factory(_is_homogeneous_tuple, _tuple_hook_factory)
+def _tuple_hook_factory(conv: cattrs.Converter) -> Callable[[Any], Hook]:
+    def factory(tp: Any) -> Hook:
+        return _tuple_hook(conv, tp)
+
+    return factory
 
 
 # --- open enums: ``SomeStrEnum | str`` keeps unknown values as plain strings -------------
 
 
-def _open_enum(tp: Any) -> type[enum.Enum] | None:
+def _union_args(tp: Any) -> tuple[Any, ...] | None:
     if typing.get_origin(tp) not in (typing.Union, types.UnionType):
         return None
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
-    if len(enums) == 1 and str in args and len(args) == 2:
-        return enums[0]
+    return typing.get_args(tp)
+
+
+def _open_enum(tp: Any) -> tuple[type[enum.Enum], bool] | None:
+    """``(E, optional)`` for ``E | str`` and ``E | str | None``; None for anything else."""
+    args = _union_args(tp)
+    if args is None:
+        return None
+    rest = [a for a in args if a is not type(None)]
+    enums = [a for a in rest if isinstance(a, type) and issubclass(a, enum.Enum)]
+    if len(rest) == 2 and len(enums) == 1 and str in rest:
+        return enums[0], len(rest) < len(args)
     return None
 
 
-def _open_enum_hook_factory(tp: Any) -> Callable[[Any, Any], Any]:
-    enum_cls = _open_enum(tp)
-    assert enum_cls is not None
-    optional = type(None) in typing.get_args(tp)
+def _open_enum_hook_factory(tp: Any) -> Hook:
+    found = _open_enum(tp)
+    assert found is not None
+    enum_cls, optional = found
 
-    def hook(value: Any, _: Any) -> Any:
+    def structure_open_enum(value: Any, _: Any) -> Any:
         if value is None and optional:
             return None
         if not isinstance(value, str):
-            raise TypeError(f"expected a string, got {type(value).__name__}")
+            raise TypeError(f"expected a string, got {_got(value)}")
         try:
             return enum_cls(value)
         except ValueError:
             return value
 
-    return hook
+    return structure_open_enum
 
 
 def _is_open_enum(tp: Any) -> bool:
-    if _open_enum(tp) is not None:
+    return _open_enum(tp) is not None
+
+
+# --- attrs records ------------------------------------------------------------------------
+
+
+def _admits_none(tp: Any) -> bool:
+    if tp is Any or tp is None or tp is type(None):
         return True
-    # ``E | str | None``
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = tuple(a for a in typing.get_args(tp) if a is not type(None))
-        if len(args) == 2 and type(None) in typing.get_args(tp):
-            return _open_enum(typing.Union[args]) is not None  # noqa: UP007
-    return False
+    args = _union_args(tp)
+    return args is not None and type(None) in args
 
 
-converter.register_structure_hook_factory(_is_open_enum, _open_enum_hook_factory)
+_EXACT = (str, int, bool)
 
 
-# --- attrs records: ``from_`` <-> ``"from"``, unset fields omitted, ``type`` tag emitted ----
+def _null_means(default: Any, hook: Hook, tp: Any) -> Hook:
+    """A field with a non-``None`` default: ``null`` is "not given" and takes the default."""
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        make = default.factory
+
+        def structure_or_factory(value: Any, tp: Any) -> Any:
+            return make() if value is None else hook(value, tp)
+
+        return structure_or_factory
+
+    if tp in _EXACT:
+        exact: type = tp
+
+        def structure_scalar_or_default(value: Any, tp: Any) -> Any:
+            if type(value) is exact:
+                return value
+            return default if value is None else hook(value, tp)
+
+        return structure_scalar_or_default
+
+    def structure_or_default(value: Any, tp: Any) -> Any:
+        return default if value is None else hook(value, tp)
+
+    return structure_or_default
 
 
-def _renames(cls: type) -> dict[str, Any]:
-    return {
-        a.name: override(rename=a.name[:-1])
-        for a in attrs.fields(cls)
-        if a.name.endswith("_") and not a.name.startswith("_")
-    }
+@attrs.frozen
+class _Field:
+    """What :meth:`SinchConverter.explain` needs to know of one field of a record."""
+
+    key: str
+    type: Any
+    required: bool  # no default: a missing key or a ``null`` (unless the type admits it) fails
 
 
-def _structure_factory(cls: type) -> Callable[[Any, Any], Any]:
-    inner: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, converter, **_renames(cls))
+def _record_structure_factory(conv: SinchConverter, keys: KeyStyle) -> Callable[[Any], Hook]:
+    def factory(cls: Any) -> Hook:
+        attrs.resolve_types(cls)
+        overrides: dict[str, Any] = {}
+        plan: list[_Field] = []
+        for a in attrs.fields(cls):
+            if not a.init:
+                continue
+            key = _wire_name(a.name, keys)
+            options: dict[str, Any] = {}
+            if key != a.name:
+                options["rename"] = key
+            has_default = a.default is not attrs.NOTHING
+            takes_self = isinstance(a.default, attrs.Factory) and a.default.takes_self  # type: ignore[arg-type]
+            if has_default and not takes_self and not _admits_none(a.type):
+                if _is_homogeneous_tuple(a.type) and isinstance(a.default, tuple):
+                    options["struct_hook"] = _tuple_hook(conv, a.type, a.default)
+                else:
+                    base = conv.get_structure_hook(a.type)
+                    options["struct_hook"] = _null_means(a.default, base, a.type)
+            if options:
+                overrides[a.name] = override(**options)
+            plan.append(_Field(key, a.type, not has_default))
+        conv._plans[cls] = tuple(plan)
+        inner: Hook = make_dict_structure_fn(cls, conv, **overrides)
+        checked = any(f.required for f in plan)
+        conv._records[cls] = (inner, checked)
+        if checked:
+            # The generated function reads a required key with ``o[key]``: anything but a JSON
+            # object already fails there, so the hot path needs no wrapper.
+            return inner
+        name = cls.__name__
 
-    def hook(value: Any, tp: Any) -> Any:
-        if not isinstance(value, Mapping):
-            raise TypeError(f"{cls.__name__} needs a JSON object, not {type(value).__name__}")
-        return inner(value, tp)
+        def structure_record(value: Any, tp: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise TypeError(f"{name} needs a JSON object, got {_got(value)}")
+            return inner(value, tp)
 
-    return hook
+        return structure_record
 
-
-def _unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
-    inner: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
-        cls, converter, _cattrs_omit_if_default=True, **_renames(cls)
-    )
-    tag = getattr(cls, "type", None)
-    if isinstance(tag, str) and "type" not in attrs.fields_dict(cls):
-
-        def tagged(obj: Any) -> dict[str, Any]:
-            data = inner(obj)
-            data["type"] = tag
-            return data
-
-        return tagged
-    return inner
+    return factory
 
 
-converter.register_structure_hook_factory(attrs.has, _structure_factory)
-converter.register_unstructure_hook_factory(attrs.has, _unstructure_factory)
+def _optional_record(tp: Any) -> Any:
+    """``R`` for ``R | None`` where ``R`` is an attrs record; None otherwise."""
+    args = _union_args(tp)
+    if args is None or len(args) != 2 or type(None) not in args:
+        return None
+    cls = args[0] if args[1] is type(None) else args[1]
+    return cls if attrs.has(cls) else None
+
+
+def _is_optional_record(tp: Any) -> bool:
+    return _optional_record(tp) is not None
+
+
+def _optional_record_factory(conv: SinchConverter) -> Callable[[Any], Hook]:
+    """``R | None`` in one call (cattrs' generic optional hook dispatches again per value)."""
+
+    def factory(tp: Any) -> Hook:
+        cls = _optional_record(tp)
+        conv.get_structure_hook(cls)  # builds the record's function
+        inner, checked = conv._records[cls]
+        if checked:
+
+            def structure_optional_record(value: Any, _: Any) -> Any:
+                return None if value is None else inner(value, cls)
+
+            return structure_optional_record
+        name = cls.__name__
+
+        def structure_optional_checked(value: Any, _: Any) -> Any:
+            if value is None:
+                return None
+            if not isinstance(value, Mapping):
+                raise TypeError(f"{name} needs a JSON object, got {_got(value)}")
+            return inner(value, cls)
+
+        return structure_optional_checked
+
+    return factory
+
+
+def _record_unstructure_factory(
+    conv: cattrs.Converter, keys: KeyStyle
+) -> Callable[[Any], Callable[[Any], dict[str, Any]]]:
+    def factory(cls: Any) -> Callable[[Any], dict[str, Any]]:
+        overrides: dict[str, Any] = {}
+        for a in attrs.fields(cls):
+            options: dict[str, Any] = {}
+            key = _wire_name(a.name, keys)
+            if key != a.name:
+                options["rename"] = key
+            # camel (Numbers): only fields left at a ``None`` default are omitted
+            if keys == "camel" and a.default is None:
+                options["omit_if_default"] = True
+            if options:
+                overrides[a.name] = override(**options)
+        inner: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
+            cls,
+            conv,
+            _cattrs_omit_if_default=keys == "snake",  # snake (xms): unset fields omitted
+            **overrides,
+        )
+        tag = getattr(cls, "type", None)
+        if isinstance(tag, str) and "type" not in attrs.fields_dict(cls):
+
+            def tagged(obj: Any) -> dict[str, Any]:
+                data = inner(obj)
+                data["type"] = tag
+                return data
+
+            return tagged
+        return inner
+
+    return factory
+
+
+# --- the converter: cattrs' own, plus what it takes to say where a decode failed -----------
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"required field {exc.args[0]!r} is missing" if exc.args else "missing field"
+    text = str(exc)
+    return text if text else type(exc).__name__
+
+
+class SinchConverter(cattrs.Converter):
+    """A cattrs converter built by :func:`make_converter`.
+
+    The hooks stay lean (no per-field bookkeeping on the hot path); when structuring fails,
+    :meth:`explain` walks the value again to name the field that failed."""
+
+    __slots__ = ("_plans", "_records", "_unions", "keys")
+
+    def __init__(self, keys: KeyStyle) -> None:
+        super().__init__(detailed_validation=False)
+        self.keys: KeyStyle = keys
+        self._plans: dict[Any, tuple[_Field, ...]] = {}
+        self._records: dict[Any, tuple[Hook, bool]] = {}
+        self._unions: dict[Any, Mapping[str, type]] = {}
+
+    def explain(self, value: Any, tp: Any, exc: BaseException) -> DecodeFailure:
+        """Why ``value`` does not structure as ``tp``: the path of the first failing field."""
+        return self._find(value, tp) or DecodeFailure((), _reason(exc))
+
+    def _find(self, value: Any, tp: Any) -> DecodeFailure | None:
+        try:
+            self.structure(value, tp)
+        except Exception as exc:  # any failure is the one to explain
+            error: BaseException = exc
+        else:
+            return None
+        args = _union_args(tp)
+        if args is not None and value is not None:
+            rest = [a for a in args if a is not type(None)]
+            if len(rest) == 1:
+                return self._find(value, rest[0])
+        members = self._unions.get(tp)
+        if members is not None and isinstance(value, Mapping):
+            tag = value.get("type")
+            member = members.get(tag) if isinstance(tag, str) else None
+            if member is not None:
+                return self._find(value, member)
+        if _is_homogeneous_tuple(tp) and isinstance(value, list | tuple):
+            item = typing.get_args(tp)[0]
+            for index, entry in enumerate(value):
+                found = self._find(entry, item)
+                if found is not None:
+                    return found.under(index)
+        plan = self._plans.get(tp)
+        if plan is not None:
+            if not isinstance(value, Mapping):
+                return DecodeFailure((), f"{_type_name(tp)} needs a JSON object, got {_got(value)}")
+            for f in plan:
+                if f.key not in value:
+                    if f.required:
+                        return DecodeFailure((f.key,), "required field is missing")
+                    continue
+                raw = value[f.key]
+                if raw is None:
+                    if f.required and not _admits_none(f.type):
+                        return DecodeFailure((f.key,), "required field is null")
+                    continue
+                found = self._find(raw, f.type)
+                if found is not None:
+                    return found.under(f.key)
+        return DecodeFailure((), _reason(error))
 
 
 # --- tagged unions keyed on ``type`` with a generic fallback -------------------------------
 
 
 def register_tagged_union(
-    union: Any, members: Mapping[str, type], unknown: Callable[[Mapping[str, Any]], Any]
+    conv: SinchConverter,
+    union: Any,
+    members: Mapping[str, type],
+    unknown: Callable[[Mapping[str, Any]], Any],
 ) -> None:
-    """Structure ``union`` by its JSON ``type``; an unknown type goes to ``unknown(raw)``."""
+    """Structure ``union`` by its JSON ``type``; an unknown type goes to ``unknown(raw)``.
 
-    hooks: dict[str, Callable[[Any, Any], Any]] = {}
+    Called while :func:`make_converter` builds ``conv``."""
+
+    hooks: dict[str, Hook] = {}
 
     def structure_union(value: Any, _: Any) -> Any:
         if not isinstance(value, Mapping):
-            raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+            raise TypeError(f"expected a JSON object, got {_got(value)}")
         tag = value.get("type", "")
         member = members.get(tag) if isinstance(tag, str) else None
         if member is None:
             return unknown(value)
         hook = hooks.get(tag)
         if hook is None:  # looked up once per member, not per item
-            hook = hooks[tag] = converter.get_structure_hook(member)
+            hook = hooks[tag] = conv.get_structure_hook(member)
         return hook(value, member)
 
-    converter.register_structure_hook(union, structure_union)
-    converter.register_unstructure_hook(union, lambda obj: converter.unstructure(obj, type(obj)))
+    conv.register_structure_hook(union, structure_union)
+    conv.register_unstructure_hook(union, lambda obj: conv.unstructure(obj, type(obj)))
+    conv._unions[union] = members
 
 
 def _unknown(cls: Callable[..., T]) -> Callable[[Mapping[str, Any]], T]:
@@ -252,31 +560,46 @@ def _unknown(cls: Callable[..., T]) -> Callable[[Mapping[str, Any]], T]:
     return build
 
 
-register_tagged_union(
-    Batch,
-    {"mt_text": TextBatch, "mt_binary": BinaryBatch, "mt_media": MediaBatch},
-    _unknown(UnknownBatch),
-)
-register_tagged_union(
-    Inbound,
-    {"mo_text": MoText, "mo_binary": MoBinary, "mo_media": MoMedia},
-    _unknown(UnknownInbound),
-)
-converter.register_unstructure_hook(UnknownBatch, lambda obj: dict(obj.raw))
-converter.register_unstructure_hook(UnknownInbound, lambda obj: dict(obj.raw))
+def _register_unions(conv: SinchConverter) -> None:
+    register_tagged_union(
+        conv,
+        Batch,
+        {"mt_text": TextBatch, "mt_binary": BinaryBatch, "mt_media": MediaBatch},
+        _unknown(UnknownBatch),
+    )
+    register_tagged_union(
+        conv,
+        Inbound,
+        {"mo_text": MoText, "mo_binary": MoBinary, "mo_media": MoMedia},
+        _unknown(UnknownInbound),
+    )
+    conv.register_unstructure_hook(UnknownBatch, lambda obj: dict(obj.raw))
+    conv.register_unstructure_hook(UnknownInbound, lambda obj: dict(obj.raw))
 
 
-# --- explicit null: ``CLEAR`` unstructures to ``None`` (kept, not omitted) ------------------
+# --- the factory --------------------------------------------------------------------------
 
 
-def _structure_clearable(value: Any, _: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise TypeError(f"expected a string or null, got {type(value).__name__}")
+def make_converter(keys: KeyStyle = "snake") -> SinchConverter:
+    """A new, fully configured converter for one API's wire style (see the module doc).
+
+    Every call returns an independent converter: registering a hook on one never changes
+    another (nor the module-level ``converter``)."""
+    if keys not in ("snake", "camel"):
+        raise ValueError(f"keys must be 'snake' or 'camel', not {keys!r}")
+    conv = SinchConverter(keys)
+    _register_scalars(conv)
+    conv.register_structure_hook_factory(_is_homogeneous_tuple, _tuple_hook_factory(conv))
+    conv.register_structure_hook_factory(_is_open_enum, _open_enum_hook_factory)
+    conv.register_structure_hook_factory(attrs.has, _record_structure_factory(conv, keys))
+    conv.register_structure_hook_factory(_is_optional_record, _optional_record_factory(conv))
+    conv.register_unstructure_hook_factory(attrs.has, _record_unstructure_factory(conv, keys))
+    _register_unions(conv)
+    return conv
 
 
-converter.register_unstructure_hook(Clear, lambda _: None)
-converter.register_structure_hook(str | Clear | None, _structure_clearable)
+#: The SMS (xms, snake_case) converter; the Numbers one is ``sinch_async.numbers._converter``.
+converter = make_converter("snake")
 
 
 # --- entry points -------------------------------------------------------------------------
@@ -287,17 +610,24 @@ def unstructure(obj: Any) -> Any:
     return converter.unstructure(obj)
 
 
+def structure_with(conv: SinchConverter, data: Any, cls: Any) -> Any:
+    """JSON-ready data as a record of ``cls``; a :class:`DecodeFailure` naming the field
+    that failed."""
+    try:
+        return conv.structure(data, cls)
+    except Exception as exc:
+        raise conv.explain(data, cls, exc) from exc
+
+
 def structure(data: Any, cls: Any) -> Any:
-    """JSON-ready data as a record of ``cls``; raises the converter's own errors."""
-    return converter.structure(data, cls)
+    """JSON-ready data as an SMS record of ``cls``; a :class:`DecodeFailure` naming the field
+    that failed (a ``ValueError``)."""
+    return structure_with(converter, data, cls)
 
 
 def dumps(obj: Any) -> bytes:
     """A record (or plain data) as JSON bytes."""
     return orjson.dumps(converter.unstructure(obj))
-
-
-_DECODE_ERRORS = (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError)
 
 
 def _loads(body: bytes, status: int) -> Any:
@@ -307,16 +637,40 @@ def _loads(body: bytes, status: int) -> Any:
         raise SinchDecodeError(f"response is not JSON: {exc}", status=status, body=body) from exc
 
 
-def decode(body: bytes, cls: Any, *, status: int = 200) -> Any:
-    """Decode a response body straight from bytes into ``cls``; typed error on bad data."""
+def _type_name(cls: Any) -> str:
+    args = _union_args(cls)
+    if args is not None:
+        return " | ".join(_type_name(a) for a in args)
+    name = getattr(cls, "__name__", None)
+    return name if isinstance(name, str) else str(cls)
+
+
+def decode_with(conv: SinchConverter, body: bytes, cls: Any, *, status: int = 200) -> Any:
+    """Decode a response body straight from bytes into ``cls`` with ``conv``; any failure
+    is a :class:`~sinch_async.SinchDecodeError` naming the field."""
     data = _loads(body, status)
     try:
-        return converter.structure(data, cls)
-    except _DECODE_ERRORS as exc:
-        name = getattr(cls, "__name__", str(cls))
+        return conv.structure(data, cls)
+    except Exception as exc:
+        why = conv.explain(data, cls, exc)
         raise SinchDecodeError(
-            f"unexpected response for {name}: {exc!r}", status=status, body=body
+            f"unexpected response for {_type_name(cls)}: {why}", status=status, body=body
         ) from exc
+
+
+def decode(body: bytes, cls: Any, *, status: int = 200) -> Any:
+    """Decode an SMS response body straight from bytes into ``cls``; typed error on bad data."""
+    return decode_with(converter, body, cls, status=status)
+
+
+def _page_int(data: Mapping[str, Any], key: str, default: int) -> int:
+    value = data.get(key, default)
+    if type(value) is int:
+        return value
+    try:
+        return _structure_int(value, int)
+    except TypeError as exc:
+        raise DecodeFailure((key,), str(exc)) from None
 
 
 def decode_page(
@@ -329,16 +683,20 @@ def decode_page(
     data = _loads(body, status)
     try:
         if not isinstance(data, Mapping):
-            raise TypeError("a page must be a JSON object")
+            raise TypeError(f"a page must be a JSON object, got {_got(data)}")
         raw_items = data.get(key) or []
         if not isinstance(raw_items, list):
-            raise TypeError(f"{key!r} must be a list")
-        items = [converter.structure(item, item_type) for item in raw_items]
-        count = _structure_int(data.get("count", 0), int)
-        page = _structure_int(data.get("page", default_page), int)
-        page_size = _structure_int(data.get("page_size", len(items)), int)
-    except _DECODE_ERRORS as exc:
+            raise DecodeFailure((key,), f"expected a list, got {_got(raw_items)}")
+        hook = converter.get_structure_hook(item_type)  # looked up once per page
+        try:
+            items = [hook(item, item_type) for item in raw_items]
+        except Exception as exc:
+            raise converter.explain(raw_items, tuple[item_type, ...], exc).under(key) from exc
+        count = _page_int(data, "count", 0)
+        page = _page_int(data, "page", default_page)
+        page_size = _page_int(data, "page_size", len(items))
+    except Exception as exc:
         raise SinchDecodeError(
-            f"unexpected list response ({key}): {exc!r}", status=status, body=body
+            f"unexpected list response ({key}): {_reason(exc)}", status=status, body=body
         ) from exc
     return Page(items=items, page=page, count=count, page_size=page_size)

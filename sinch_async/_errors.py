@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
-
-if TYPE_CHECKING:
-    from ._checkpoint import PagerCheckpoint
 
 __all__ = [
     "AuthenticationError",
@@ -43,11 +40,13 @@ __all__ = [
 class SinchError(Exception):
     """Base class of every error raised by sinch-async.
 
-    ``checkpoint`` is set when the error interrupted a pager walk: pass it to the
-    same ``list(...)`` call as ``resume=`` to continue where the walk stopped.
+    ``checkpoint`` is set when the error interrupted a pager walk: a
+    :class:`~sinch_async.PagerCheckpoint` to pass to the same ``list(...)`` call as
+    ``resume=`` to continue where the walk stopped. (Typed ``Any`` so that this module
+    imports nothing from the SDK: every other module may import it.)
     """
 
-    checkpoint: PagerCheckpoint | None = None
+    checkpoint: Any = None
     #: Set when the SDK already retried this failure as far as it should go.
     no_retry: bool = False
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
+from . import _clock
 from ._errors import SinchConfigError
 
 __all__ = [
@@ -101,11 +102,17 @@ class SharedGroupSizes(dict[str, int]):
     ``miss_ttl`` seconds (then charged 1 message each, as in-process).
     """
 
-    def __init__(self, *, miss_ttl: float = 5.0, clock: Clock = time.monotonic) -> None:
+    def __init__(self, *, miss_ttl: float = 5.0, clock: Clock | None = None) -> None:
         super().__init__()
         self.miss_ttl = miss_ttl
-        self._clock = clock
+        self._own_clock = clock is not None
+        self._clock: Clock = time.monotonic if clock is None else clock
         self._misses: dict[str, float] = {}
+
+    def adopt_clock(self, clock: _clock.Clock) -> None:
+        """Use the client's clock (``SinchClient(clock=...)``) unless built with one."""
+        if not self._own_clock:
+            self._clock = clock.monotonic
 
     def cost(self, recipients: Iterable[str]) -> int:
         """The message cost of a send to ``recipients`` (maybe a :class:`PendingCost`)."""
@@ -270,7 +277,8 @@ class Limits:
         ):
             raise SinchConfigError("max_concurrency must be a positive integer or None")
         self.max_concurrency = max_concurrency
-        self._slots = None if max_concurrency is None else asyncio.Semaphore(max_concurrency)
+        #: The ``max_concurrency`` semaphore (None when concurrency is unbounded).
+        self.slots = None if max_concurrency is None else asyncio.Semaphore(max_concurrency)
         if messages_per_second is None or isinstance(messages_per_second, RateLimiter):
             self.rate_limiter: RateLimiter | None = messages_per_second
         else:
@@ -285,7 +293,8 @@ class Limits:
         self._publishing: set[asyncio.Task[None]] = set()
         self._clock = clock
         self._sleep = sleep
-        self._resume_at = 0.0
+        #: When the current 429 pause ends, on ``clock`` (0: never paused).
+        self.resume_at = 0.0
         self._last_cause: object = None
         #: How many 429 pauses were applied (for tests and metrics).
         self.pauses = 0
@@ -293,7 +302,7 @@ class Limits:
     def rebind(self) -> None:
         """Fresh loop-bound primitives after the client moved to a new event loop."""
         if self.max_concurrency is not None:
-            self._slots = asyncio.Semaphore(self.max_concurrency)
+            self.slots = asyncio.Semaphore(self.max_concurrency)
         self._publishing = set()  # the old loop's tasks are gone with it
         rebind = getattr(self.rate_limiter, "rebind", None)
         if callable(rebind):
@@ -308,11 +317,11 @@ class Limits:
         published to every process using it (in the background: this client is held
         locally at once)."""
         until = self._clock() + max(0.0, seconds)
-        if until <= self._resume_at:
+        if until <= self.resume_at:
             return False
         if self.shared is not None:
             self._publish(seconds)
-        self._resume_at = until
+        self.resume_at = until
         if cause is None or cause is not self._last_cause:
             self.pauses += 1
         self._last_cause = cause
@@ -321,14 +330,14 @@ class Limits:
     @property
     def paused_for(self) -> float:
         """Seconds left of the current pause (0 when not paused)."""
-        return max(0.0, self._resume_at - self._clock())
+        return max(0.0, self.resume_at - self._clock())
 
     async def wait_unpaused(self) -> None:
-        while (left := self._resume_at - self._clock()) > 0:
+        while (left := self.resume_at - self._clock()) > 0:
             await self._sleep(left)
 
     def _pause_left(self) -> float:
-        return self._resume_at - self._clock()
+        return self.resume_at - self._clock()
 
     async def acquire_messages(self, cost: int) -> None:
         """The in-process budget for ``cost`` messages, never granted during a 429 pause
@@ -338,14 +347,14 @@ class Limits:
             if type(cost) is PendingCost:
                 cost = await cost.resolve()
             await limiter.acquire(cost)
-            if self._resume_at > self._clock():  # paused while it waited (another limiter)
+            if self.resume_at > self._clock():  # paused while it waited (another limiter)
                 await self.wait_unpaused()
 
     async def acquire_shared(self, cost: int) -> None:
         """Everything before a request when the limiter is shared (:attr:`shared`): this
         client's own pause, then the shared pause and, for a send, the shared budget (one
         round trip to the limiter's store either way)."""
-        if self._resume_at > self._clock():
+        if self.resume_at > self._clock():
             await self.wait_unpaused()
         shared = self.shared
         assert shared is not None and self.rate_limiter is not None
@@ -353,7 +362,7 @@ class Limits:
             if type(cost) is PendingCost:
                 cost = await cost.resolve()
             await self.rate_limiter.acquire(cost)
-            if self._resume_at > self._clock():  # paused here while it waited its turn
+            if self.resume_at > self._clock():  # paused here while it waited its turn
                 await self.wait_unpaused()
         else:
             await shared.wait_unpaused()
@@ -380,7 +389,7 @@ class Limits:
 
     def slot(self) -> asyncio.Semaphore | _NoSlot:
         """A concurrency slot, as ``async with limits.slot():``."""
-        return _NO_SLOT if self._slots is None else self._slots
+        return _NO_SLOT if self.slots is None else self.slots
 
 
 class _NoSlot:

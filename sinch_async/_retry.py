@@ -1,4 +1,9 @@
-"""Retry policy as data, Retry-After aware waits, and which failures may be retried."""
+"""Retry policy as data, Retry-After aware waits, and the one loop that retries a request.
+
+:func:`retrying` is that loop (on ``backoff``): every HTTP request of the SDK (API calls
+and the OAuth2 token endpoint alike, the first attempt included) runs inside it, and its
+waits pass through the client's clock (``SinchClient(clock=...)``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any, TypeVar
 
 import attrs
 import backoff
+from backoff.types import Details
 
 from ._errors import (
     RateLimitError,
@@ -20,6 +26,11 @@ from ._errors import (
 __all__ = ["RetryPolicy", "retry_after_or_expo", "retrying"]
 
 T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+#: Called before each retry wait with backoff's details and the wait (seconds).
+OnRetry = Callable[[Details, float], None]
+#: Called when the loop gives up (``details["tries"]`` attempts made).
+OnGiveup = Callable[[Details], None]
 
 
 def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -27,7 +38,7 @@ def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
         raise SinchConfigError(f"RetryPolicy.{attribute.name} must be >= 0")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class RetryPolicy:
     """Which failures are retried, how often, and how long to wait in between.
 
@@ -40,6 +51,9 @@ class RetryPolicy:
     * Waits follow ``Retry-After`` (seconds or HTTP-date) when given, else full-jitter
       exponential backoff: ``uniform(0, min(max_delay, base_delay * factor**n))``.
     * A ``Retry-After`` above ``max_retry_after`` fails fast with :class:`RateLimitError`.
+    * One send (``batches.send``) makes at most ``max_send_posts`` POSTs, its retries and
+      its resends after a reconciliation lookup together (10 by default: whatever mix of
+      429s, 5xx and resets the server answers).
     """
 
     max_attempts: int = 4
@@ -50,12 +64,13 @@ class RetryPolicy:
     factor: float = attrs.field(default=2.0, validator=_positive)
     max_delay: float = attrs.field(default=30.0, validator=_positive)
     max_retry_after: float = attrs.field(default=60.0, validator=_positive)
+    max_send_posts: int = 10
 
     def __attrs_post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not (
-            isinstance(self.max_attempts, int) and self.max_attempts >= 1
-        ):
-            raise SinchConfigError("RetryPolicy.max_attempts must be an integer >= 1")
+        for name in ("max_attempts", "max_send_posts"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, int) and value >= 1):
+                raise SinchConfigError(f"RetryPolicy.{name} must be an integer >= 1")
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
@@ -81,6 +96,13 @@ class RetryPolicy:
             return enabled and (idempotent or not exc.may_have_reached_sinch)
         return False
 
+    def wait(self, cause: object, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before retry number ``attempt + 1`` after ``cause``: its
+        ``Retry-After`` (at most ``max_retry_after``), else full-jitter exponential."""
+        return _wait(
+            cause, attempt, self.base_delay, self.factor, self.max_delay, self.max_retry_after, rng
+        )
+
     def waits(
         self, rng: random.Random | None = None, *, first_attempt: int = 0
     ) -> Generator[float, Any, None]:
@@ -96,6 +118,21 @@ class RetryPolicy:
 
 
 _RNG = random.Random()
+
+
+def _wait(
+    cause: object,
+    attempt: int,
+    base: float,
+    factor: float,
+    max_value: float,
+    max_retry_after: float,
+    rng: random.Random | None,
+) -> float:
+    retry_after = getattr(cause, "retry_after", None)
+    if isinstance(retry_after, int | float) and retry_after >= 0:
+        return min(float(retry_after), max_retry_after)
+    return (rng or _RNG).uniform(0, min(max_value, base * factor**attempt))
 
 
 def retry_after_or_expo(
@@ -114,17 +151,19 @@ def retry_after_or_expo(
     otherwise the wait is full-jitter exponential, ``uniform(0, min(max_value, base *
     factor**n))``.
     """
-    pick = rng or _RNG
     attempt = first_attempt
     cause = yield  # type: ignore[misc]  # backoff primes the generator with send(None)
     while True:
-        retry_after = getattr(cause, "retry_after", None)
-        if isinstance(retry_after, int | float) and retry_after >= 0:
-            wait = min(float(retry_after), max_retry_after)
-        else:
-            wait = pick.uniform(0, min(max_value, base * factor**attempt))
+        wait = _wait(cause, attempt, base, factor, max_value, max_retry_after, rng)
         attempt += 1
         cause = yield wait
+
+
+def _waits_elsewhere() -> Generator[float, Any, None]:
+    """backoff's own wait: none (its ``asyncio.sleep(0)`` only yields); the real wait is
+    taken in ``on_backoff``, through the caller's clock."""
+    while True:
+        yield 0.0
 
 
 def retrying(
@@ -132,23 +171,38 @@ def retrying(
     policy: RetryPolicy,
     *,
     idempotent: bool,
-    on_backoff: Callable[[Any], None] | None = None,
-    first_attempt: int = 0,
+    sleep: Sleep,
+    on_retry: OnRetry | None = None,
+    on_giveup: OnGiveup | None = None,
     max_tries: int | None = None,
+    rng: random.Random | None = None,
 ) -> Callable[..., Awaitable[T]]:
-    """``fn`` retried by ``backoff`` under ``policy``: the one retry loop of the SDK, used
-    for API calls and the OAuth2 token endpoint alike.
+    """``fn`` run by ``backoff`` under ``policy``: THE retry loop of the SDK, used for every
+    HTTP request (API calls and the OAuth2 token endpoint), the first attempt included.
 
-    ``first_attempt`` continues an exponential schedule (when a first try already
-    happened); ``max_tries`` defaults to ``policy.max_attempts``.
+    ``backoff`` decides whether to try again (``policy.should_retry`` for this
+    idempotency, at most ``max_tries`` attempts, default ``policy.max_attempts``); the wait
+    (:meth:`RetryPolicy.wait`) is taken with ``sleep``, the client's clock, after
+    ``on_retry`` was told about it.
     """
+
+    async def wait_then_retry(details: Details) -> None:
+        wait = policy.wait(details.get("exception"), int(details["tries"]) - 1, rng)
+        if on_retry is not None:
+            on_retry(details, wait)
+        await sleep(wait)
+
+    def giveup(exc: Exception) -> bool:
+        return not policy.should_retry(exc, idempotent=idempotent)
+
     wrapped: Callable[..., Awaitable[T]] = backoff.on_exception(
-        lambda: policy.waits(first_attempt=first_attempt),
+        _waits_elsewhere,
         (SinchAPIError, SinchTransportError),
         max_tries=policy.max_attempts if max_tries is None else max_tries,
-        giveup=lambda exc: not policy.should_retry(exc, idempotent=idempotent),
+        giveup=giveup,
         jitter=None,
-        on_backoff=on_backoff,
+        on_backoff=wait_then_retry,
+        on_giveup=on_giveup,
         logger=None,
     )(fn)
     return wrapped

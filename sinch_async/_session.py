@@ -1,10 +1,12 @@
-"""The request engine: the one seam every call goes through.
+"""The request engine: the one seam every request of every API goes through.
 
 Resources, pagers, per-call options (:class:`RequestOptions`), hooks and logs all meet in
-:meth:`Engine.request`: method, path, query, body, cost (messages, for the rate limit),
-idempotency and options in; a :class:`Response` (or a decoded record, through
-:meth:`Session.call`) or a typed :class:`SinchError` out. Retries run on ``backoff`` via
-:func:`_retry.retrying`, the same loop the OAuth2 token endpoint uses.
+:meth:`Engine.request`: an :class:`~sinch_async._api.Api` (SMS, Numbers, the OAuth2 token
+endpoint), method, path, query, body, cost (messages, for the rate limit), idempotency and
+options in; a :class:`Response` (or a decoded record, through :meth:`Session.call`) or a
+typed :class:`SinchError` out. Every request runs inside the one retry loop
+(:func:`_retry.retrying`, on ``backoff``), first attempt included, and every wait passes
+through the client's :class:`~sinch_async._clock.Clock`.
 """
 
 from __future__ import annotations
@@ -14,20 +16,22 @@ import enum
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 import attrs
+from backoff.types import Details
 from yarl import URL
 
 from . import _constants as C
-from ._auth import Auth
-from ._clock import SinchClock
+from ._api import JSON, Api, Auth, Cast, Response
+from ._clock import SYSTEM_CLOCK, Clock, SinchClock
 from ._config import Timeouts
-from ._converter import decode, decode_page
+from ._converter import decode_page
 from ._errors import (
     ClientClosedError,
     ClientLoopError,
@@ -45,19 +49,59 @@ from ._retry import RetryPolicy, retrying
 from ._wire import QueryValue, api_error, build_query
 
 __all__ = [
+    "Attempts",
     "Engine",
     "Hook",
     "HookEvent",
     "Operation",
+    "Query",
     "RequestOptions",
     "Response",
     "Session",
+    "check_header",
+    "encode_query",
 ]
 
 log = logging.getLogger("sinch_async")
 T = TypeVar("T")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+
+#: A query: a mapping (SMS: lists go comma-separated) or ``(name, value)`` pairs
+#: (Numbers: a list is the parameter repeated).
+Query = Mapping[str, QueryValue] | Sequence[tuple[str, str]]
+
+
+def encode_query(query: Query) -> str:
+    """The percent-encoded query string (``+`` survives as ``%2B``)."""
+    if isinstance(query, Mapping):
+        return build_query(query)
+    return "&".join(f"{quote(k, safe='.')}={quote(v, safe='')}" for k, v in query)
+
+
+def check_header(name: object, value: object) -> None:
+    """A header this client sends on every request (``user_agent``, ``default_headers``,
+    ``with_options(headers=...)``): refused now with :class:`SinchConfigError` when it could
+    not go out (CR/LF would split it, aiohttp would raise ``ValueError`` at request time)."""
+    if not isinstance(name, str) or not name or not name.isascii():
+        raise SinchConfigError(f"header name must be a non-empty ASCII string, got {name!r}")
+    if any(ord(ch) <= 32 or ord(ch) == 127 or ch in '():;<=>?@[\\]{}",/' for ch in name):
+        raise SinchConfigError(f"header name {name!r} is not a valid HTTP token")
+    if not isinstance(value, str):
+        raise SinchConfigError(f"header {name}: the value must be a string")
+    if any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in value):
+        raise SinchConfigError(f"header {name}: the value must not contain CR, LF or controls")
+
+
+class Attempts:
+    """A bound on the attempts several requests make together: ``batches.send`` shares
+    one between its POSTs, resends after a lookup included (``RetryPolicy.max_send_posts``).
+    The engine takes one per write; a request gets at most what is left."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
 
 
 @attrs.frozen(kw_only=True)
@@ -81,6 +125,8 @@ class RequestOptions:
             or not self.deadline > 0
         ):
             raise SinchConfigError("deadline must be a positive number of seconds")
+        for name, value in self.headers:
+            check_header(name, value)
 
     def merged(self, other: RequestOptions) -> RequestOptions:
         """``other`` over ``self`` (headers combined)."""
@@ -90,15 +136,6 @@ class RequestOptions:
             deadline=other.deadline or self.deadline,
             headers=self.headers + other.headers,
         )
-
-
-@attrs.frozen
-class Response:
-    """A successful HTTP response, body fully read."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
 
 
 _OP_IDS = itertools.count(1)
@@ -220,8 +257,11 @@ class _Call:
     """The values one request carries through its attempts."""
 
     __slots__ = (
+        "api",
+        "attempts",
         "before_write",
         "body",
+        "content_type",
         "cost",
         "headers",
         "in_flight",
@@ -233,23 +273,29 @@ class _Call:
 
     def __init__(
         self,
+        api: Api,
         method: str,
         url: URL,
         shown: str,
         body: bytes | None,
+        content_type: str,
         timeout: aiohttp.ClientTimeout,
         cost: int,
         headers: dict[str, str],
-        before_write: BeforeWrite | None = None,
+        before_write: BeforeWrite | None,
+        attempts: Attempts | None,
     ) -> None:
+        self.api = api
         self.method = method
         self.url = url
         self.shown = shown
         self.body = body
+        self.content_type = content_type
         self.timeout = timeout
         self.cost = cost
         self.headers = headers
         self.before_write = before_write
+        self.attempts = attempts
         self.in_flight = False
 
 
@@ -268,7 +314,9 @@ def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
 
 
 class Engine:
-    """Owns (or borrows) the aiohttp session, the limits, auth and hooks of one client.
+    """The one engine of a client: owns (or borrows) the aiohttp session and sends every
+    request of every :class:`~sinch_async._api.Api` it serves, under that API's budget,
+    the client's retry policy, hooks and clock.
 
     The aiohttp session is created lazily inside the running event loop on first use and
     belongs to that loop; a borrowed session is never closed by us.
@@ -277,42 +325,49 @@ class Engine:
     def __init__(
         self,
         *,
-        base_url: str,
-        auth: Auth,
+        apis: Iterable[Api] = (),
         timeouts: Timeouts,
         max_connections: int,
         session: aiohttp.ClientSession | None = None,
         user_agent: str = C.USER_AGENT,
         default_headers: Mapping[str, str] | None = None,
-        limits: Limits | None = None,
         retry: RetryPolicy | None = None,
         hooks: Iterable[Hook] = (),
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.base = f"{base_url}{C.API_PATH}/{auth.owner_id}"
-        self._auth = auth
+        #: The APIs this engine serves (rebound to a new event loop with it).
+        self.apis: tuple[Api, ...] = tuple(apis)
         self.timeouts = timeouts
         self.default_timeout = client_timeout(timeouts)
         self._max_connections = max_connections
         self._session = session
         self._owns_session = session is None
-        self.base_headers: dict[str, str] = {
-            "Accept": "application/json",
-            **dict(default_headers or {}),
-            "User-Agent": user_agent,  # per request: a borrowed session gets it too
-        }
+        headers = dict(default_headers or {})
+        headers["User-Agent"] = user_agent  # per request: a borrowed session gets it too
+        for name, value in headers.items():
+            check_header(name, value)
+        self.base_headers: dict[str, str] = {"Accept": JSON, **headers}
         self._state = _State.UNOPENED
-        self.limits = limits or Limits()
         self.retry = RetryPolicy() if retry is None else retry
-        self._retry_cache: dict[tuple[RetryPolicy, bool], Any] = {}
+        self._loops: dict[tuple[RetryPolicy, bool, int], Callable[[_Call], Awaitable[Response]]]
+        self._loops = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.hooks: list[Hook] = list(hooks)
-        self._urls: dict[str, URL] = {}  # query-less paths (a send's /batches)
-        #: Sinch's clock as learnt from the ``Date`` header of every API response.
-        self.sinch_clock = SinchClock()
+        #: The clock every wait of this client passes through.
+        self.clock = clock
+        self._wall = clock.time
 
     @property
     def closed(self) -> bool:
         return self._state is _State.CLOSED
+
+    @property
+    def base(self) -> str:
+        """The first API's base URL (the SMS API's for a client that has one).
+
+        Deprecated: kept for callers of the single-API engine of 0.1; use
+        ``sinch_async.redis.default_limiter_key`` for a limiter key."""
+        return self.apis[0].base if self.apis else ""
 
     # --- hooks and operations --------------------------------------------------------------
 
@@ -336,7 +391,7 @@ class Engine:
 
     # --- the session and its loop ----------------------------------------------------------
 
-    def _ensure_session(self) -> aiohttp.ClientSession:
+    def _open(self) -> aiohttp.ClientSession:
         if self._state is _State.CLOSED:
             raise ClientClosedError("this SinchClient is closed; create a new one")
         loop = asyncio.get_running_loop()  # refuse to build a session outside a loop
@@ -371,25 +426,26 @@ class Engine:
                     )
                 _abandon(self._session)
                 self._session = None
-            self.limits.rebind()
-            self._auth.rebind()
+            for api in self.apis:
+                api.limits.rebind()
+                api.auth.rebind()
         elif self._session is not None and not self._owns_session:
             owner = getattr(self._session, "_loop", loop)
             if owner is not loop:
                 raise ClientLoopError("the borrowed aiohttp session belongs to another loop")
         self._loop = loop
 
-    def url(self, path: str, query: Mapping[str, QueryValue] | None = None) -> URL:
-        """The encoded URL for an API path (relative to ``/xms/v1/{owner}``)."""
+    def url(self, api: Api, path: str, query: Query | None = None) -> URL:
+        """The encoded URL of ``path`` (relative to the API's base)."""
         if not query:
-            url = self._urls.get(path)
+            url = api.urls.get(path)
             if url is None:
-                url = URL(self.base + path, encoded=True)
-                if len(self._urls) < 256:
-                    self._urls[path] = url
+                url = URL(api.base + path, encoded=True)
+                if len(api.urls) < 256:
+                    api.urls[path] = url
             return url
-        text = self.base + path
-        qs = build_query(query)
+        text = api.base + path
+        qs = encode_query(query)
         if qs:
             text = f"{text}?{qs}"
         return URL(text, encoded=True)
@@ -398,24 +454,28 @@ class Engine:
 
     async def request(
         self,
+        api: Api,
         method: str,
         path: str,
         *,
-        query: Mapping[str, QueryValue] | None = None,
+        query: Query | None = None,
         body: bytes | None = None,
+        content_type: str = JSON,
         cost: int = 0,
         idempotent: bool | None = None,
         options: RequestOptions | None = None,
         headers: dict[str, str] | None = None,
         name: str | None = None,
         before_write: BeforeWrite | None = None,
+        attempts: Attempts | None = None,
     ) -> Response:
-        """Send a request under the client's limits, retry policy and ``options``.
+        """Send a request to ``api`` under its budget, the retry policy and ``options``.
 
         Returns the 2xx response or raises a typed error. ``cost`` is the number of
         messages the request sends (for the messages-per-second limit). ``idempotent``
         defaults to True for GET/PUT/DELETE; non-idempotent calls are retried only when
-        Sinch certainly did not process them (see :class:`RetryPolicy`).
+        Sinch certainly did not process them (see :class:`RetryPolicy`). ``attempts``
+        bounds the attempts together with other requests sharing it.
 
         Each attempt takes, in this order, a concurrency slot, waits out any 429 pause,
         then takes the message budget, so the budget is only spent by a request that is
@@ -424,166 +484,123 @@ class Engine:
         the replay after a 401 "token expired", included): whatever it raises propagates
         unchanged, is never retried, and means the request was not written.
         """
-        session = self._ensure_session()
-        deadline = options.deadline if options is not None else None
-        if _CURRENT.get() is None and (self.hooks or deadline):
-            with self.operation(name or f"{method} {path}", deadline):
-                return await self._request(
-                    session,
-                    method,
-                    path,
-                    query,
-                    body,
-                    cost,
-                    idempotent,
-                    options,
-                    headers,
-                    before_write,
-                )
-        return await self._request(
-            session, method, path, query, body, cost, idempotent, options, headers, before_write
-        )
-
-    async def _request(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        path: str,
-        query: Mapping[str, QueryValue] | None,
-        body: bytes | None,
-        cost: int,
-        idempotent: bool | None,
-        options: RequestOptions | None,
-        headers: dict[str, str] | None,
-        before_write: BeforeWrite | None,
-    ) -> Response:
-        timeout = self.default_timeout
+        if api.unavailable is not None:
+            raise SinchConfigError(api.unavailable)
+        session = self._session
+        if (
+            session is None
+            or self._state is not _State.OPENED
+            or self._loop is not asyncio.get_running_loop()
+            or session.closed
+        ):
+            self._open()
         policy = self.retry
+        timeout = self.default_timeout
+        deadline = None
         if options is not None:
+            deadline = options.deadline
             if options.timeouts is not None:
                 timeout = client_timeout(options.timeouts)
             if options.retry is not None:
                 policy = options.retry
+        url = None if query else api.urls.get(path)
         call = _Call(
+            api,
             method,
-            self.url(path, query),
-            f"{self.base}{path}",
+            self.url(api, path, query) if url is None else url,
+            api.base + path,
             body,
+            content_type,
             timeout,
             cost,
             headers if headers is not None else self.base_headers,
             before_write,
+            attempts,
         )
+        tries = policy.max_attempts
+        if attempts is not None and attempts.left < tries:
+            tries = max(1, attempts.left)
+        key = (policy, method in _IDEMPOTENT if idempotent is None else idempotent, tries)
+        run = self._loops.get(key)
+        if run is None:
+            run = self._retry_loop(*key)
         try:
             op = _CURRENT.get()
-            if op is None or op.deadline_at is None:
-                return await self._with_retries(call, policy, method, idempotent)
-            return await self._within_deadline(call, policy, method, idempotent, op.deadline_at)
+            if op is None:
+                if not (self.hooks or deadline):
+                    return await run(call)  # the common case: nothing else to do
+                with self.operation(name or f"{method} {path}", deadline) as op:
+                    if op is None or op.deadline_at is None:
+                        return await run(call)
+                    return await self._within_deadline(run, call, op.deadline_at)
+            if op.deadline_at is None:
+                return await run(call)
+            return await self._within_deadline(run, call, op.deadline_at)
         except _WriteRefused as refused:
             error = refused.error
         raise error  # outside the except block: the caller's exception, as it was raised
 
     async def _within_deadline(
-        self,
-        call: _Call,
-        policy: RetryPolicy,
-        method: str,
-        idempotent: bool | None,
-        deadline_at: float,
+        self, run: Callable[[_Call], Awaitable[Response]], call: _Call, deadline_at: float
     ) -> Response:
         try:
             async with asyncio.timeout_at(deadline_at):
-                return await self._with_retries(call, policy, method, idempotent)
+                return await run(call)
         except SinchError:
             raise
         except TimeoutError as exc:
             log.warning(
                 "%s %s: deadline passed",
-                method,
+                call.method,
                 call.shown,
-                extra={"sinch_method": method, "sinch_url": call.shown, "sinch_event": "deadline"},
+                extra={
+                    "sinch_method": call.method,
+                    "sinch_url": call.shown,
+                    "sinch_event": "deadline",
+                },
             )
             raise SinchTimeoutError(
-                f"{method} {call.shown}: deadline of the call passed",
-                method=method,
+                f"{call.method} {call.shown}: deadline of the call passed",
+                method=call.method,
                 url=call.shown,
                 may_have_reached_sinch=call.in_flight,
             ) from exc
 
-    async def _with_retries(
-        self, call: _Call, policy: RetryPolicy, method: str, idempotent: bool | None
-    ) -> Response:
-        if policy.max_attempts == 1:
-            return await self._attempt(call)
-        idem = method in _IDEMPOTENT if idempotent is None else idempotent
-        try:  # the first try goes straight through: nothing to pay when nothing fails
-            return await self._attempt(call)
-        except (SinchAPIError, SinchTransportError) as exc:
-            if not policy.should_retry(exc, idempotent=idem):
-                raise
-            waits = policy.waits()
-            next(waits)
-            wait = waits.send(exc)
-            self._on_backoff({"exception": exc, "wait": wait, "tries": 1, "args": (call,)})
-        await asyncio.sleep(wait)
-        try:
-            response: Response = await self._retrying(policy, idem)(call)
-        except (SinchAPIError, SinchTransportError) as exc:
-            log.warning(
-                "%s %s: giving up after retries: %s",
-                call.method,
-                call.shown,
-                type(exc).__name__,
-                extra={
-                    "sinch_method": call.method,
-                    "sinch_url": call.shown,
-                    "sinch_status": getattr(exc, "status", None),
-                    "sinch_event": "give_up",
-                },
-            )
-            raise
-        return response
+    def _retry_loop(
+        self, policy: RetryPolicy, idempotent: bool, tries: int
+    ) -> Callable[[_Call], Awaitable[Response]]:
+        """``_attempt`` inside the retry loop for this policy (cached)."""
+        run = retrying(
+            self._attempt,
+            policy,
+            idempotent=idempotent,
+            sleep=self.clock.sleep,
+            on_retry=self._on_retry,
+            on_giveup=self._on_giveup,
+            max_tries=tries,
+        )
+        if len(self._loops) < 64:
+            self._loops[(policy, idempotent, tries)] = run
+        return run
 
-    def _retrying(self, policy: RetryPolicy, idempotent: bool) -> Any:
-        """``_attempt`` wrapped by the shared retry loop for this policy (cached)."""
-        key = (policy, idempotent)
-        wrapped = self._retry_cache.get(key)
-        if wrapped is None:
-            # The first try happened already; backoff runs the remaining ones, its waits
-            # continuing the same exponential schedule (from attempt 1).
-            wrapped = retrying(
-                self._attempt,
-                policy,
-                idempotent=idempotent,
-                on_backoff=self._on_backoff,
-                first_attempt=1,
-                max_tries=policy.max_attempts - 1,
-            )
-            if len(self._retry_cache) < 32:
-                self._retry_cache[key] = wrapped
-        return wrapped
-
-    def _on_backoff(self, details: Any) -> None:
+    def _on_retry(self, details: Details, wait: float) -> None:
         exc = details.get("exception")
-        wait = float(details.get("wait") or 0.0)
-        call: _Call | None = (details.get("args") or (None,))[0]
+        call: _Call = details["args"][0]
         if isinstance(exc, RateLimitError) and exc.retry_after is None:
-            # Without Retry-After the backoff wait is the pause: hold every request.
-            self.limits.pause(wait, cause=exc)
+            # Without Retry-After the backoff wait is the pause: hold the API's requests.
+            call.api.limits.pause(wait, cause=exc)
         op = _CURRENT.get()
         attempt = op.attempts if op is not None else int(details.get("tries") or 0)
-        method = call.method if call is not None else None
-        shown = call.shown if call is not None else None
         log.info(
             "%s %s: retrying in %.2fs after %s (attempt %d)",
-            method,
-            shown,
+            call.method,
+            call.shown,
             wait,
             type(exc).__name__,
             attempt,
             extra={
-                "sinch_method": method,
-                "sinch_url": shown,
+                "sinch_method": call.method,
+                "sinch_url": call.shown,
                 "sinch_status": getattr(exc, "status", None),
                 "sinch_attempt": attempt,
                 "sinch_wait": wait,
@@ -591,62 +608,155 @@ class Engine:
             },
         )
         if op is not None:
-            self.emit("retry", op, method=method, url=shown, attempt=attempt, error=exc, wait=wait)
+            self.emit(
+                "retry",
+                op,
+                method=call.method,
+                url=call.shown,
+                attempt=attempt,
+                error=exc,
+                wait=wait,
+            )
+
+    def _on_giveup(self, details: Details) -> None:
+        if int(details.get("tries") or 0) < 2:
+            return  # failed at once: not retried, so nothing was given up
+        exc = details.get("exception")
+        call: _Call = details["args"][0]
+        log.warning(
+            "%s %s: giving up after %d attempts: %s",
+            call.method,
+            call.shown,
+            details.get("tries"),
+            type(exc).__name__,
+            extra={
+                "sinch_method": call.method,
+                "sinch_url": call.shown,
+                "sinch_status": getattr(exc, "status", None),
+                "sinch_event": "give_up",
+            },
+        )
 
     async def _attempt(self, call: _Call) -> Response:
         """One try: take a slot, wait out a 429 pause, get the Authorization, take the
-        message budget, run ``before_write``, send.
+        message budget, run ``before_write``, send, read the response.
 
         The slot comes first so that the budget is only taken by a request about to be
         written: budget taken by requests queued for a slot would all leave together when
         a stalled server frees its slots, a burst over the limit.
 
         A 401 whose ``WWW-Authenticate`` says the token expired is replayed once with a
-        fresh token (Sinch did not process it, so this is safe even for a send).
+        fresh token (Sinch did not process it, so this is safe even for a send): part of
+        the attempt, not a retry.
         """
         if self._state is _State.CLOSED:  # closed while this call waited to retry
             raise ClientClosedError("this SinchClient was closed while the call was pending")
         session = self._session
         assert session is not None
-        limits = self.limits
-        async with limits.slot():
+        api = call.api
+        limits = api.limits
+        auth = api.auth
+        slots = limits.slots
+        if slots is not None:
+            await slots.acquire()
+        try:
             # In-process: no awaits unless paused or rate-limited.
-            if limits.paused_for > 0:
+            if limits.resume_at and limits.paused_for > 0:
                 await limits.wait_unpaused()
-            authorization = await self._authorization(session)
+            authorization = auth.static
+            if authorization is None:
+                authorization = await self._authorize(auth)
             if limits.shared is None:
                 if call.cost and limits.rate_limiter is not None:
                     await limits.acquire_messages(call.cost)
             else:  # a limiter shared between processes: its pause holds every request
                 await limits.acquire_shared(call.cost)
-            for auth_try in (1, 2):
+            replayed = False
+            while True:
                 if call.before_write is not None:
                     try:
                         await call.before_write()
                     except Exception as exc:
                         raise _WriteRefused(exc) from None
-                status, resp_headers, data = await self._send(session, call, authorization)
+                if call.attempts is not None:
+                    call.attempts.left -= 1
+                # --- the write and the read ---
+                method, shown = call.method, call.shown
+                headers = dict(call.headers)
+                headers["Authorization"] = authorization
+                if call.body is not None:
+                    headers["Content-Type"] = call.content_type
+                op = _CURRENT.get()
+                if op is not None:
+                    op.attempts += 1
+                    if self.hooks:
+                        self.emit("request", op, method=method, url=shown, attempt=op.attempts)
+                    else:
+                        op = None  # nobody listens: skip building events below
+                started = time.perf_counter()
+                wall = self._wall
+                sent = wall()
+                call.in_flight = True
+                try:
+                    async with session.request(
+                        method,
+                        call.url,
+                        data=call.body,
+                        headers=headers,
+                        allow_redirects=False,
+                        timeout=call.timeout,
+                    ) as resp:
+                        api.sinch_clock.observe(resp.headers.get("Date"), sent, wall())
+                        data = await resp.read()
+                        status = resp.status
+                        # aiohttp's case-insensitive view: no copy, and "retry-after" is
+                        # found however the server spells it.
+                        resp_headers: Mapping[str, str] = resp.headers
+                except BaseException as exc:
+                    error = self._transport_error(exc, session, method, shown)
+                    if op is not None:
+                        self.emit(
+                            "error",
+                            op,
+                            method=method,
+                            url=shown,
+                            attempt=op.attempts,
+                            error=error or exc,
+                            elapsed=time.perf_counter() - started,
+                        )
+                    if error is None:
+                        raise
+                    raise error from exc
+                finally:
+                    call.in_flight = False
+                if op is not None or log.isEnabledFor(logging.DEBUG):
+                    self._answered(op, method, shown, status, time.perf_counter() - started)
+                # --- a 401 "token expired": once more with a fresh token ---
                 if (
                     status == 401
-                    and auth_try == 1
+                    and not replayed
+                    and (call.attempts is None or call.attempts.left > 0)
                     and "expired" in resp_headers.get("WWW-Authenticate", "").lower()
-                    and self._auth.invalidate(authorization)
+                    and auth.invalidate(authorization)
                 ):
-                    log.debug(
-                        "%s %s -> 401 token expired; refreshing once", call.method, call.shown
-                    )
-                    authorization = await self._authorization(session)
+                    log.debug("%s %s -> 401 token expired; refreshing once", method, shown)
+                    replayed = True
+                    authorization = await self._authorize(auth)
                     continue
                 break
+        finally:
+            if slots is not None:
+                slots.release()
         if status >= 300:  # redirects are never followed: a 3xx is an error too
             error = api_error(status, call.method, call.shown, resp_headers, data)
             if isinstance(error, RateLimitError) and error.retry_after is not None:
                 pause = min(error.retry_after, self.retry.max_retry_after)
                 if limits.pause(pause, cause=error):
                     log.info(
-                        "%s %s -> 429: pausing every request for %.2fs",
+                        "%s %s -> 429: pausing %s requests for %.2fs",
                         call.method,
                         call.shown,
+                        api.name,
                         pause,
                         extra={
                             "sinch_method": call.method,
@@ -659,96 +769,51 @@ class Engine:
             raise error
         return Response(status=status, headers=resp_headers, body=data)
 
-    async def _authorization(self, session: aiohttp.ClientSession) -> str:
-        """The Authorization header; a token endpoint that fails leaves the API request
-        unsent, so its 5xx/429/transport failures become :class:`TokenEndpointError`."""
-        try:
-            return await self._auth.authorization(session)
-        except (SinchTransportError, SinchAPIError) as exc:
-            retryable = (
-                isinstance(exc, SinchTransportError) or exc.status >= 500 or (exc.status == 429)
+    def _answered(
+        self, op: Operation | None, method: str, shown: str, status: int, elapsed: float
+    ) -> None:
+        """Hooks and the debug log of one response."""
+        if op is not None:
+            self.emit(
+                "response",
+                op,
+                method=method,
+                url=shown,
+                attempt=op.attempts,
+                status=status,
+                elapsed=elapsed,
             )
-            if not retryable:
-                raise
+        log.debug(
+            "%s %s -> %s (%.1f ms)",
+            method,
+            shown,
+            status,
+            elapsed * 1000,
+            extra={"sinch_method": method, "sinch_url": shown, "sinch_status": status},
+        )
+
+    async def _authorize(self, auth: Auth) -> str:
+        """The Authorization header from ``auth`` (a token request, through this engine).
+
+        The token request is an operation of its own (it serves every request waiting for
+        the token) with its own retries: when it fails for good (5xx, 429, transport) the
+        API request was not sent, and is not retried on top: :class:`TokenEndpointError`.
+        """
+        token = _CURRENT.set(None)
+        try:
+            return await auth.authorization(self)
+        except (SinchTransportError, SinchAPIError) as exc:
+            if isinstance(exc, SinchAPIError) and exc.status < 500 and exc.status != 429:
+                raise  # wrong keys (401), refused (403): the caller's to see as they are
             wrapped = TokenEndpointError(
                 f"token endpoint failed, request not sent: {exc}",
                 url=getattr(exc, "url", ""),
                 cause=exc,
             )
-            wrapped.no_retry = exc.no_retry
+            wrapped.no_retry = True  # the token endpoint had its own retries
             raise wrapped from exc
-
-    async def _send(
-        self, session: aiohttp.ClientSession, call: _Call, authorization: str
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        method, shown = call.method, call.shown
-        headers = dict(call.headers)
-        headers["Authorization"] = authorization
-        if call.body is not None:
-            headers["Content-Type"] = "application/json"
-        op = _CURRENT.get()
-        if op is not None:
-            op.attempts += 1
-            if self.hooks:
-                self.emit("request", op, method=method, url=shown, attempt=op.attempts)
-            else:
-                op = None  # nobody listens: skip building events below
-        started = time.perf_counter()
-        sent = time.time()
-        call.in_flight = True
-        try:
-            async with session.request(
-                method,
-                call.url,
-                data=call.body,
-                headers=headers,
-                allow_redirects=False,
-                timeout=call.timeout,
-            ) as resp:
-                self.sinch_clock.observe(resp.headers.get("Date"), sent, time.time())
-                data = await resp.read()
-                status = resp.status
-                # aiohttp's case-insensitive view: no copy, and "retry-after" is found
-                # however the server spells it.
-                resp_headers: Mapping[str, str] = resp.headers
-        except BaseException as exc:
-            error = self._transport_error(exc, session, method, shown)
-            if op is not None:
-                self.emit(
-                    "error",
-                    op,
-                    method=method,
-                    url=shown,
-                    attempt=op.attempts,
-                    error=error or exc,
-                    elapsed=time.perf_counter() - started,
-                )
-            if error is None:
-                raise
-            raise error from exc
         finally:
-            call.in_flight = False
-        if op is not None or log.isEnabledFor(logging.DEBUG):
-            elapsed = time.perf_counter() - started
-            if op is not None:
-                self.emit(
-                    "response",
-                    op,
-                    method=method,
-                    url=shown,
-                    attempt=op.attempts,
-                    status=status,
-                    elapsed=elapsed,
-                )
-            log.debug(
-                "%s %s -> %s (%.1f ms)",
-                method,
-                shown,
-                status,
-                elapsed * 1000,
-                extra={"sinch_method": method, "sinch_url": shown, "sinch_status": status},
-            )
-        return status, resp_headers, data
+            _CURRENT.reset(token)
 
     def _transport_error(
         self, exc: BaseException, session: aiohttp.ClientSession, method: str, shown: str
@@ -801,102 +866,132 @@ class Engine:
 
 
 class Session:
-    """What resources hold: the client's :class:`Engine` seen through one set of
-    :class:`RequestOptions` (``client.with_options(...)`` makes another view)."""
+    """What resources hold: the client's :class:`Engine` and one of its APIs, seen through
+    one set of :class:`RequestOptions` (``client.with_options(...)`` makes another view)."""
 
-    __slots__ = ("_headers", "engine", "options")
+    __slots__ = (
+        "_headers",
+        "_options",
+        "api",
+        "clock",
+        "engine",
+        "options",
+        "retry_policy",
+        "sinch_clock",
+    )
 
-    def __init__(self, engine: Engine, options: RequestOptions | None = None) -> None:
+    def __init__(self, engine: Engine, api: Api, options: RequestOptions | None = None) -> None:
         self.engine = engine
-        self.options = options or RequestOptions()
-        extra = dict(self.options.headers)
+        self.api = api
+        self.options = opts = options or RequestOptions()
+        extra = dict(opts.headers)
         self._headers = {**engine.base_headers, **extra} if extra else engine.base_headers
+        self._options = opts if (opts.timeouts or opts.retry or opts.deadline) else None
+        #: The retry policy of this view's calls.
+        self.retry_policy: RetryPolicy = opts.retry or engine.retry
+        #: The clock this client waits on (``SinchClient(clock=...)``).
+        self.clock: Clock = engine.clock
+        #: Sinch's clock as learnt from this API's responses (shared by every view).
+        self.sinch_clock: SinchClock = api.sinch_clock
 
     @property
     def closed(self) -> bool:
         return self.engine.closed
 
     @property
-    def retry_policy(self) -> RetryPolicy:
-        return self.options.retry or self.engine.retry
-
-    @property
     def base(self) -> str:
-        """``{origin}/xms/v1/{owner_id}``."""
-        return self.engine.base
+        """The API's base URL (``{origin}/xms/v1/{owner_id}`` for SMS)."""
+        return self.api.base
 
     @property
     def limits(self) -> Limits:
-        return self.engine.limits
-
-    @property
-    def sinch_clock(self) -> SinchClock:
-        """Sinch's clock as the engine learnt it (shared by every view of the client)."""
-        return self.engine.sinch_clock
+        """The API's budget."""
+        return self.api.limits
 
     def with_options(self, options: RequestOptions) -> Session:
-        return Session(self.engine, self.options.merged(options))
+        return Session(self.engine, self.api, self.options.merged(options))
+
+    def for_api(self, api: Api) -> Session:
+        """The same engine and options, for another API."""
+        return Session(self.engine, api, self.options)
+
+    def check(self) -> None:
+        """Raise :class:`SinchConfigError` now if this client cannot call the API."""
+        self.api.check()
 
     def operation(self, name: str) -> _Scope | _NoScope:
         """Make everything awaited inside one SDK-level operation (hooks, deadline)."""
-        return self.engine.operation(name, self.options.deadline)
+        deadline = self.options.deadline
+        if deadline is None and not self.engine.hooks:
+            return _NO_SCOPE
+        return _Scope(self.engine, name, deadline)
 
-    async def request(
+    def request(
         self,
         method: str,
         path: str,
         *,
-        query: Mapping[str, QueryValue] | None = None,
+        query: Query | None = None,
         body: bytes | None = None,
+        content_type: str = JSON,
         cost: int = 0,
         idempotent: bool | None = None,
         name: str | None = None,
         before_write: BeforeWrite | None = None,
-    ) -> Response:
-        """See :meth:`Engine.request`."""
-        opts = self.options
-        return await self.engine.request(
+        attempts: Attempts | None = None,
+    ) -> Coroutine[Any, Any, Response]:
+        """See :meth:`Engine.request` (returns its coroutine: one frame less per call)."""
+        return self.engine.request(
+            self.api,
             method,
             path,
             query=query,
             body=body,
+            content_type=content_type,
             cost=cost,
             idempotent=idempotent,
-            options=opts if (opts.timeouts or opts.retry or opts.deadline) else None,
+            options=self._options,
             headers=self._headers,
             name=name,
             before_write=before_write,
+            attempts=attempts,
         )
 
     async def call(
         self,
         method: str,
         path: str,
-        result: Any,
+        cast_to: type[T] | Cast[T],
         *,
-        query: Mapping[str, QueryValue] | None = None,
+        query: Query | None = None,
         body: bytes | None = None,
         cost: int = 0,
         idempotent: bool | None = None,
         name: str | None = None,
         before_write: BeforeWrite | None = None,
-    ) -> Any:
-        """:meth:`request`, then the body decoded into ``result`` (typed error if it
-        cannot be)."""
-        resp = await self.request(
+    ) -> T:
+        """:meth:`request`, then the body decoded into ``cast_to`` by the API's codec (a
+        typed error if it cannot be). ``Cast(Union)`` for a target that is not a class."""
+        resp = await self.engine.request(
+            self.api,
             method,
             path,
             query=query,
             body=body,
             cost=cost,
             idempotent=idempotent,
+            options=self._options,
+            headers=self._headers,
             name=name,
             before_write=before_write,
         )
-        return decode(resp.body, result, status=resp.status)
+        target = cast_to.target if isinstance(cast_to, Cast) else cast_to
+        result: T = self.api.decode(resp.body, target, status=resp.status)
+        return result
 
     async def page(self, path: str, key: str, item: Any, query: Mapping[str, QueryValue]) -> Any:
-        """One page of a list endpoint, decoded (``page`` defaults to the one asked for)."""
+        """One page of an SMS list endpoint, decoded (``page`` defaults to the one asked
+        for)."""
         resp = await self.request("GET", path, query=query, name=f"list {key}")
         page = query.get("page", 0)
         return decode_page(

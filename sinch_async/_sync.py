@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 import time
 import zlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
@@ -65,6 +66,10 @@ def _open_nofollow(path: Path, flags: int) -> int:
         if exc.errno == errno.ELOOP:
             raise SinchValidationError(
                 "checkpoint", f"{path} is a symbolic link; refusing to follow it"
+            ) from exc
+        if exc.errno == errno.EISDIR:
+            raise SinchValidationError(
+                "checkpoint", f"{path} is a directory: no checkpoint file"
             ) from exc
         raise
 
@@ -126,7 +131,11 @@ class JsonFileCheckpoint:
         except FileNotFoundError:
             return None
         try:
-            raw = os.read(fd, os.fstat(fd).st_size or 1)
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                kind = "a directory" if stat.S_ISDIR(info.st_mode) else "no regular file"
+                raise SinchValidationError("checkpoint", f"{path} is {kind}: no checkpoint file")
+            raw = os.read(fd, info.st_size or 1)
         finally:
             os.close(fd)
         try:
@@ -360,6 +369,48 @@ class _Cursor:
         }
 
 
+def _check_state(saved: object, kind: str) -> None:
+    """Refuse a loaded state that is not one this sync wrote, whatever the store (an
+    intact record, e.g. a JSON file with a valid checksum, may still hold anything):
+    :class:`SinchValidationError` naming what is wrong, never a ``KeyError`` later."""
+    if not isinstance(saved, dict):
+        raise SinchValidationError(
+            "checkpoint", f"checkpoint holds a JSON {type(saved).__name__}, not a sync state"
+        )
+    if saved.get("version") != STATE_VERSION or saved.get("kind") != kind:
+        raise SinchValidationError(
+            "checkpoint", f"checkpoint is not a {kind} sync (version {STATE_VERSION})"
+        )
+
+    def bad(what: str) -> SinchValidationError:
+        return SinchValidationError("checkpoint", f"checkpoint of a {kind} sync: {what}")
+
+    def when(value: object, key: str) -> None:
+        try:
+            if not isinstance(value, str):
+                raise TypeError(type(value).__name__)
+            parse_datetime(value)
+        except (TypeError, ValueError):
+            raise bad(f"{key} is not a timestamp: {value!r}") from None
+
+    for key in ("start", "end", "done_until"):
+        when(saved.get(key), key)
+    if not isinstance(saved.get("filters"), dict):
+        raise bad("filters is not an object")
+    for key in ("delivered", "total"):
+        value = saved.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise bad(f"{key} is not an integer: {value!r}")
+    cursor = saved.get("cursor")
+    if cursor is not None:
+        if not isinstance(cursor, dict):
+            raise bad("cursor is not an object")
+        when(cursor.get("end"), "cursor.end")
+        ties = cursor.get("ties")
+        if not isinstance(ties, list) or not all(isinstance(t, str) for t in ties):
+            raise bad("cursor.ties is not a list of ids")
+
+
 ListFn = Callable[..., AsyncPager[Any]]
 CommitMode = Literal["auto", "manual"]
 
@@ -527,10 +578,7 @@ class Sync(Generic[T]):
         saved = await self._store.load()
         filters = self._filters_json()
         if saved is not None:
-            if saved.get("version") != STATE_VERSION or saved.get("kind") != self._kind:
-                raise SinchValidationError(
-                    "checkpoint", f"checkpoint is not a {self._kind} sync (version {STATE_VERSION})"
-                )
+            _check_state(saved, self._kind)
             if saved.get("filters") != filters:
                 raise SinchValidationError(
                     "checkpoint", "checkpoint was written for other filters; use another file"

@@ -3,7 +3,18 @@
 Checks refuse only what Sinch would refuse or what is unsafe; they also *normalise* what
 Sinch accepts in several spellings (phone numbers with separators or a ``00`` prefix, known
 enum values in any case), so the wire carries one canonical form. Limits live in
-:mod:`_constants`. FakeSinch keeps its own, independent rules.
+:mod:`_constants`.
+
+Each rule is written once here: the strict E.164 core (:func:`is_e164`, for numbers in
+URL paths), SMS recipients built on it (:func:`normalize_number`), ids, page sizes,
+``max_items``, prefetch and pager checkpoints. Digits are ASCII digits everywhere
+(``str.isdigit`` alone would let Arabic-Indic or full-width digits through). FakeSinch
+(:mod:`sinch_async.testing._validation`) uses the same number syntax and limits where the
+SDK and the fake must agree; its server behaviour (error codes, the xms leniency about
+numbers) stays its own.
+
+This module imports only :mod:`_constants`, :mod:`_errors` and the models, so that any
+module may import it without an import cycle (``tests/test_import_cycles.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -43,19 +54,30 @@ from .models.groups import (
 )
 
 __all__ = [
+    "ascii_digits",
     "canonical_delivery_report",
     "check_aware",
     "check_batch_request",
     "check_batch_update",
+    "check_checkpoint",
+    "check_checkpoint_resource",
     "check_delivery_codes",
     "check_delivery_statuses",
+    "check_direction",
+    "check_dry_run_recipients",
+    "check_e164",
     "check_group_id",
     "check_group_request",
     "check_group_update",
+    "check_max_items",
     "check_page_size",
     "check_path_id",
     "check_plain_id",
+    "check_prefetch",
     "check_recipients",
+    "check_report_type",
+    "check_window",
+    "is_e164",
     "normalize_number",
 ]
 
@@ -64,9 +86,6 @@ G = TypeVar("G", CreateGroupRequest, ReplaceGroupRequest)
 
 # Separators the API guide says are ignored in numbers: spaces, dashes, dots, brackets.
 _SEPARATORS = re.compile(r"[\s\-.()/]")
-# E.164 with '+', or the same digits without it (the API is lenient about the '+').
-_MSISDN = re.compile(r"\+?[1-9][0-9]{6,14}")
-_SHORT_CODE = re.compile(r"[0-9]{3,8}")
 # No source gives a group id format (Sinch's own mocks use ids like
 # 01W4FFL35P4NC4K35SMSGROUP1): any id with a letter, in a safe charset and length.
 _GROUP_ID = re.compile(r"(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{1,64}")
@@ -81,24 +100,55 @@ _STATUSES = {s.value.lower(): s for s in DeliveryStatus}
 # --- numbers and recipients -------------------------------------------------------------
 
 
+def ascii_digits(text: str, minimum: int = 1, maximum: int = C.E164_MAX_DIGITS) -> bool:
+    """Whether ``text`` is ``minimum``..``maximum`` ASCII digits ``0``-``9`` (and nothing
+    else: no sign, no Unicode digits such as ``"٤٦"``)."""
+    return minimum <= len(text) <= maximum and text.isascii() and text.isdigit()
+
+
+def _e164_digits(digits: str) -> bool:
+    return ascii_digits(digits, C.E164_MIN_DIGITS, C.E164_MAX_DIGITS) and digits[0] != "0"
+
+
+def is_e164(value: object) -> bool:
+    """The strict E.164 core: ``+``, a first digit 1-9, 7..15 ASCII digits in all, nothing
+    else (see :data:`_constants.E164_MIN_DIGITS` for the source of the rule)."""
+    return isinstance(value, str) and value[:1] == "+" and _e164_digits(value[1:])
+
+
+def check_e164(value: object, field: str = "phone_number") -> str:
+    """A phone number for a URL path (the Numbers API): whitespace dropped, then
+    :func:`is_e164` or :class:`SinchValidationError`. No other normalisation: a path
+    cannot be rescued by the server the way the SMS API normalises recipients."""
+    if not isinstance(value, str):
+        raise SinchValidationError(field, "must be a string")
+    number = "".join(value.split())
+    if not is_e164(number):
+        raise SinchValidationError(
+            field,
+            f"must be E.164 with a leading '+' ({C.E164_MIN_DIGITS}..{C.E164_MAX_DIGITS} "
+            f"ASCII digits, the first not 0), got {value!r}",
+        )
+    return number
+
+
 def normalize_number(value: str) -> str | None:
     """``value`` as Sinch reads it (separators dropped, ``00`` as ``+``), or None when it is
-    not a phone number or short code."""
-    digits = value[1:]
-    if (  # the common case, already canonical E.164: no regex needed
-        value[:1] == "+"
-        and 7 <= len(digits) <= 15
-        and digits.isascii()
-        and digits.isdigit()
-        and digits[0] != "0"
-    ):
+    not a phone number or short code.
+
+    Built on :func:`is_e164`: a number with ``+`` must pass it; the same digits without
+    the ``+`` pass as they are (the SMS API accepts both); short codes are
+    3..8 ASCII digits."""
+    if is_e164(value):  # the common case, already canonical: no regex needed
         return value
     text = value.strip()
     if _SEPARATORS.search(text):
         text = _SEPARATORS.sub("", text)
     if text.startswith("00"):
         text = "+" + text[2:]
-    if _MSISDN.fullmatch(text) or _SHORT_CODE.fullmatch(text):
+    if text[:1] == "+":
+        return text if is_e164(text) else None
+    if _e164_digits(text) or ascii_digits(text, C.SHORT_CODE_MIN_DIGITS, C.SHORT_CODE_MAX_DIGITS):
         return text
     return None
 
@@ -177,12 +227,80 @@ def check_aware(value: datetime | None, field: str) -> None:
         raise SinchValidationError(field, "naive datetime; pass a timezone-aware datetime")
 
 
-def check_page_size(page_size: int) -> None:
-    """Page sizes are 1..100."""
+def check_window(start_date: datetime | None, end_date: datetime | None) -> None:
+    """List windows: aware datetimes, end after start."""
+    check_aware(start_date, "start_date")
+    check_aware(end_date, "end_date")
+    if start_date and end_date and end_date <= start_date:
+        raise SinchValidationError("end_date", "must be after start_date")
+
+
+# --- paging -----------------------------------------------------------------------------
+
+
+def check_page_size(page_size: object, maximum: int = C.MAX_PAGE_SIZE) -> int:
+    """Page sizes are 1..100 (SMS) or 1..:data:`~_constants.MAX_NUMBERS_PAGE_SIZE`
+    (Numbers: pass ``maximum``); returns the page size."""
     if isinstance(page_size, bool) or not isinstance(page_size, int):
         raise SinchValidationError("page_size", "must be an integer")
-    if not 1 <= page_size <= C.MAX_PAGE_SIZE:
-        raise SinchValidationError("page_size", f"must be 1..{C.MAX_PAGE_SIZE}, got {page_size}")
+    if not 1 <= page_size <= maximum:
+        raise SinchValidationError("page_size", f"must be 1..{maximum}, got {page_size}")
+    return page_size
+
+
+def check_max_items(max_items: object) -> int | None:
+    """``max_items`` of a walk: a non-negative integer, or None for no bound."""
+    if max_items is not None and (
+        isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0
+    ):
+        raise SinchValidationError("max_items", "must be a non-negative integer or None")
+    return max_items
+
+
+def check_prefetch(prefetch: object) -> int:
+    """Pages fetched ahead by a page-number pager: 1..:data:`~_constants.MAX_PREFETCH`."""
+    if (
+        isinstance(prefetch, bool)
+        or not isinstance(prefetch, int)
+        or not 1 <= prefetch <= C.MAX_PREFETCH
+    ):
+        raise SinchValidationError("prefetch", f"must be an integer 1..{C.MAX_PREFETCH}")
+    return prefetch
+
+
+def check_checkpoint_resource(found: str, expected: str) -> None:
+    """A checkpoint resumes only the walk it was taken from."""
+    if found != expected:
+        raise SinchValidationError("resume", f"checkpoint is for {found!r}, not {expected!r}")
+
+
+def check_checkpoint(
+    *,
+    resource: str,
+    filters: Iterable[tuple[str, str]],
+    page_size: object,
+    positions: Iterable[object],
+    token: str | None = None,
+    filter_names: Collection[str] | None = None,
+    max_page_size: int = C.MAX_PAGE_SIZE,
+) -> None:
+    """Refuse a pager checkpoint that would put nonsense on the wire: a negative or
+    non-integer position (page, offset, yielded, max_items), a bad page size, a filter the
+    resource does not have (when ``filter_names`` is given), control characters in the
+    filters or the page token. Plain values, so that this module never imports the
+    checkpoint type (which imports this module)."""
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in positions):
+        raise SinchValidationError("resume", "positions in a checkpoint must be >= 0")
+    check_page_size(page_size, max_page_size)
+    texts = [token or ""]
+    for key, value in filters:
+        if filter_names is not None and key not in filter_names:
+            raise SinchValidationError(
+                "resume", f"checkpoint filter {key!r} is not a filter of {resource}"
+            )
+        texts += [key, value]
+    if any(ord(ch) < 32 for text in texts for ch in text):
+        raise SinchValidationError("resume", "checkpoint holds control characters")
 
 
 def _check_url(value: str | None, field: str, max_length: int | None = None) -> None:
@@ -208,6 +326,31 @@ def _check_range(value: int | None, field: str, low: int, high: int | None) -> N
     if value < low or (high is not None and value > high):
         bound = f"{low}..{high}" if high is not None else f">= {low}"
         raise SinchValidationError(field, f"must be {bound}, got {value}")
+
+
+def check_report_type(value: object) -> str:
+    """The ``type`` of a batch's delivery report: ``summary`` or ``full``."""
+    if value not in ("summary", "full"):
+        raise SinchValidationError("type", "must be 'summary' or 'full'")
+    return str(value)
+
+
+def check_direction(value: object) -> str | None:
+    """A message-list direction: None (both), ``mt`` or ``mo``."""
+    if value not in (None, "mt", "mo"):
+        raise SinchValidationError("direction", "must be None, 'mt' or 'mo'")
+    return None if value is None else str(value)
+
+
+def check_dry_run_recipients(value: object) -> int | None:
+    """``number_of_recipients`` of a dry run: 0..1000, or None for Sinch's default."""
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 0 <= value <= C.MAX_DRY_RUN_RECIPIENTS
+    ):
+        raise SinchValidationError("number_of_recipients", f"must be 0..{C.MAX_DRY_RUN_RECIPIENTS}")
+    return value
 
 
 def canonical_delivery_report(value: object, field: str = "delivery_report") -> object:
@@ -357,7 +500,9 @@ def check_batch_request(req: BatchRequest) -> BatchRequest:
     returns the request as it goes on the wire (recipients and enums normalised)."""
     if not isinstance(req, TextBatchRequest | BinaryBatchRequest | MediaBatchRequest):
         raise SinchValidationError(
-            "request", f"expected a batch request record, got {type(req).__name__}"
+            "request",
+            "expected a TextBatchRequest, BinaryBatchRequest or MediaBatchRequest, "
+            f"got {type(req).__name__}",
         )
     changes = _check_common(req)
     to = check_recipients(req.to)

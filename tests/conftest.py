@@ -1,8 +1,8 @@
 """Shared test helpers and fixtures.
 
-* ``clock``: a :class:`FakeClock`, the test's virtual time (wall clock for
-  ``FakeSinch(now=clock)``, monotonic clock and sleep for ``Limits``/``MessageRateLimiter``);
-  :func:`use_clock` puts a client's waits on it.
+* ``clock``: a ``sinch_async.testing.FakeClock``, the test's virtual time: every wait of
+  ``SinchClient(clock=clock)`` (``fake.client(clock=clock)``) runs on it, and it is the
+  wall clock of ``FakeSinch(now=clock)``.
 * ``fake``: a started ``FakeSinch``, configured per module or test with
   ``pytest.mark.fake_sinch(**kwargs)`` (``FakeSinch`` keywords, plus ``on_clock=True`` for
   ``now=clock``); without the mark, ``FakeSinch()`` on the real clock.
@@ -13,25 +13,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import backoff._async
 import pytest
 import pytest_asyncio
 
-import sinch_async._session
-from sinch_async import Limits, MessageRateLimiter
+from sinch_async.testing import FakeClock as _FakeClock
 from sinch_async.testing import pytest_plugin
 from sinch_async.testing.pytest_plugin import FakeSinchFactory
 
 if TYPE_CHECKING:
-    from sinch_async import SinchClient
     from sinch_async.testing import FakeSinch
 
 ANCHORS = Path(
@@ -70,160 +66,15 @@ def anchors_dir() -> Path:
 
 # --- virtual time ----------------------------------------------------------------------------
 
-
-class _Sleeper:
-    __slots__ = ("deadline", "future")
-
-    def __init__(self, deadline: float, future: asyncio.Future[None]) -> None:
-        self.deadline = deadline
-        self.future = future
-
-
-class FakeClock:
-    """Virtual time for one test: a monotonic clock and a wall clock that move together,
-    and only when the test (or a sleep, see below) moves them.
-
-    * ``clock.monotonic`` / ``clock.sleep``: for ``Limits(clock=, sleep=)`` and
-      ``MessageRateLimiter(clock=, sleep=)``; :func:`use_clock` puts a client on them.
-      ``clock.elapsed`` is the virtual time passed so far (``monotonic()`` starts at 0).
-    * ``clock()`` (also ``clock.now()`` and ``clock.value``): the wall clock, an aware
-      datetime starting at ``start``, for ``FakeSinch(now=clock)``.
-    * ``clock.advance(seconds=..., minutes=...)`` moves time forward and wakes the sleepers
-      whose time has come.
-
-    ``sleep`` has two modes. With ``auto_advance`` (the default) a sleep moves time to its
-    own deadline at once and yields to the loop: code that waits "until the clock says
-    so" runs in no wall time, and the clock shows how long it would have waited. With
-    ``auto_advance = False`` sleepers stay parked until the test advances the clock, so
-    it can look at the world in the middle of a wait (:meth:`wait_for_sleepers` tells
-    when they are parked). Every requested sleep is kept in ``sleeps``.
-    """
-
-    def __init__(self, start: datetime = NOW, *, auto_advance: bool = True) -> None:
-        self._start = start
-        self._elapsed = 0.0
-        self.auto_advance = auto_advance
-        self._sleeping: list[_Sleeper] = []
-        self._parked_waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self.sleeps: list[float] = []
-
-    # clocks
-
-    @property
-    def elapsed(self) -> float:
-        """Virtual seconds since the clock was made."""
-        return self._elapsed
-
-    def monotonic(self) -> float:
-        return self._elapsed
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=self._elapsed)
-
-    __call__ = now
-
-    @property
-    def value(self) -> datetime:
-        return self.now()
-
-    # moving time
-
-    def advance(self, seconds: float = 0.0, **delta: float) -> None:
-        """Move time forward by ``seconds`` plus ``timedelta(**delta)``; sleepers whose
-        deadline has come resume at the loop's next turn."""
-        step = seconds + timedelta(**delta).total_seconds()
-        if step < 0:
-            raise ValueError("a FakeClock only moves forward")
-        self._move_to(self._elapsed + step)
-
-    def _move_to(self, elapsed: float) -> None:
-        self._elapsed = max(self._elapsed, elapsed)
-        due = [s for s in self._sleeping if s.deadline <= self._elapsed]
-        for sleeper in due:
-            self._sleeping.remove(sleeper)
-            if not sleeper.future.done():
-                sleeper.future.set_result(None)
-
-    # sleeping
-
-    @property
-    def sleepers(self) -> int:
-        """Sleeps parked until the clock is advanced (``auto_advance`` off)."""
-        return len(self._sleeping)
-
-    async def sleep(self, seconds: float) -> None:
-        """``asyncio.sleep`` on virtual time (see the class docstring for the two modes)."""
-        self.sleeps.append(seconds)
-        deadline = self._elapsed + max(0.0, seconds)
-        if self.auto_advance or deadline <= self._elapsed:
-            self._move_to(deadline)
-            await asyncio.sleep(0)
-            return
-        sleeper = _Sleeper(deadline, asyncio.get_running_loop().create_future())
-        self._sleeping.append(sleeper)
-        for count, waiter in self._parked_waiters:
-            if len(self._sleeping) >= count and not waiter.done():
-                waiter.set_result(None)
-        try:
-            await sleeper.future
-        finally:
-            if sleeper in self._sleeping:  # cancelled while parked
-                self._sleeping.remove(sleeper)
-
-    async def wait_for_sleepers(self, count: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
-        """Wait (real time, at most ``timeout`` s) until ``count`` sleeps are parked."""
-        if len(self._sleeping) >= count:
-            return
-        entry = (count, asyncio.get_running_loop().create_future())
-        self._parked_waiters.append(entry)
-        try:
-            async with asyncio.timeout(timeout):
-                await entry[1]
-        finally:
-            self._parked_waiters.remove(entry)
+#: ``sinch_async.testing.FakeClock`` (re-exported: test modules import it from here).
+FakeClock = _FakeClock
 
 
 @pytest.fixture
 def clock() -> FakeClock:
+    """Virtual time starting at :data:`NOW`: pass it as ``SinchClient(clock=clock)`` (or
+    ``fake.client(clock=clock)``) and ``FakeSinch(now=clock)``."""
     return FakeClock(NOW)
-
-
-class _AsyncioOnClock:
-    """The ``asyncio`` module as one module sees it, except that ``sleep`` is virtual."""
-
-    def __init__(self, sleep: Callable[[float], Awaitable[None]]) -> None:
-        self.sleep = sleep
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(asyncio, name)
-
-
-def use_clock(client: SinchClient, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Limits:
-    """Put every wait of ``client`` on ``clock``: the 429 pause and messages-per-second
-    budget (its ``Limits``, rebuilt with ``clock=``/``sleep=``) and its retry waits.
-
-    Call it before the client makes its first request. SinchClient builds its Limits
-    itself and the engine sleeps between retries on ``asyncio.sleep`` (its first retry)
-    and through ``backoff`` (later ones), so until the SDK takes a clock this swaps the
-    Limits on the client and its engine and gives both modules a virtual ``sleep``
-    (undone by ``monkeypatch``).
-    """
-    old = client.limits
-    rate = old.rate_limiter
-    if isinstance(rate, MessageRateLimiter):  # SinchClient(messages_per_second=<number>)
-        rate = MessageRateLimiter(rate.rate, clock=clock.monotonic, sleep=clock.sleep)
-    limits = Limits(
-        max_concurrency=old.max_concurrency,
-        messages_per_second=rate,
-        clock=clock.monotonic,
-        sleep=clock.sleep,
-    )
-    client.limits = limits
-    client._engine.limits = limits
-    on_clock = _AsyncioOnClock(clock.sleep)
-    monkeypatch.setattr(sinch_async._session, "asyncio", on_clock)
-    monkeypatch.setattr(backoff._async, "asyncio", on_clock)
-    return limits
 
 
 # --- FakeSinch and a raw HTTP session -----------------------------------------------------

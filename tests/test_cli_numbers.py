@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from sinch_async import SinchClient
 from sinch_async.cli import app
-from sinch_async.numbers import DEFAULT_NUMBERS_BASE_URL
 
 from .test_cli import ThreadedFake
 from .test_cli_options import clean_env, project_env
@@ -175,6 +174,6 @@ def test_from_env_reads_the_numbers_base_url_with_project_credentials_only() -> 
     assert client._numbers.base == "https://numbers.example.test/v1/projects/p"
     plan = {"SINCH_SERVICE_PLAN_ID": "plan", "SINCH_API_TOKEN": "t", "SINCH_REGION": "us"}
     plan["SINCH_NUMBERS_BASE_URL"] = "https://numbers.example.test"
-    assert SinchClient.from_env(plan)._numbers._base_url == DEFAULT_NUMBERS_BASE_URL
+    assert SinchClient.from_env(plan)._numbers.unavailable  # no project keys: no Numbers host
     override = SinchClient.from_env(project, numbers_base_url="https://other.example.test")
     assert override._numbers.base.startswith("https://other.example.test/v1/")

@@ -117,11 +117,14 @@ def test_service_plan_options_win_over_project_variables(served: ThreadedFake) -
     assert fake.token_requests == 0
 
 
-def test_both_kinds_of_credential_options_is_a_usage_error(served: ThreadedFake) -> None:
+def test_an_incomplete_kind_of_credential_options_is_a_usage_error(served: ThreadedFake) -> None:
+    # both kinds may be given (SMS then uses the service plan, Numbers the project keys:
+    # tests/test_config_cli.py), but each kind given must be complete
     args = ["--service-plan-id", "p", "--api-token", "t", "--project-id", "x", "batches", "list"]
     result = runner.invoke(app, args, env=clean_env(SINCH_BASE_URL=served.fake.base_url))
     assert result.exit_code == 2
-    assert "not both" in result.output
+    assert "SINCH_KEY_ID and SINCH_KEY_SECRET" in result.output
+    assert not served.fake.requests
 
 
 def test_missing_or_partial_credentials_exit_2_with_a_hint() -> None:

@@ -25,7 +25,7 @@ async def fake() -> AsyncIterator[FakeSinch]:
 
 
 def _auth(client: SinchClient) -> ProjectAuth:
-    auth = client._engine._auth
+    auth = client._sms.auth  # SMS through the project keys (no service plan)
     assert isinstance(auth, ProjectAuth)
     return auth
 
@@ -113,8 +113,8 @@ def test_project_auth_config() -> None:
     for region in ("au", "br", "ca"):
         with pytest.raises(SinchConfigError, match="us and eu"):
             SinchClient(project_id="p", key_id="k", key_secret="s", region=region)
-    with pytest.raises(SinchConfigError, match="either"):
-        SinchClient("plan", "token", project_id="p", key_id="k", key_secret="s", region="us")
+    both = SinchClient("plan", "token", project_id="p", key_id="k", key_secret="s", region="au")
+    assert both.base_url == "https://au.sms.api.sinch.com"  # SMS: the plan (any region)
     env = {"SINCH_PROJECT_ID": "p", "SINCH_KEY_ID": "k", "SINCH_KEY_SECRET": "s"}
     assert SinchClient.from_env({**env, "SINCH_REGION": "us"}).base_url == (
         "https://zt.us.sms.api.sinch.com"

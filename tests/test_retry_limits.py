@@ -21,7 +21,7 @@ from sinch_async import (
 from sinch_async._errors import SinchTimeoutError
 from sinch_async._retry import retry_after_or_expo
 from sinch_async.testing import FakeSinch, Fault
-from tests.conftest import FakeClock, use_clock
+from tests.conftest import FakeClock
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05)
 
@@ -87,9 +87,7 @@ async def test_retry_after_above_cap_fails_fast(fake: FakeSinch) -> None:
     assert len(fake.requests) == 1 and time.monotonic() - started < 1
 
 
-async def test_429_pauses_the_whole_client(
-    fake: FakeSinch, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_429_pauses_the_whole_client(fake: FakeSinch, clock: FakeClock) -> None:
     """One request gets 429 with Retry-After: 2; requests started meanwhile wait it out.
 
     On the virtual clock: the test holds time still while every request is parked in the
@@ -106,8 +104,7 @@ async def test_429_pauses_the_whole_client(
         if event.kind == "request":
             sent.append(clock.elapsed)
 
-    async with fake.client(retry=FAST) as client:
-        use_clock(client, clock, monkeypatch)
+    async with fake.client(retry=FAST, clock=clock) as client:
         client.add_hook(on_request)
         first = asyncio.create_task(client.batches.get(batch_id))
         await clock.wait_for_sleepers(1)  # the 429 arrived: its retry waits out Retry-After
@@ -248,8 +245,10 @@ async def test_client_limiter_holds_the_rate_on_a_virtual_clock(
     every grant stays within burst + rate x time, and the run takes the time it must."""
     sizes = [1, 5, 20, 50, 3] * 12  # 948 messages
     granted: list[tuple[float, int]] = []  # (virtual time, messages) of every grant
-    async with fake.client(messages_per_second=200, retry=RetryPolicy.disabled()) as client:
-        limiter = use_clock(client, clock, monkeypatch).rate_limiter
+    async with fake.client(
+        messages_per_second=200, retry=RetryPolicy.disabled(), clock=clock
+    ) as client:
+        limiter = client.limits.rate_limiter
         assert isinstance(limiter, MessageRateLimiter)
         acquire = limiter.acquire
 

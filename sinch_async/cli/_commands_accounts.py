@@ -1,4 +1,5 @@
-"""``accounts list``: the named accounts of the config file and environment, no secret."""
+"""``accounts list``: the named accounts of the config file and environment, no secret and
+no URL userinfo."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import warnings
 
 import typer
 
-from .._accounts import AccountInfo, load_accounts
 from .._errors import SinchConfigError
+from .._settings import AccountInfo, load_accounts
 from ._options import get_options
 from ._output import Output
 from ._runner import EXIT_USAGE
@@ -20,15 +21,21 @@ accounts_app = typer.Typer(
     add_completion=False,
 )
 
-_KINDS = {"service_plan": "service plan", "project": "project", None: "-"}
+_KINDS = {
+    "service_plan": "service plan",
+    "project": "project",
+    "service_plan+project": "service plan + project",
+    None: "-",
+}
 
 
 @accounts_app.command("list")
 def accounts_list(ctx: typer.Context) -> None:
-    """List the accounts: name, kind of credentials, region or base URL, limits.
+    """List the accounts: name, kinds of credentials, region or base URLs, limits.
 
     The config file is $SINCH_CONFIG, else sinch-async/config.toml in your config
-    directory; each [accounts.NAME] table is one account. Secrets are never shown.
+    directory; each [accounts.NAME] table is one account. Secrets are never shown, nor the
+    user:password@ part of a URL.
     """
     options = get_options(ctx)
     output = Output(json=options.json)
@@ -53,13 +60,23 @@ def accounts_list(ctx: typer.Context) -> None:
         return
     output.table(
         f"Accounts ({config.path})",
-        ["name", "kind", "region", "base_url", "max_concurrency", "messages/s", "missing"],
+        [
+            "name",
+            "kind",
+            "region",
+            "base_url",
+            "numbers_base_url",
+            "max_concurrency",
+            "messages/s",
+            "missing",
+        ],
         [
             (
                 i.name,
                 _KINDS.get(i.kind, i.kind),
                 i.region,
                 i.base_url,
+                i.numbers_base_url,
                 i.max_concurrency,
                 i.messages_per_second,
                 ", ".join(i.missing),

@@ -30,6 +30,7 @@ from rich.progress import (
 )
 
 from .._client import SinchClient
+from .._config import redact_url
 from .._errors import LimiterUnavailableError, SinchConfigError, SinchError, SinchValidationError
 from .._fanout import FanoutProgress, SendOutcome
 from .._ledger import (
@@ -518,7 +519,11 @@ def _make_client(
 ) -> tuple[SinchClient, Redis | None]:
     """The client, made as every command makes it (``--account`` included), and the
     Redis client of its limiter: with ``--redis`` the messages-per-second budget is shared
-    in Redis by every process sending for the same service plan or project."""
+    in Redis by every process sending for the same service plan or project. A ``--redis``
+    value that is not a Redis URL exits 2 here, before anything else (the password never
+    shown), for the limiter and the ledger alike."""
+    if redis_url is not None:
+        _check_redis_url(output, redis_url)
     if mps is None:
         return make_client(options, output), None
     client = make_client(options, output, messages_per_second=mps)
@@ -528,16 +533,31 @@ def _make_client(
         import redis.asyncio as redis_asyncio
     except ImportError:
         _fail(output, EXIT_USAGE, "Configuration error", _REDIS_EXTRA)
-    from ..redis._limiter import RedisRateLimiter
+    from ..redis._limiter import RedisRateLimiter, default_limiter_key
 
-    # the key names the plan (or project): the client above was only made to resolve it
-    key = "sinch-async:mps:" + client._engine.base.rsplit("/", 1)[-1]
+    # the key names the plan (or project): the client above was only made to resolve it;
+    # a Python worker for the same plan gets the same key from default_limiter_key
+    if client.sms_owner_id is None:
+        _fail(output, EXIT_USAGE, "Configuration error", "send-bulk needs SMS credentials")
+    key = default_limiter_key(client.sms_owner_id)
     redis = redis_asyncio.from_url(redis_url)
     limiter = RedisRateLimiter(redis, key, mps)
     return make_client(options, output, messages_per_second=limiter), redis
 
 
 _REDIS_EXTRA = "--redis needs the redis extra: pip install 'sinch-async[redis]'"
+
+
+def _check_redis_url(output: Output, redis_url: str) -> None:
+    try:
+        from redis.asyncio.connection import parse_url
+    except ImportError:
+        return  # said where Redis is used
+    try:
+        parse_url(redis_url)
+    except ValueError as exc:
+        message = f"--redis {redact_url(redis_url)!r} is not a Redis URL: {exc}"
+        _fail(output, EXIT_USAGE, "Configuration error", message)
 
 
 async def _open_ledger(ledger_file: Path | None, redis_url: str | None) -> Ledger:

@@ -1,38 +1,35 @@
 """The global options of one invocation, passed to the commands through the typer context.
 
-Credentials and the API origin are resolved by :meth:`SinchClient.from_env`, with the
-options given on the command line as overrides; this module does no credential handling
-of its own beyond choosing which kind of credentials the options ask for.
+Credentials and the API origins are resolved by :mod:`sinch_async._settings` (through
+:meth:`SinchClient.from_env`, or :meth:`SinchClient.from_account` with ``--account``), the
+options given on the command line as overrides (:func:`~sinch_async._settings.cli_overrides`:
+credential options of one kind set the other kind of the environment and the account
+aside). This module does no credential handling of its own.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import typer
 
 from .._client import SinchClient
+from .._settings import SETTINGS, cli_overrides, credential_variables
 
 if TYPE_CHECKING:
     from .._client import ClientOptions
 
-__all__ = ["CREDENTIAL_ENV", "Options", "get_options"]
+__all__ = ["CLI_SETTINGS", "CREDENTIAL_ENV", "Options", "get_options"]
 
-_PLAN = ("service_plan_id", "api_token")
-_PROJECT = ("project_id", "key_id", "key_secret")
-_TARGET = ("region", "base_url", "auth_url", "numbers_base_url")
+#: The settings that are global options of the command, in the resolver's order.
+CLI_SETTINGS = tuple(s.key for s in SETTINGS if s.cli is not None)
 
 #: The variables that, set to anything, mean "credentials are configured".
-CREDENTIAL_ENV = (
-    "SINCH_SERVICE_PLAN_ID",
-    "SINCH_API_TOKEN",
-    "SINCH_PROJECT_ID",
-    "SINCH_KEY_ID",
-    "SINCH_KEY_SECRET",
-)
+CREDENTIAL_ENV = credential_variables()
+CREDENTIAL_KEYS = frozenset(s.key for s in SETTINGS if s.credential)
 
 
 @attrs.frozen(repr=False)
@@ -52,46 +49,39 @@ class Options:
     account: str | None = None
 
     def __repr__(self) -> str:  # never show secrets
-        given = list(self._given((*_PLAN, *_PROJECT, *_TARGET)))
+        given = list(self._given())
         account = f", account={self.account!r}" if self.account is not None else ""
         return f"Options(given={given}, json={self.json}{account})"
 
-    def _given(self, names: tuple[str, ...]) -> dict[str, str]:
-        return {n: v for n in names if (v := getattr(self, n)) is not None}
+    def _given(self) -> dict[str, str]:
+        return {n: v for n in CLI_SETTINGS if (v := getattr(self, n)) is not None}
 
-    def client_overrides(self) -> dict[str, str | None]:
-        """Keyword overrides for :meth:`SinchClient.from_env`.
+    def client_overrides(self) -> dict[str, Any]:
+        """Keyword overrides for :meth:`SinchClient.from_env` / ``from_account``.
 
-        The options given win over the environment. Options of one kind of credentials
-        (service plan or project) also set the other kind's variables aside, so
-        ``--project-id ...`` works in a shell that exports ``SINCH_SERVICE_PLAN_ID``.
+        The options given win over the environment and the account, key by key.
+        Credential options of one kind (service plan or project) also set the other
+        kind aside, so ``--project-id ...`` works in a shell that exports
+        ``SINCH_SERVICE_PLAN_ID``; options of both kinds give both (SMS then uses the
+        service plan, Numbers the project keys).
         """
-        plan, project = self._given(_PLAN), self._given(_PROJECT)
-        if plan and project:
-            raise typer.BadParameter(
-                "pass either --service-plan-id/--api-token or "
-                "--project-id/--key-id/--key-secret, not both"
-            )
-        overrides: dict[str, str | None] = {**plan, **project, **self._given(_TARGET)}
-        if plan:
-            overrides.update(dict.fromkeys(_PROJECT))
-        elif project:
-            overrides.update(dict.fromkeys(_PLAN))
-        return overrides
+        return cli_overrides(self._given())
 
     def credentials_configured(self, environ: Mapping[str, str] | None = None) -> bool:
         """Whether any credential was given, as an option or a ``SINCH_*`` variable."""
         env = os.environ if environ is None else environ
         if self.account is not None:
             return True
-        return bool(self._given(_PLAN) or self._given(_PROJECT)) or any(
+        given = self._given()
+        return any(k in given for k in CREDENTIAL_KEYS) or any(
             env.get(name) for name in CREDENTIAL_ENV
         )
 
-    def client(self) -> SinchClient:
+    def client(self, **extra: Any) -> SinchClient:
         """``SinchClient.from_env(**overrides)`` (``from_account(NAME, **overrides)`` with
-        ``--account NAME``); raises ``SinchConfigError``."""
-        overrides = cast("ClientOptions", self.client_overrides())
+        ``--account NAME``), ``extra`` client keywords over the options; raises
+        ``SinchConfigError``."""
+        overrides = cast("ClientOptions", {**self.client_overrides(), **extra})
         if self.account is not None:
             return SinchClient.from_account(self.account, **overrides)
         return SinchClient.from_env(None, **overrides)

@@ -166,7 +166,11 @@ REPORT_COLUMNS: list[Column] = [
 
 
 def _money(money: Any) -> str | None:
-    return None if money is None else f"{money.amount} {money.currency_code}"
+    if money is None:
+        return None
+    if money.amount is None:  # Sinch sent a money object without an amount
+        return money.currency_code or None
+    return f"{money.amount} {money.currency_code}"
 
 
 ACTIVE_NUMBER_COLUMNS: list[Column] = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import typer
 
@@ -16,9 +16,6 @@ from .._client import SinchClient
 from .._errors import CheckpointInUseError, SinchConfigError, SinchError, SinchValidationError
 from ._options import Options
 from ._output import Output
-
-if TYPE_CHECKING:
-    from .._client import ClientOptions
 
 __all__ = [
     "EXIT_API",
@@ -73,14 +70,13 @@ CREDENTIALS_HINT = (
 
 def make_client(options: Options, output: Output, **extra: Any) -> SinchClient:
     """The client the options and environment describe (``--account`` included), with
-    ``extra`` client keywords (e.g. ``messages_per_second``); exit 2 if they do not add up."""
+    ``extra`` client keywords (e.g. ``messages_per_second``); exit 2 if they do not add up.
+
+    Every command builds its client here, through the one resolver
+    (:mod:`sinch_async._settings`): ``from_account(NAME)`` with ``--account NAME``, else
+    ``from_env``, the global options and ``extra`` as overrides."""
     try:
-        if not extra:
-            return options.client()
-        overrides = cast("ClientOptions", {**options.client_overrides(), **extra})
-        if options.account is not None:  # as Options.client(), with the extra keywords
-            return SinchClient.from_account(options.account, **overrides)
-        return SinchClient.from_env(None, **overrides)
+        return options.client(**extra)
     except SinchConfigError as exc:
         hint = CREDENTIALS_HINT if "credential" in str(exc).lower() else None
         output.error("Configuration error", exc, hint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -60,13 +61,33 @@ class ErrorBody:
 
 @attrs.frozen
 class Page(Generic[T]):
-    """One page of a list endpoint.
+    """One page of a list, whatever its cursor (every pager yields these).
 
-    ``count`` is the total number of items matching the filters; ``page_size`` is the
-    number of items on *this* page as Sinch reports it (not the size requested).
+    * ``items``: the page's items;
+    * ``page``: its zero-based number (a page-number list: the number Sinch answered; a
+      token list or the merged message list: the page's place in the walk);
+    * ``count``: the total number of items matching the filters as the server reported
+      it (SMS ``count``, Numbers ``totalSize``; ``None`` when the server gave none);
+    * ``page_size``: the number of items on *this* page as the server reported it (not
+      the size requested; the number of ``items`` when the server reports none);
+    * ``next_page_token``: a token list's token of the next page (``""`` on the last
+      page; ``None`` for the other cursors).
+
+    ``total_size`` is a deprecated alias of ``count``.
     """
 
     items: Sequence[T]
-    page: int
-    count: int
-    page_size: int
+    page: int = 0
+    count: int | None = None
+    page_size: int = attrs.field(
+        default=attrs.Factory(lambda self: len(self.items), takes_self=True)
+    )
+    next_page_token: str | None = None
+
+    @property
+    def total_size(self) -> int | None:
+        """Deprecated alias of :attr:`count` (the name of the 0.1 ``TokenPage``)."""
+        warnings.warn(
+            "Page.total_size is deprecated; use Page.count", DeprecationWarning, stacklevel=2
+        )
+        return self.count

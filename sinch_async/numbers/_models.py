@@ -25,10 +25,11 @@ __all__ = [
 
 @attrs.frozen
 class Money:
-    """A price: ISO-4217 currency code and a decimal amount (sent as a string)."""
+    """A price: ISO-4217 currency code and a decimal amount (sent as a string, sometimes as
+    a number). ``amount`` is ``None`` when Sinch sends a money object without one."""
 
     currency_code: str
-    amount: Decimal
+    amount: Decimal | None = None
 
 
 @attrs.frozen

@@ -5,23 +5,21 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import orjson
 
-from .._auth import Auth
-from .._errors import (
-    ClientClosedError,
-    SinchConfigError,
-    SinchDecodeError,
-    SinchValidationError,
-)
-from .._session import Engine, Session
+from .._api import Api, Auth
+from .._checkpoint import PagerCheckpoint
+from .._errors import SinchDecodeError, SinchValidationError
+from .._limits import Limits
+from .._pagination import Pager
+from .._session import Session
+from .._validation import check_e164
 from ._converter import decode, structure
 from ._models import ActiveNumber, AvailableNumber, AvailableRegion
-from ._pager import TokenPage, TokenPager, TokenPagerCheckpoint
+from ._pager import TokenPage
 
-__all__ = ["DEFAULT_NUMBERS_BASE_URL", "NumbersBackend", "NumbersResource"]
+__all__ = ["DEFAULT_NUMBERS_BASE_URL", "NumbersResource", "numbers_api"]
 
 DEFAULT_NUMBERS_BASE_URL = "https://numbers.api.sinch.com"
 _LIST_FILTERS = (
@@ -35,72 +33,31 @@ _LIST_FILTERS = (
 T = TypeVar("T")
 
 
-class NumbersBackend:
-    """Shared by a client and its ``with_options`` views: builds (once per aiohttp
-    session) an :class:`Engine` for the Numbers host that borrows the client's aiohttp
-    session, auth, limits, retry policy and hooks."""
+_NEEDS_PROJECT = (
+    "client.numbers needs project credentials: create the client with project_id, key_id "
+    "and key_secret (the Numbers API does not accept a service_plan_id + api_token)"
+)
 
-    def __init__(
-        self, main: Engine, auth: Auth, project_id: str | None, base_url: str | None
-    ) -> None:
-        self._main = main
-        self._auth = auth
-        self._project_id = project_id
-        self._base_url = (base_url or DEFAULT_NUMBERS_BASE_URL).rstrip("/")
-        self._engine: Engine | None = None
 
-    @property
-    def base(self) -> str:
-        """``{numbers origin}/v1/projects/{project_id}``."""
-        return f"{self._base_url}/v1/projects/{self._project_id}"
-
-    def check(self) -> None:
-        if self._project_id is None:
-            raise SinchConfigError(
-                "client.numbers needs project credentials: create the client with "
-                "project_id, key_id and key_secret (the Numbers API does not accept a "
-                "service_plan_id + api_token)"
-            )
-
-    def engine(self) -> Engine:
-        """The Numbers engine (call inside the running loop)."""
-        self.check()
-        main = self._main
-        if main.closed:
-            raise ClientClosedError("this SinchClient is closed")
-        http = main._ensure_session()
-        engine = self._engine
-        if engine is None or engine._session is not http:
-            engine = Engine(
-                base_url=self._base_url,
-                auth=self._auth,
-                timeouts=main.timeouts,
-                max_connections=1,
-                session=http,
-                user_agent=main.base_headers["User-Agent"],
-                default_headers=main.base_headers,
-                limits=main.limits,
-                retry=main.retry,
-            )
-            engine.hooks = main.hooks  # shared: add_hook reaches Numbers calls too
-            engine.base = self.base
-            self._engine = engine
-        return engine
+def numbers_api(
+    *, project_id: str | None, auth: Auth | None, base_url: str | None, limits: Limits
+) -> Api:
+    """The Numbers API of a client (``{origin}/v1/projects/{project_id}``, the project's
+    OAuth2 tokens, camelCase JSON, its own budget); unavailable without project keys."""
+    if project_id is None or auth is None:
+        return Api.missing("numbers", _NEEDS_PROJECT, decode)
+    return Api(
+        name="numbers",
+        origin=(base_url or DEFAULT_NUMBERS_BASE_URL).rstrip("/"),
+        prefix=f"/v1/projects/{project_id}",
+        auth=auth,
+        decode=decode,
+        limits=limits,
+    )
 
 
 def _number_segment(phone_number: str) -> str:
-    if not isinstance(phone_number, str):
-        raise SinchValidationError("phone_number", "must be a string")
-    number = "".join(phone_number.split())
-    if not (number.startswith("+") and number[1:].isdigit() and 2 <= len(number) <= 16):
-        raise SinchValidationError(
-            "phone_number", f"must be E.164 with a leading '+', got {phone_number!r}"
-        )
-    return number  # '+' is literal in a path
-
-
-def _query_string(pairs: Iterable[tuple[str, str]]) -> str:
-    return "&".join(f"{quote(k, safe='.')}={quote(v, safe='')}" for k, v in pairs)
+    return check_e164(phone_number, "phone_number")  # '+' is literal in a path
 
 
 def _values(name: str, value: str | Iterable[str] | None) -> list[tuple[str, str]]:
@@ -141,12 +98,8 @@ class NumbersResource:
     on first use.
     """
 
-    def __init__(self, session: Session, backend: NumbersBackend) -> None:
-        self._session = session
-        self._backend = backend
-
-    def _numbers_session(self) -> Session:
-        return Session(self._backend.engine(), self._session.options)
+    def __init__(self, session: Session) -> None:
+        self._session = session  # bound to the Numbers API
 
     async def _call(
         self,
@@ -158,20 +111,18 @@ class NumbersResource:
         idempotent: bool | None = None,
         name: str,
     ) -> T:
-        session = self._numbers_session()
-        resp = await session.request(
+        return await self._session.call(
             method,
             path,
+            result,
             body=None if body is None else orjson.dumps(body),
             idempotent=idempotent,
             name=name,
         )
-        return decode(resp.body, result, status=resp.status)
 
     async def _fetch_active(self, query: list[tuple[str, str]]) -> TokenPage[ActiveNumber]:
-        session = self._numbers_session()
-        resp = await session.request(
-            "GET", f"/activeNumbers?{_query_string(query)}", name="list activeNumbers"
+        resp = await self._session.request(
+            "GET", "/activeNumbers", query=query, name="list activeNumbers"
         )
         return _decode_page(resp.body, "activeNumbers", ActiveNumber, resp.status)
 
@@ -188,11 +139,12 @@ class NumbersResource:
         order_by: str | None = None,
         page_size: int = 100,
         max_items: int | None = None,
-        resume: TokenPagerCheckpoint | Mapping[str, Any] | None = None,
-    ) -> TokenPager[ActiveNumber]:
+        resume: PagerCheckpoint | Mapping[str, Any] | None = None,
+    ) -> Pager[ActiveNumber]:
         """Walk the project's active numbers (token paging; resumable via
-        ``pager.checkpoint``). ``capabilities`` goes out as repeated ``capability``."""
-        self._backend.check()
+        ``pager.checkpoint``, an error's ``.checkpoint`` too). ``capabilities`` goes out
+        as repeated ``capability``."""
+        self._session.check()
         filters = [
             *_values("regionCode", region_code),
             *_values("type", number_type),
@@ -200,8 +152,9 @@ class NumbersResource:
             *_pattern(number_pattern, search_pattern),
             *_values("orderBy", order_by),
         ]
-        return TokenPager(
+        return Pager(
             self._fetch_active,
+            paging="token",
             resource="activeNumbers",
             filters=filters,
             page_size=page_size,
@@ -271,7 +224,7 @@ class NumbersResource:
         size: int | None = None,
     ) -> builtins.list[AvailableNumber]:
         """Numbers available to rent (one page, at most ``size``)."""
-        self._backend.check()
+        self._session.check()
         pairs = [
             *_values("regionCode", region_code),
             *_values("type", number_type),
@@ -282,9 +235,8 @@ class NumbersResource:
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise SinchValidationError("size", "must be a positive integer")
             pairs.append(("size", str(size)))
-        session = self._numbers_session()
-        resp = await session.request(
-            "GET", f"/availableNumbers?{_query_string(pairs)}", name="search availableNumbers"
+        resp = await self._session.request(
+            "GET", "/availableNumbers", query=pairs, name="search availableNumbers"
         )
         return _decode_page(resp.body, "availableNumbers", AvailableNumber, resp.status).items
 
@@ -346,7 +298,7 @@ class NumbersResource:
             body["smsConfiguration"] = sms
         if callback_url is not None:
             body["callbackUrl"] = callback_url
-        self._backend.check()
+        self._session.check()
         return await self._call(
             "POST",
             "/availableNumbers:rentAny",
@@ -360,11 +312,11 @@ class NumbersResource:
         self, types: str | Iterable[str] | None = None
     ) -> builtins.list[AvailableRegion]:
         """Regions where numbers can be rented (optionally only of ``types``)."""
-        self._backend.check()
+        self._session.check()
         pairs = _values("types", types)
-        path = "/availableRegions" + (f"?{_query_string(pairs)}" if pairs else "")
-        session = self._numbers_session()
-        resp = await session.request("GET", path, name="list availableRegions")
+        resp = await self._session.request(
+            "GET", "/availableRegions", query=pairs, name="list availableRegions"
+        )
         return _decode_page(resp.body, "availableRegions", AvailableRegion, resp.status).items
 
 

@@ -3,7 +3,8 @@
 ``pip install 'sinch-async[redis]'``. Every class takes a ``redis.asyncio.Redis`` client:
 
 * :class:`RedisRateLimiter` / :class:`RedisGroupSizes`: one messages-per-second budget,
-  one 429 pause and one table of group sizes for every process sending for a plan;
+  one 429 pause and one table of group sizes for every process sending for a plan
+  (:func:`default_limiter_key` names a plan's budget);
 * :class:`RedisCheckpoint`: a sync checkpoint held under a lease with a fencing token;
 * :class:`RedisNonceStore`: webhook replay protection shared by every web worker;
 * :class:`RedisLedger`: a campaign ledger that many workers claim work from.
@@ -14,7 +15,7 @@ limit, no item is handed out without a checkpoint, no callback is accepted unche
 
 from ._checkpoint import RedisCheckpoint
 from ._ledger import RedisLedger
-from ._limiter import RedisGroupSizes, RedisRateLimiter
+from ._limiter import RedisGroupSizes, RedisRateLimiter, default_limiter_key
 from ._nonces import RedisNonceStore
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "RedisLedger",
     "RedisNonceStore",
     "RedisRateLimiter",
+    "default_limiter_key",
 ]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
+from .._clock import Clock
 from .._errors import SinchConfigError
 from .._ledger import (
     LEDGER_FORMAT,
@@ -318,6 +319,9 @@ class RedisLedger:
 
     ``lease`` must comfortably exceed the longest send (retries and reconciliation
     included): a worker stalled longer than its lease may see its request taken over.
+    Leases are timed, and renewals wait, on ``clock`` (default: a monotonic clock that
+    keeps counting while the machine sleeps, and ``asyncio.sleep``; a test may pass the
+    ``FakeClock`` its client uses).
     A campaign written by an earlier sinch-async (one ``{prefix}:{{campaign}}:records``
     hash) is refused by :meth:`open` with :class:`~sinch_async._ledger.LedgerFormatError`.
     """
@@ -330,6 +334,7 @@ class RedisLedger:
         lease: float = 30.0,
         timeout: float = 5.0,
         worker: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if not lease > 0 or not timeout > 0:
             raise SinchConfigError("lease and timeout must be positive seconds")
@@ -342,7 +347,10 @@ class RedisLedger:
         self._timeout = float(timeout)
         self.token = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._claims = itertools.count(1)
-        self._clock: Callable[[], float] = _clock
+        self._clock: Callable[[], float] = _clock if clock is None else clock.monotonic
+        self._sleep: Callable[[float], Awaitable[None]] = (
+            asyncio.sleep if clock is None else clock.sleep
+        )
         self._begin = redis.register_script(_BEGIN)
         self._check = redis.register_script(_CHECK)
         self._finish = redis.register_script(_FINISH)
@@ -672,8 +680,10 @@ class RedisLedger:
             self._renewer = asyncio.create_task(self._renew_loop(), name="sinch-ledger-renew")
 
     async def _renew_loop(self) -> None:
+        """The lease renewal loop: every ``lease / 3`` on the ledger's clock until
+        :meth:`close` cancels it (a failed renewal is kept for :meth:`check`)."""
         while True:
-            await asyncio.sleep(self.lease / 3)
+            await self._sleep(self.lease / 3)
             try:
                 lost = await self._renew_all(renew=True)
             except LedgerError as exc:

@@ -33,15 +33,34 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from .._clock import Clock
 from .._errors import LimiterUnavailableError, SinchConfigError
 from .._limits import SharedGroupSizes
 
-__all__ = ["RedisGroupSizes", "RedisRateLimiter"]
+__all__ = ["RedisGroupSizes", "RedisRateLimiter", "default_limiter_key"]
 
 Sleep = Callable[[float], Awaitable[None]]
 
 #: Milliseconds a key outlives its schedule and pause.
 IDLE_MS = 10_000
+_KEY_PREFIX = "sinch-async:mps:"
+
+
+def default_limiter_key(owner_id: str, api: str = "sms") -> str:
+    """The default Redis key of one API's budget for a service plan (or project).
+
+    Every process sending for ``owner_id`` (the service plan id, or the project id of a
+    client that sends SMS with project keys) must use the same key: the SMS budget is
+    ``"sinch-async:mps:<owner_id>"`` (the key ``sinch-async send-bulk --redis`` has always
+    used), another API's ``"sinch-async:mps:<api>:<owner_id>"``, so their 429 pauses never
+    hold each other.
+    """
+    if not isinstance(owner_id, str) or not owner_id or any(ord(c) < 33 for c in owner_id):
+        raise SinchConfigError("owner_id must be a non-empty id without spaces or controls")
+    if not isinstance(api, str) or not api.isidentifier():
+        raise SinchConfigError(f"api must be a name such as 'sms' or 'numbers', got {api!r}")
+    return _KEY_PREFIX + owner_id if api == "sms" else f"{_KEY_PREFIX}{api}:{owner_id}"
+
 
 _SCRIPT = """
 local t = redis.call('TIME')
@@ -131,6 +150,9 @@ class RedisRateLimiter:
 
     Each send costs one script call (two when it had to wait: the second, on waking,
     checks for a pause that began meanwhile); a request that costs nothing costs one.
+    The budget belongs to one API (:func:`default_limiter_key` names it): only that API's
+    requests wait for it, and only its 429s pause it. Waits pass through ``clock`` (by
+    default the client's: ``SinchClient(clock=...)``).
     When Redis is down, errors or does not answer within ``timeout`` seconds (whatever
     the Redis client's own retries), the request fails with
     :class:`~sinch_async.LimiterUnavailableError` before it is sent (never unlimited).
@@ -144,7 +166,8 @@ class RedisRateLimiter:
         *,
         burst: float | None = None,
         timeout: float | None = 1.0,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if not messages_per_second > 0:
             raise SinchConfigError("messages_per_second must be positive")
@@ -157,7 +180,15 @@ class RedisRateLimiter:
         self.burst = float(capacity)
         self.key = key
         self._run = _Script(redis, key, timeout)
-        self._sleep = sleep
+        self._own_sleep = sleep is not None or clock is not None
+        self._sleep: Sleep = (
+            sleep if sleep is not None else clock.sleep if clock is not None else asyncio.sleep
+        )
+
+    def adopt_clock(self, clock: Clock) -> None:
+        """Wait on the client's clock (``SinchClient(clock=...)``) unless built with one."""
+        if not self._own_sleep:
+            self._sleep = clock.sleep
 
     async def acquire(self, cost: int) -> None:
         """Reserve ``cost`` messages in the shared schedule and wait for their turn (and

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
 from .._errors import SinchValidationError
 from .._sync import CheckpointStore, JsonFileCheckpoint
-from .._validation import check_aware
+from .._validation import check_window  # the rule lives there; re-exported for resources
 from .._wire import QueryValue, build_query
 
 __all__ = [
@@ -40,14 +39,6 @@ def encode_filters(filters: Mapping[str, QueryValue]) -> dict[str, str]:
         if encoded:
             out[name] = unquote(encoded.split("=", 1)[1])
     return out
-
-
-def check_window(start_date: datetime | None, end_date: datetime | None) -> None:
-    """List windows: aware datetimes, end after start."""
-    check_aware(start_date, "start_date")
-    check_aware(end_date, "end_date")
-    if start_date and end_date and end_date <= start_date:
-        raise SinchValidationError("end_date", "must be after start_date")
 
 
 def as_list(values: Iterable[Any] | None) -> list[Any] | None:

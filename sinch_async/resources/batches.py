@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ import attrs
 import orjson
 
 from .. import _constants as C
+from .._api import Cast
 from .._checkpoint import PagerCheckpoint
 from .._converter import decode, dumps
 from .._errors import (
@@ -30,8 +30,13 @@ from .._fanout import DEFAULT_GRACE, FanoutProgress, SendMany
 from .._ledger import Ledger
 from .._limits import SharedGroupSizes
 from .._pagination import AsyncPager
-from .._session import BeforeWrite, Response, Session
-from .._validation import check_batch_request, check_batch_update, check_recipients
+from .._session import Attempts, BeforeWrite, Response, Session
+from .._validation import (
+    check_batch_request,
+    check_batch_update,
+    check_dry_run_recipients,
+    check_recipients,
+)
 from .._wire import QueryValue, quote_path_segment
 from ..models.batches import (
     Batch,
@@ -135,6 +140,7 @@ def _batch_id_of(body: bytes) -> str | None:
 
 
 BatchType = Literal["mt_text", "mt_binary", "mt_media"]
+_ANY_BATCH: Cast[Batch] = Cast(Batch)
 
 
 def _path(batch_id: str) -> str:
@@ -208,13 +214,15 @@ class BatchesResource:
         group_sizes: dict[str, int] | None = None,
         *,
         reconcile_sends: bool = True,
+        returned: OrderedDict[str, None] | None = None,
     ) -> None:
         self._session = session
         self._group_sizes = {} if group_sizes is None else group_sizes
         self._reconcile = reconcile_sends
-        # Ids of batches this client's sends already returned (bounded): reconciliation
-        # never hands one of them to another send that reused the reference.
-        self._returned: OrderedDict[str, None] = OrderedDict()
+        # Ids of batches this client's sends already returned (bounded; shared with the
+        # client's with_options views): reconciliation never hands one of them to another
+        # send that reused the reference.
+        self._returned: OrderedDict[str, None] = OrderedDict() if returned is None else returned
 
     def _remember(self, batch: Batch) -> Batch:
         batch_id = getattr(batch, "id", None)
@@ -308,18 +316,13 @@ class BatchesResource:
         :class:`LimiterUnavailableError` (a shared rate limiter) propagates as it is, from
         a lookup too.
         """
-        if not isinstance(request, TextBatchRequest | BinaryBatchRequest | MediaBatchRequest):
-            raise SinchValidationError(
-                "request",
-                f"expected a TextBatchRequest, BinaryBatchRequest or MediaBatchRequest, "
-                f"got {type(request).__name__}",
-            )
-        request = check_batch_request(request)
+        request = check_batch_request(request)  # the record's type included
         body = dumps(request)
         cost = self.message_cost(request)
         do_reconcile = self._reconcile if reconcile is None else reconcile
         expected = _RESULT_TYPE[type(request)]
-        sent_at = time.time()  # mapped to Sinch's clock only if reconciliation needs it
+        wall = self._session.clock.time  # the clock Sinch's is learnt against
+        sent_at = wall()  # mapped to Sinch's clock only if reconciliation needs it
         guard: BeforeWrite | None = None
         refused: list[BaseException] = []
         if before_write is not None:
@@ -334,9 +337,12 @@ class BatchesResource:
 
             guard = guarded
 
-        # Resubmitted (after a lookup found nothing) at most as often as the retry policy
-        # allows attempts.
-        max_sends = self._session.retry_policy.max_attempts
+        # The resend loop: resubmitted (after a lookup found nothing) at most as often as
+        # the retry policy allows attempts, and every POST of the send (the engine's
+        # retries of each round included) drawn from one budget of max_send_posts.
+        policy = self._session.retry_policy
+        max_sends = policy.max_attempts
+        posts = Attempts(policy.max_send_posts)
         with self._session.operation("batches.send"):
             for attempt in range(1, max_sends + 1):
                 try:
@@ -347,6 +353,7 @@ class BatchesResource:
                         cost=cost,
                         idempotent=False,
                         before_write=guard,
+                        attempts=posts,
                     )
                 except (ServerError, SinchTransportError) as exc:
                     if refused and exc is refused[-1]:
@@ -358,6 +365,11 @@ class BatchesResource:
                     found = await self._reconcile_lookup(request, sent_at, exc)
                     if found is not None:
                         return self._remember(found)
+                    if attempt == max_sends or posts.left <= 0:
+                        made = policy.max_send_posts - posts.left
+                        raise SendOutcomeUnknown(
+                            request, exc, f"no batch after {attempt} sends ({made} POSTs)"
+                        ) from exc
                     log.info(
                         "send not found by client_reference after %s: sending again",
                         type(exc).__name__,
@@ -367,10 +379,6 @@ class BatchesResource:
                             "sinch_attempt": attempt,
                         },
                     )
-                    if attempt == max_sends:
-                        raise SendOutcomeUnknown(
-                            request, exc, f"no batch after {attempt} sends"
-                        ) from exc
                     continue
                 try:
                     result = decode(resp.body, Batch, status=resp.status)
@@ -392,7 +400,7 @@ class BatchesResource:
                 created = result.created_at
                 clock = self._session.sinch_clock
                 if created is not None and clock.loose:  # made during this call: Sinch's
-                    clock.observe_timestamp(created.timestamp(), sent_at, time.time())  # ms
+                    clock.observe_timestamp(created.timestamp(), sent_at, wall())  # ms
                 return self._remember(result)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -516,7 +524,7 @@ class BatchesResource:
     def _sinch_now(self) -> float | None:
         """Now on Sinch's clock (a lower bound), from its Date headers; None if unknown."""
         clock = getattr(self._session, "sinch_clock", None)
-        bounds = clock.to_sinch(time.time()) if clock is not None else None
+        bounds = clock.to_sinch(self._session.clock.time()) if clock is not None else None
         return None if bounds is None else float(bounds[0])
 
     async def _reconcile_lookup(
@@ -669,29 +677,20 @@ class BatchesResource:
     ) -> DryRunResult:
         """Ask Sinch how a request would be split into messages, without sending it."""
         request = check_batch_request(request)
-        if number_of_recipients is not None and (
-            isinstance(number_of_recipients, bool)
-            or not isinstance(number_of_recipients, int)
-            or not 0 <= number_of_recipients <= C.MAX_DRY_RUN_RECIPIENTS
-        ):
-            raise SinchValidationError(
-                "number_of_recipients", f"must be 0..{C.MAX_DRY_RUN_RECIPIENTS}"
-            )
+        check_dry_run_recipients(number_of_recipients)
         query: dict[str, QueryValue] = {
             "per_recipient": per_recipient,
             "number_of_recipients": number_of_recipients,
         }
-        result: DryRunResult = await self._session.call(
+        return await self._session.call(
             "POST", "/batches/dry_run", DryRunResult, query=query, body=dumps(request)
         )
-        return result
 
     # --- one batch ----------------------------------------------------------------------
 
     async def get(self, batch_id: str) -> Batch:
         """Fetch one batch by id."""
-        result: Batch = await self._session.call("GET", _path(batch_id), Batch)
-        return result
+        return await self._session.call("GET", _path(batch_id), _ANY_BATCH)
 
     @overload
     async def replace(self, batch_id: str, request: TextBatchRequest) -> TextBatch: ...
@@ -809,8 +808,7 @@ class BatchesResource:
 
     async def cancel(self, batch_id: str) -> Batch:
         """Cancel a batch; messages already handed to operators may still be delivered."""
-        result: Batch = await self._session.call("DELETE", _path(batch_id), Batch)
-        return result
+        return await self._session.call("DELETE", _path(batch_id), _ANY_BATCH)
 
     async def send_delivery_feedback(self, batch_id: str, recipients: Iterable[str]) -> None:
         """Tell Sinch which recipients got the message (batch must have feedback_enabled).

@@ -9,11 +9,15 @@ from typing import Any, Literal
 
 from .. import _constants as C
 from .._checkpoint import PagerCheckpoint
-from .._errors import SinchValidationError
 from .._pagination import AsyncPager
 from .._session import Session
 from .._sync import CheckpointStore, CommitMode, Sync
-from .._validation import check_delivery_codes, check_delivery_statuses, check_recipients
+from .._validation import (
+    check_delivery_codes,
+    check_delivery_statuses,
+    check_recipients,
+    check_report_type,
+)
 from .._wire import QueryValue, quote_path_segment
 from ..models.common import Page
 from ..models.delivery_reports import (
@@ -42,8 +46,7 @@ class DeliveryReportsResource:
         client_reference: str | None = None,
     ) -> BatchDeliveryReport:
         """A batch's report: counts per (code, status); ``type="full"`` adds recipients."""
-        if type not in ("summary", "full"):
-            raise SinchValidationError("type", "must be 'summary' or 'full'")
+        check_report_type(type)
         query: dict[str, QueryValue] = {
             "type": type,
             "status": check_delivery_statuses(status),
@@ -51,10 +54,7 @@ class DeliveryReportsResource:
             "client_reference": client_reference,
         }
         path = f"/batches/{quote_path_segment(batch_id, 'batch_id')}/delivery_report"
-        result: BatchDeliveryReport = await self._session.call(
-            "GET", path, BatchDeliveryReport, query=query
-        )
-        return result
+        return await self._session.call("GET", path, BatchDeliveryReport, query=query)
 
     async def get_for_recipient(self, batch_id: str, recipient: str) -> RecipientDeliveryReport:
         """One recipient's report for a batch."""
@@ -63,10 +63,7 @@ class DeliveryReportsResource:
             f"/batches/{quote_path_segment(batch_id, 'batch_id')}/delivery_report/"
             f"{quote_path_segment(recipient, 'recipient')}"
         )
-        result: RecipientDeliveryReport = await self._session.call(
-            "GET", path, RecipientDeliveryReport
-        )
-        return result
+        return await self._session.call("GET", path, RecipientDeliveryReport)
 
     def list(
         self,

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .. import _constants as C
+from .._api import Cast
 from .._checkpoint import PagerCheckpoint
 from .._converter import dumps
 from .._limits import SharedGroupSizes
@@ -25,6 +26,9 @@ from ..models.groups import (
 from ._common import as_list, build_record
 
 __all__ = ["GroupsResource"]
+
+
+_MEMBERS: Cast[list[str]] = Cast(list[str])
 
 
 def _path(group_id: str) -> str:
@@ -64,12 +68,12 @@ class GroupsResource:
             auto_update=auto_update,
         )
         request = check_group_request(request)
-        result: Group = await self._session.call("POST", "/groups", Group, body=dumps(request))
+        result = await self._session.call("POST", "/groups", Group, body=dumps(request))
         return await self._seen(result)
 
     async def get(self, group_id: str) -> Group:
         """One group by id."""
-        result: Group = await self._session.call("GET", _path(group_id), Group)
+        result = await self._session.call("GET", _path(group_id), Group)
         return await self._seen(result)
 
     async def replace(
@@ -90,7 +94,7 @@ class GroupsResource:
             auto_update=auto_update,
         )
         checked = check_group_request(request)
-        result: Group = await self._session.call("PUT", _path(group_id), Group, body=dumps(checked))
+        result = await self._session.call("PUT", _path(group_id), Group, body=dumps(checked))
         return await self._seen(result)
 
     async def update(
@@ -116,9 +120,7 @@ class GroupsResource:
             auto_update=auto_update,
         )
         request = check_group_update(request)
-        result: Group = await self._session.call(
-            "POST", _path(group_id), Group, body=dumps(request)
-        )
+        result = await self._session.call("POST", _path(group_id), Group, body=dumps(request))
         return await self._seen(result)
 
     async def delete(self, group_id: str) -> None:
@@ -131,8 +133,7 @@ class GroupsResource:
 
     async def members(self, group_id: str) -> list[str]:
         """Every member's number (the API returns them all at once, not paged)."""
-        result: list[str] = await self._session.call("GET", f"{_path(group_id)}/members", list[str])
-        return result
+        return await self._session.call("GET", f"{_path(group_id)}/members", _MEMBERS)
 
     def list(
         self,

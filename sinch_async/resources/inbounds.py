@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from .. import _constants as C
+from .._api import Cast
 from .._checkpoint import PagerCheckpoint
 from .._pagination import AsyncPager
 from .._session import Session
@@ -20,6 +21,8 @@ from ._common import as_list, as_store, check_window, encode_filters
 
 __all__ = ["InboundsResource"]
 
+_ANY_INBOUND: Cast[Inbound] = Cast(Inbound)
+
 
 class InboundsResource:
     """Inbound (mobile-originated) messages: ``MoText``, ``MoBinary``, ``MoMedia``."""
@@ -30,8 +33,7 @@ class InboundsResource:
     async def get(self, inbound_id: str) -> Inbound:
         """One inbound message by id."""
         path = f"/inbounds/{quote_path_segment(inbound_id, 'inbound_id')}"
-        result: Inbound = await self._session.call("GET", path, Inbound)
-        return result
+        return await self._session.call("GET", path, _ANY_INBOUND)
 
     def list(
         self,

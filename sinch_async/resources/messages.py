@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
-from contextlib import AsyncExitStack, aclosing
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
 from .. import _constants as C
-from .._errors import SinchValidationError
-from .._pagination import AsyncPager
-from .._validation import check_page_size, check_recipients, normalize_number
+from .._checkpoint import PagerCheckpoint
+from .._pagination import Pager, PagerItems
+from .._validation import (
+    check_direction,
+    check_max_items,
+    check_page_size,
+    check_prefetch,
+    check_recipients,
+    normalize_number,
+)
 from ..models.batches import Batch, UnknownBatch
+from ..models.common import Page
 from ..models.inbounds import Inbound, UnknownInbound
 from ._common import as_list, check_window
 from .batches import BatchesResource
@@ -57,12 +64,8 @@ class Message:
         return (value,) if isinstance(value, str) else tuple(value)
 
 
-@attrs.frozen(kw_only=True)
-class MessagePage:
-    """One page of :meth:`MessagePager.pages`: up to ``page_size`` merged items."""
-
-    items: Sequence[Message]
-    page: int
+#: One page of :meth:`MessagePager.pages` (0.1's name): up to ``page_size`` merged items.
+MessagePage: TypeAlias = Page[Message]
 
 
 def _field(record: Any, attr: str, wire: str) -> Any:
@@ -87,7 +90,7 @@ class _Side:
     def __init__(
         self,
         direction: Direction,
-        pager: AsyncPager[Any],
+        pager: Pager[Any],
         time_of: Callable[[Any], datetime | None],
         keep: Callable[[Any], bool],
     ) -> None:
@@ -126,87 +129,91 @@ def _newer(a: datetime | None, b: datetime | None) -> bool:
     return a is None or a > b
 
 
-class MessagePager:
+class _Merge:
+    """The merged list's page source (one per walk): a two-way merge on the time of the
+    two sides' pagers, pulling one item at a time from each (at most one undelivered item
+    per side, kept on the side between walks)."""
+
+    def __init__(self, sides: Sequence[_Side]) -> None:
+        self._sides = sides
+        self._streams: dict[Direction, PagerItems[Any]] = {}
+        self._page: Page[Message] | None = None
+
+    async def fetch(self, page: int, want: int) -> Page[Message]:
+        """Merged page ``page``: up to ``want`` items (empty at the end)."""
+        if self._page is not None and self._page.page == page:
+            return self._page  # asked again: the same page
+        items: list[Message] = []
+        while len(items) < want:
+            message = await self._next()
+            if message is None:
+                break
+            items.append(message)
+        self._page = Page(items=items, page=page)
+        return self._page
+
+    def _stream(self, side: _Side) -> PagerItems[Any]:
+        stream = self._streams.get(side.direction)
+        if stream is None:
+            stream = self._streams[side.direction] = aiter(side.pager)
+        return stream
+
+    async def _next(self) -> Message | None:
+        empty = [s for s in self._sides if s.head is None and not s.done]
+        if len(empty) == 1:
+            await empty[0].pull(self._stream(empty[0]))
+        elif empty:
+            # both sides' first pages at once; wait for both before closing either
+            results = await asyncio.gather(
+                *(s.pull(self._stream(s)) for s in empty), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+        best: _Side | None = None
+        for side in self._sides:  # mt before mo on equal timestamps
+            if side.head is not None and (
+                best is None or best.head is None or _newer(side.head[0], best.head[0])
+            ):
+                best = side
+        if best is None or best.head is None:
+            return None
+        message = best.head[1]
+        best.head = None
+        return message
+
+    async def aclose(self) -> None:
+        streams = list(self._streams.values())
+        self._streams.clear()
+        for stream in streams:
+            await stream.aclose()
+
+
+class MessagePager(Pager[Message]):
     """Newest-first merge of the batches and inbounds pagers (see
-    :meth:`MessagesResource.list`).
+    :meth:`MessagesResource.list`): a :class:`Pager` over a merging page source.
 
     ``async for message in pager`` yields :class:`Message` items; ``pager.pages()``
-    yields :class:`MessagePage` objects of ``page_size`` items. Both continue from the
+    yields :class:`Page` objects of ``page_size`` merged items. Both continue from the
     pager's current position. The merge holds at most one undelivered item per
     direction; each side's pager holds its current page plus up to ``prefetch`` pages
-    fetched ahead, so memory does not grow with the number of items walked.
+    fetched ahead, so memory does not grow with the number of items walked. Not
+    resumable from a checkpoint (yet): :attr:`checkpoint` raises ``AttributeError``.
     """
 
     def __init__(self, sides: Sequence[_Side], *, page_size: int, max_items: int | None) -> None:
+        check_page_size(page_size)
+        check_max_items(max_items)
         self._sides = list(sides)
-        self._page_size = page_size
-        self._max_items = max_items
-        self._yielded = 0
-        self._pages = 0
-
-    @property
-    def yielded(self) -> int:
-        """Items handed out so far."""
-        return self._yielded
+        start = PagerCheckpoint(
+            resource="messages", filters=(), page_size=page_size, max_items=max_items
+        )
+        self._setup(start, None, lambda: _Merge(self._sides))
 
     @property
     def held(self) -> int:
         """Items pulled from the two pagers but not handed out yet (at most 2)."""
         return sum(side.head is not None for side in self._sides)
-
-    def _more(self) -> bool:
-        return self._max_items is None or self._yielded < self._max_items
-
-    def __aiter__(self) -> AsyncIterator[Message]:
-        return self._items()
-
-    async def pages(self) -> AsyncIterator[MessagePage]:
-        """Yield pages of up to ``page_size`` merged items (the last may be shorter)."""
-        async with aclosing(self._items()) as stream:
-            items: list[Message] = []
-            async for message in stream:
-                items.append(message)
-                if len(items) == self._page_size:
-                    self._pages += 1
-                    yield MessagePage(items=items, page=self._pages - 1)
-                    items = []
-            if items:
-                self._pages += 1
-                yield MessagePage(items=items, page=self._pages - 1)
-
-    async def _items(self) -> AsyncGenerator[Message, None]:
-        if not self._more():
-            return
-        async with AsyncExitStack() as stack:
-            streams: dict[Direction, AsyncIterator[Any]] = {}
-            for side in self._sides:
-                if not side.done:
-                    generator = cast(AsyncGenerator[Any, None], aiter(side.pager))
-                    streams[side.direction] = await stack.enter_async_context(aclosing(generator))
-            while self._more():
-                empty = [s for s in self._sides if s.head is None and not s.done]
-                if len(empty) == 1:
-                    await empty[0].pull(streams[empty[0].direction])
-                elif empty:
-                    # both sides' first pages at once; wait for both before closing either
-                    results = await asyncio.gather(
-                        *(s.pull(streams[s.direction]) for s in empty), return_exceptions=True
-                    )
-                    for result in results:
-                        if isinstance(result, BaseException):
-                            raise result
-                best: _Side | None = None
-                for side in self._sides:  # mt before mo on equal timestamps
-                    if side.head is not None and (
-                        best is None or best.head is None or _newer(side.head[0], best.head[0])
-                    ):
-                        best = side
-                if best is None or best.head is None:
-                    return
-                message = best.head[1]
-                best.head = None
-                self._yielded += 1
-                yield message
 
 
 class MessagesResource:
@@ -257,13 +264,10 @@ class MessagesResource:
         ``None``. ``max_items`` bounds the merged stream exactly. Not resumable from a
         checkpoint (use ``batches.sync`` / ``inbounds.sync`` for that).
         """
-        if direction not in (None, "mt", "mo"):
-            raise SinchValidationError("direction", "must be None, 'mt' or 'mo'")
+        check_direction(direction)
         check_page_size(page_size)
-        if max_items is not None and (
-            isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0
-        ):
-            raise SinchValidationError("max_items", "must be a non-negative integer or None")
+        check_max_items(max_items)
+        check_prefetch(prefetch)
         check_window(start_date, end_date)
         recipients = as_list(to)
         if recipients is not None:

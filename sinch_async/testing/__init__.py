@@ -14,13 +14,18 @@ Besides batches, the fake serves groups, delivery reports (``fake.set_outcome``)
 (``fake.callbacks``, ``await fake.wait_for_callbacks(n)``) and issues OAuth2 tokens at
 ``fake.auth_url`` for project authentication (``fake.project_client()``).
 
+``FakeClock`` is virtual time: ``SinchClient(clock=clock)`` runs the client's waits
+(retry backoff, 429 pauses, the messages-per-second budget) on it in no wall time, and
+``FakeSinch(now=clock)`` dates the fake's world by it.
+
 A pytest plugin (``sinch_async.testing.pytest_plugin``, auto-registered) provides the
 ``fake_sinch`` fixture.
 """
 
 from ._callbacks import CallbackAttempt
+from ._clock import FakeClock
 from ._fake import FakeSinch
 from ._faults import Fault, FaultHandle
 from ._http import RecordedRequest
 
-__all__ = ["CallbackAttempt", "FakeSinch", "Fault", "FaultHandle", "RecordedRequest"]
+__all__ = ["CallbackAttempt", "FakeClock", "FakeSinch", "Fault", "FaultHandle", "RecordedRequest"]

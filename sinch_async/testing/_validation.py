@@ -2,6 +2,12 @@
 
 Validators return the value as the fake stores it (timestamps normalised to
 ``YYYY-MM-DDThh:mm:ss.SSSZ``). Unknown fields are dropped, ``null`` means "not given".
+
+Where the SDK and the fake must agree, the fake uses the SDK's one home for the rule
+(:mod:`sinch_async._validation` for number syntax, :mod:`sinch_async._constants` for the
+documented limits): a number the SDK sends is never one the fake refuses for its digits,
+and a limit never differs by one between the two. What the server does with input (its
+error codes, its leniency about numbers) stays the fake's own.
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import _constants as C
+from .._validation import ascii_digits, is_e164
+from ..models.common import DeliveryReportType
 from ._util import (
     JSONObject,
     constraint_violation,
@@ -25,7 +34,9 @@ __all__ = [
     "DELIVERY_REPORTS",
     "MAX_RECIPIENTS",
     "MAX_UPDATE_RECIPIENTS",
+    "check_phone_number",
     "check_recipient",
+    "is_e164",
     "is_group_id",
     "is_msisdn",
     "require_object",
@@ -34,15 +45,15 @@ __all__ = [
 ]
 
 BATCH_TYPES = ("mt_text", "mt_binary", "mt_media")
-DELIVERY_REPORTS = ("none", "summary", "full", "per_recipient", "per_recipient_final")
-MAX_RECIPIENTS = 1000
-MAX_UPDATE_RECIPIENTS = 100
-MAX_TEXT_BODY = 2000
-MAX_BINARY_BYTES = 140
-MAX_URL = 2048
-MAX_CLIENT_REFERENCE = 2048
+#: The kinds the SDK spells canonically (:class:`sinch_async.DeliveryReportType`).
+DELIVERY_REPORTS = tuple(kind.value for kind in DeliveryReportType)
+MAX_RECIPIENTS = C.MAX_BATCH_RECIPIENTS
+MAX_UPDATE_RECIPIENTS = C.MAX_UPDATE_RECIPIENTS
+MAX_TEXT_BODY = C.MAX_TEXT_BODY
+MAX_BINARY_BYTES = C.MAX_BINARY_BYTES
+MAX_URL = C.MAX_CALLBACK_URL
+MAX_CLIENT_REFERENCE = C.MAX_CLIENT_REFERENCE
 
-_MSISDN = re.compile(r"\+?[0-9]{1,15}")
 _GROUP_ID = re.compile(r"[0-9A-Za-z]{26}")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*")
 
@@ -62,12 +73,24 @@ def is_group_id(value: str) -> bool:
 
 
 def is_msisdn(value: str) -> bool:
-    """Lenient E.164: optional ``+`` then 1-15 digits (short codes included)."""
-    return _MSISDN.fullmatch(value) is not None
+    """A number as the xms server takes it: an optional ``+`` then 1..15 ASCII digits
+    (short codes included; the server is more lenient than the SDK's checks, which
+    never send less than :func:`sinch_async._validation.normalize_number` accepts).
+    Digits are ASCII digits, as in the SDK (:func:`sinch_async._validation.ascii_digits`)."""
+    return ascii_digits(value.removeprefix("+"), 1, C.E164_MAX_DIGITS)
+
+
+def check_phone_number(value: str) -> str:
+    """A number the fake holds for the Numbers API (seeded, rented): strict E.164, the
+    rule the SDK applies before it puts a number in a path (:func:`is_e164`). A seed the
+    SDK could never address is a bug in the test: :class:`ValueError`."""
+    if not is_e164(value):
+        raise ValueError(f"{value!r} is not an E.164 number ('+' and 7..15 ASCII digits)")
+    return value
 
 
 def check_recipient(field: str, value: Any) -> str:
-    """A recipient: E.164-ish number (optional ``+``, 1-15 digits), short code or group id."""
+    """A recipient: a number as :func:`is_msisdn` reads it, or a group id."""
     if not isinstance(value, str):
         raise constraint_violation(f"'{field}' entries must be strings")
     if not is_msisdn(value) and not is_group_id(value):
