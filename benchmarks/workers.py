@@ -7,8 +7,8 @@ Run from the repository root (needs ``redis-server`` on PATH and ``redis`` insta
     python -m benchmarks.workers --skip-naive --skip-ledger
 
 Scenarios (one FakeSinch with ``messages_per_second=RATE`` served in this process, the
-workers are ``tests/proc_limiter.py`` child processes, each its own ``SinchClient`` with
-3 sending tasks and batches of 1-50 recipients):
+workers are ``tests/support/procs/proc_limiter.py`` child processes, each its own
+``SinchClient`` with 3 sending tasks and batches of 1-50 recipients):
 
 * **redis-N**: N workers, each ``RedisRateLimiter(redis, key, RATE)`` on one key. Reports
   the aggregate messages/s after the first second (least-squares slope of the cumulative
@@ -40,8 +40,13 @@ from ._report import RESULTS, Row, code_info, machine_info, markdown
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.proc_limiter import accepted_arrivals, run_workers, send_arrivals, steady_rate  # noqa: E402
-from tests.redis_server import start_redis  # noqa: E402
+from tests.support.procs.proc_limiter import (  # noqa: E402
+    accepted_arrivals,
+    run_workers,
+    send_arrivals,
+    steady_rate,
+)
+from tests.support.redis_server import start_redis  # noqa: E402
 
 
 async def workers(

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from email.utils import parsedate_tz
 from typing import Protocol, runtime_checkable
 
-__all__ = ["SYSTEM_CLOCK", "Clock", "SinchClock", "SystemClock"]
+__all__ = ["SYSTEM_CLOCK", "Clock", "SinchClock", "SystemClock", "Timer", "call_later"]
 
 
 @runtime_checkable
@@ -58,6 +58,41 @@ class SystemClock:
 
 #: The clock of every client built without ``clock=``.
 SYSTEM_CLOCK: Clock = SystemClock()
+
+
+class Timer(Protocol):
+    """What :func:`call_later` returns: ``cancel()`` forgets the callback."""
+
+    def cancel(self) -> object: ...
+
+
+class _SleepTimer:
+    __slots__ = ("_task",)
+
+    def __init__(self, clock: Clock, delay: float, callback: Callable[[], object]) -> None:
+        async def wait() -> None:
+            await clock.sleep(delay)
+            callback()
+
+        self._task = asyncio.get_running_loop().create_task(wait(), name="sinch-async timer")
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+
+def call_later(clock: Clock, delay: float, callback: Callable[[], object]) -> Timer:
+    """Call ``callback()`` once ``delay`` seconds have passed on ``clock`` (inside a
+    running loop): the loop's own timer for the system clock, the clock's
+    ``call_later(delay, callback)`` when it has one (``FakeClock``: a timer that does not
+    move virtual time itself), else a task sleeping on ``clock.sleep``."""
+    if type(clock) is SystemClock:
+        return asyncio.get_running_loop().call_later(delay, callback)
+    timer = getattr(clock, "call_later", None)
+    if callable(timer):
+        handle: Timer = timer(delay, callback)
+        return handle
+    return _SleepTimer(clock, delay, callback)
+
 
 #: Seconds per second the two clocks may drift apart (500 ppm: ntpd's largest slew).
 DRIFT = 5e-4

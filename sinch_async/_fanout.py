@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from ._clock import SYSTEM_CLOCK, Clock, call_later
 from ._errors import (
     LimiterUnavailableError,
     SendOutcomeUnknown,
@@ -217,6 +218,7 @@ class FanoutProgress:
 
 
 _END = object()
+_GRACE_OVER = object()  # the grace period ended before the next result
 
 
 @attrs.frozen
@@ -257,6 +259,7 @@ class SendMany:
         force_resend: bool = False,
         exists: ExistsFn | None = None,
         sinch_now: SinchNowFn | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise SinchConfigError("concurrency must be a positive integer")
@@ -295,6 +298,7 @@ class SendMany:
         self._auto_ref = auto_client_reference
         self._on_progress = on_progress
         self._grace = float(grace)
+        self._clock = clock
         self.progress = FanoutProgress()
         #: Outcomes nobody read: completed after the consumer stopped (in completion order).
         self.unreported_outcomes: list[SendOutcome] = []
@@ -734,12 +738,48 @@ class SendMany:
     async def _shutdown(self) -> None:
         self._closing = True
         self._wake_window()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._grace
+        # The grace period runs on the client's clock (virtual time with a FakeClock).
+        expired = asyncio.Event()
+        timer = None
+        if self._grace > 0 and self._finished_workers < len(self._workers):
+            timer = call_later(self._clock, self._grace, expired.set)
+        else:
+            expired.set()
+        try:
+            await self._drain(expired)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        while not self._results.empty():  # outcomes recorded by cancelled sends
+            item = self._results.get_nowait()
+            if item is not _END:
+                self._unreported(item)
+        for index in sorted(self._pending):
+            self._unreported(self._pending[index])
+        self._pending.clear()
+        if self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
+
+    async def _next_result(self, expired: asyncio.Event) -> Any:
+        """The next finished item, or ``_GRACE_OVER`` once ``expired`` is set first."""
+        if expired.is_set():
+            return _GRACE_OVER
+        get = asyncio.ensure_future(self._results.get())
+        over = asyncio.ensure_future(expired.wait())
+        try:
+            await asyncio.wait((get, over), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            over.cancel()
+            if not get.done():
+                get.cancel()
+        if get.done() and not get.cancelled():
+            return get.result()
+        return _GRACE_OVER
+
+    async def _drain(self, expired: asyncio.Event) -> None:
         cancelled = False
         while self._finished_workers < len(self._workers):
-            left = deadline - loop.time()
-            if left <= 0 and not cancelled:
+            if expired.is_set() and not cancelled:
                 running = [t for t in self._workers if not t.done()]
                 if running:
                     log.warning(
@@ -751,28 +791,14 @@ class SendMany:
                 for task in running:
                     task.cancel()
                 cancelled = True
-            try:
-                item = await (
-                    self._results.get()
-                    if cancelled
-                    else asyncio.wait_for(self._results.get(), max(left, 0.001))
-                )
-            except TimeoutError:
+            item = await (self._results.get() if cancelled else self._next_result(expired))
+            if item is _GRACE_OVER:
                 continue
             if item is _END:
                 self._finished_workers += 1
             else:
                 self._buffer.release()
                 self._unreported(item)
-        while not self._results.empty():  # outcomes recorded by cancelled sends
-            item = self._results.get_nowait()
-            if item is not _END:
-                self._unreported(item)
-        for index in sorted(self._pending):
-            self._unreported(self._pending[index])
-        self._pending.clear()
-        if self._workers:
-            await asyncio.gather(*self._workers, return_exceptions=True)
 
     def _unreported(self, outcome: SendOutcome | _Skipped) -> None:
         if isinstance(outcome, _Skipped):

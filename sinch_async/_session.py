@@ -29,7 +29,7 @@ from yarl import URL
 
 from . import _constants as C
 from ._api import JSON, Api, Auth, Cast, Response
-from ._clock import SYSTEM_CLOCK, Clock, SinchClock
+from ._clock import SYSTEM_CLOCK, Clock, SinchClock, SystemClock, call_later
 from ._config import Timeouts
 from ._converter import decode_page
 from ._errors import (
@@ -110,7 +110,9 @@ class RequestOptions:
 
     ``deadline`` (seconds) bounds a whole SDK call: every attempt, retry wait and 429
     pause inside it (a send's reconciliation included); when it passes, the call raises
-    :class:`SinchTimeoutError`. ``headers`` are added to every request.
+    :class:`SinchTimeoutError`. It is measured on the client's clock
+    (``SinchClient(clock=...)``): with a ``FakeClock`` it passes in virtual time.
+    ``headers`` are added to every request.
     """
 
     timeouts: Timeouts | None = None
@@ -204,7 +206,7 @@ class _Scope:
         if _CURRENT.get() is None:
             deadline_at = None
             if deadline is not None:
-                deadline_at = asyncio.get_running_loop().time() + deadline
+                deadline_at = engine.clock.monotonic() + deadline
             self._op: Operation | None = Operation(name, deadline_at)
         else:
             self._op = None
@@ -355,6 +357,7 @@ class Engine:
         self.hooks: list[Hook] = list(hooks)
         #: The clock every wait of this client passes through.
         self.clock = clock
+        self._system_clock = type(clock) is SystemClock
         self._wall = clock.time
 
     @property
@@ -543,9 +546,20 @@ class Engine:
     async def _within_deadline(
         self, run: Callable[[_Call], Awaitable[Response]], call: _Call, deadline_at: float
     ) -> Response:
+        clock = self.clock
+        left = deadline_at - clock.monotonic()
         try:
-            async with asyncio.timeout_at(deadline_at):
-                return await run(call)
+            if self._system_clock:
+                async with asyncio.timeout(left):
+                    return await run(call)
+            # Another clock (FakeClock): the deadline passes when that clock says so.
+            async with asyncio.timeout(None) as timeout:
+                loop = asyncio.get_running_loop()
+                timer = call_later(clock, left, lambda: timeout.reschedule(loop.time()))
+                try:
+                    return await run(call)
+                finally:
+                    timer.cancel()
         except SinchError:
             raise
         except TimeoutError as exc:
@@ -725,10 +739,12 @@ class Engine:
                             elapsed=time.perf_counter() - started,
                         )
                     if error is None:
+                        # Cancelled (the call's deadline, the caller): the request may be
+                        # out there, so in_flight stays set for the deadline's error.
                         raise
-                    raise error from exc
-                finally:
                     call.in_flight = False
+                    raise error from exc
+                call.in_flight = False
                 if op is not None or log.isEnabledFor(logging.DEBUG):
                     self._answered(op, method, shown, status, time.perf_counter() - started)
                 # --- a 401 "token expired": once more with a fresh token ---

@@ -14,7 +14,7 @@ SDK and the fake must agree; its server behaviour (error codes, the xms leniency
 numbers) stays its own.
 
 This module imports only :mod:`_constants`, :mod:`_errors` and the models, so that any
-module may import it without an import cycle (``tests/test_import_cycles.py``).
+module may import it without an import cycle (``tests/unit/test_import_cycles.py``).
 """
 
 from __future__ import annotations

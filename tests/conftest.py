@@ -1,4 +1,5 @@
-"""Shared test helpers and fixtures.
+"""Fixtures and hooks shared by every test area (fixtures and hooks only: helpers live in
+``tests/support``, and no test imports a conftest).
 
 * ``clock``: a ``sinch_async.testing.FakeClock``, the test's virtual time: every wait of
   ``SinchClient(clock=clock)`` (``fake.client(clock=clock)``) runs on it, and it is the
@@ -6,78 +7,71 @@
 * ``fake``: a started ``FakeSinch``, configured per module or test with
   ``pytest.mark.fake_sinch(**kwargs)`` (``FakeSinch`` keywords, plus ``on_clock=True`` for
   ``now=clock``); without the mark, ``FakeSinch()`` on the real clock.
-* ``http``: an ``aiohttp.ClientSession`` carrying FakeSinch's default bearer token.
+* ``fake_on_clock``: a started ``FakeSinch(clock=clock, **kwargs)`` (kwargs from the same
+  ``fake_sinch`` mark): its latency, fault delays, callbacks and rate bucket wait on the
+  test's clock. For both, ``auto_advance=False`` in the mark starts ``clock`` parked.
 * ``fake_sinch`` / ``fake_sinch_factory``: the package's pytest plugin fixtures, re-exported
   so a plain checkout (plugin not installed) has them too.
+* ``redis_url`` (one redis-server per session) and ``redis_client`` (a ``redis.asyncio.Redis``
+  on an emptied database).
+* Area markers, set by path and fixture use: everything under ``tests/process`` is
+  ``process`` (and ``realtime``); every test under ``tests/redis`` or using ``redis_url`` /
+  ``redis_client`` is ``redis``. Markers are registered in pyproject.toml.
+
+Folder conftests (``tests/<area>/conftest.py``) hold the fixtures of one area.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 
-from sinch_async.testing import FakeClock as _FakeClock
-from sinch_async.testing import pytest_plugin
+from sinch_async.testing import FakeClock, pytest_plugin
 from sinch_async.testing.pytest_plugin import FakeSinchFactory
+from tests.support.fake_http import NOW
+from tests.support.redis_server import start_redis
 
 if TYPE_CHECKING:
     from sinch_async.testing import FakeSinch
 
-ANCHORS = Path(
-    os.environ.get(
-        "SINCH_ANCHORS_DIR",
-        Path(__file__).resolve().parents[2] / "shared" / "anchors" / "sinch-official",
-    )
-)
-
-#: The wall-clock start of every :class:`FakeClock` (FakeSinch's "now" in most tests).
-NOW = datetime(2026, 11, 23, 12, 0, 0, 123000, tzinfo=UTC)
-#: FakeSinch's default credentials as a request header.
-AUTH = {"Authorization": "Bearer test-token"}
+TESTS = Path(__file__).parent
 
 fake_sinch = pytest_plugin.fake_sinch
 fake_sinch_factory = pytest_plugin.fake_sinch_factory
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "fake_sinch(**kwargs): FakeSinch options of the `fake` fixture "
-        "(on_clock=True: FakeSinch(now=clock))",
-    )
-
-
-def anchors_dir() -> Path:
-    """The official fixture folder; skip (or fail, when CI requires it) if absent."""
-    if not ANCHORS.is_dir():
-        reason = f"Sinch anchor fixtures not found at {ANCHORS} (../shared is absent)"
-        if os.environ.get("SINCH_REQUIRE_ANCHORS") == "1":
-            pytest.fail(reason + "; SINCH_REQUIRE_ANCHORS=1 demands them", pytrace=False)
-        pytest.skip(reason)
-    return ANCHORS
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Area markers by path and fixture use (one hook here: a folder conftest's hook would
+    see every item of the session too)."""
+    for item in items:
+        try:
+            parts = item.path.relative_to(TESTS).parts
+        except ValueError:  # a test outside tests/ (e.g. a path given on the command line)
+            parts = ()
+        if parts[:1] == ("process",):
+            item.add_marker(pytest.mark.process)
+            item.add_marker(pytest.mark.realtime("real processes"))
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if parts[:1] == ("redis",) or {"redis_url", "redis_client"} & fixtures:
+            item.add_marker(pytest.mark.redis)
 
 
 # --- virtual time ----------------------------------------------------------------------------
 
-#: ``sinch_async.testing.FakeClock`` (re-exported: test modules import it from here).
-FakeClock = _FakeClock
-
 
 @pytest.fixture
 def clock() -> FakeClock:
-    """Virtual time starting at :data:`NOW`: pass it as ``SinchClient(clock=clock)`` (or
-    ``fake.client(clock=clock)``) and ``FakeSinch(now=clock)``."""
+    """Virtual time starting at ``tests.support.fake_http.NOW``: pass it as
+    ``SinchClient(clock=clock)`` (or ``fake.client(clock=clock)``) and ``FakeSinch(now=clock)``."""
     return FakeClock(NOW)
 
 
-# --- FakeSinch and a raw HTTP session -----------------------------------------------------
+# --- FakeSinch --------------------------------------------------------------------------------
 
 
 @pytest_asyncio.fixture
@@ -85,26 +79,58 @@ async def fake(
     request: pytest.FixtureRequest, fake_sinch_factory: FakeSinchFactory, clock: FakeClock
 ) -> FakeSinch:
     """A started FakeSinch (closed after the test); see the module docstring for options."""
-    marker = request.node.get_closest_marker("fake_sinch")
-    options = dict(marker.kwargs) if marker is not None else {}
+    options = _fake_options(request, clock)
     if options.pop("on_clock", False):
         options["now"] = clock
     return await fake_sinch_factory(**options)
 
 
 @pytest_asyncio.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(headers=AUTH) as session:
-        yield session
+async def fake_on_clock(
+    request: pytest.FixtureRequest, fake_sinch_factory: FakeSinchFactory, clock: FakeClock
+) -> FakeSinch:
+    """A started ``FakeSinch(clock=clock)`` (closed after the test); options as for ``fake``."""
+    options = _fake_options(request, clock)
+    options.pop("on_clock", None)
+    return await fake_sinch_factory(clock=clock, **options)
 
 
-async def call(
-    http: aiohttp.ClientSession, fake: FakeSinch, method: str, path: str, **kwargs: Any
-) -> tuple[int, Any]:
-    """One raw request to the fake: the status and the decoded JSON body (or None)."""
-    async with http.request(method, fake.url(path), **kwargs) as resp:
-        body = await resp.read()
-        return resp.status, (await resp.json() if body else None)
+def _fake_options(request: pytest.FixtureRequest, clock: FakeClock) -> dict[str, Any]:
+    """The ``fake_sinch`` mark's keywords; ``auto_advance`` is applied to ``clock``."""
+    marker = request.node.get_closest_marker("fake_sinch")
+    options = dict(marker.kwargs) if marker is not None else {}
+    if "auto_advance" in options:
+        clock.auto_advance = options.pop("auto_advance")
+    return options
+
+
+# --- Redis -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a redis-server that lives for the test session."""
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[Any]:
+    """A ``redis.asyncio.Redis`` on an emptied database."""
+    redis_asyncio = pytest.importorskip("redis.asyncio", reason="pip install -e '.[redis]'")
+    client = redis_asyncio.from_url(redis_url)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 # --- aioresponses on aiohttp 3.14 ---------------------------------------------------------

@@ -9,13 +9,15 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import CheckpointInUseError, CheckpointLeaseLost, SinchValidationError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from .._clock import Clock
 
 __all__ = ["RedisCheckpoint"]
 
@@ -96,6 +98,12 @@ class RedisCheckpoint:
     The three keys must live on one Redis node: in a Redis Cluster give ``key`` a hash tag
     (``"{sinch}:inbounds"``). Bound the client's own waits with ``socket_timeout``; each
     call here is also bounded by ``lease`` seconds.
+
+    The polls for the lease (``wait``), the renewal interval and "certainly still held"
+    are timed, and waited, on ``clock`` (a ``sinch_async`` clock: ``monotonic()`` and
+    ``sleep()``; default ``time.monotonic`` / ``asyncio.sleep``). With a ``FakeClock``
+    use ``auto_advance = False``: the renewer sleeps in a loop, and each auto-advanced
+    sleep would move virtual time on. Redis's own lease TTL stays on Redis's clock.
     """
 
     def __init__(
@@ -105,6 +113,7 @@ class RedisCheckpoint:
         *,
         lease: float = 30.0,
         wait: float | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if not isinstance(key, str) or not key:
             raise SinchValidationError("key", "must be a non-empty string")
@@ -138,6 +147,10 @@ class RedisCheckpoint:
         self._valid_until = 0.0  # monotonic: the lease is certainly ours until then
         self._lost: CheckpointLeaseLost | None = None
         self._renewer: asyncio.Task[None] | None = None
+        self._monotonic: Callable[[], float] = time.monotonic if clock is None else clock.monotonic
+        self._sleep: Callable[[float], Awaitable[None]] = (
+            asyncio.sleep if clock is None else clock.sleep
+        )
 
     def __repr__(self) -> str:
         return f"RedisCheckpoint(key={self.key!r}, lease={self.lease:g}, fence={self._fence})"
@@ -169,10 +182,10 @@ class RedisCheckpoint:
         if self._owner is not None:
             return
         owner = secrets.token_hex(16)
-        deadline = time.monotonic() + (self.wait or 0.0)
+        deadline = self._monotonic() + (self.wait or 0.0)
         poll = min(0.25, self.lease / 10)
         while True:
-            sent = time.monotonic()
+            sent = self._monotonic()
             fence = int(
                 await self._call(
                     "take the lease",
@@ -183,14 +196,14 @@ class RedisCheckpoint:
             )
             if fence:
                 break
-            left = deadline - time.monotonic()
+            left = deadline - self._monotonic()
             if left <= 0:
                 ttl = await self._call("read the lease", self.redis.pttl(self.lease_key))
                 raise CheckpointInUseError(
                     f"checkpoint {self.key!r} is in use by another sync (its lease runs "
                     f"{max(0, int(ttl)) / 1000:.1f}s more unless renewed)"
                 )
-            await asyncio.sleep(min(poll, left))
+            await self._sleep(min(poll, left))
         self._owner, self._fence = owner, fence
         self._valid_until = sent + self.lease
         self._lost = None
@@ -211,7 +224,7 @@ class RedisCheckpoint:
             raise CheckpointLeaseLost(
                 f"checkpoint {self.key!r}: the lease is not held", reason="expired"
             )
-        sent = time.monotonic()
+        sent = self._monotonic()
         try:
             renewed = await self._call(
                 "renew the lease",
@@ -221,7 +234,7 @@ class RedisCheckpoint:
                 ),
             )
         except CheckpointLeaseLost as exc:
-            if time.monotonic() >= self._valid_until:
+            if self._monotonic() >= self._valid_until:
                 raise self._lose(exc) from exc.__cause__
             raise  # not lost yet: the caller may retry while the lease lasts
         if not renewed:
@@ -238,7 +251,7 @@ class RedisCheckpoint:
         interval = self.lease / 3
         me = asyncio.current_task()
         while self._lost is None:
-            await asyncio.sleep(max(0.0, min(interval, self._valid_until - time.monotonic())))
+            await self._sleep(max(0.0, min(interval, self._valid_until - self._monotonic())))
             try:
                 await self._renew()
             except CheckpointLeaseLost:
@@ -246,7 +259,7 @@ class RedisCheckpoint:
                     return
                 # Redis unreachable, the lease not over yet: try again soon.
                 if me is None or not me.cancelling():
-                    await asyncio.sleep(min(interval, 0.1))
+                    await self._sleep(min(interval, 0.1))
             if me is not None and me.cancelling():
                 # release() cancelled us while a Redis call timed out (on 3.11 the
                 # timeout can swallow that cancellation): stop anyway.
@@ -259,7 +272,7 @@ class RedisCheckpoint:
         (an event loop stalled longer than the lease) it renews first."""
         if self._lost is not None:
             raise self._lost
-        if time.monotonic() < self._valid_until:
+        if self._monotonic() < self._valid_until:
             return
         try:
             await self._renew()
@@ -314,7 +327,7 @@ class RedisCheckpoint:
                 reason="expired",
             )
         body = json.dumps(state, sort_keys=True, separators=(",", ":"))
-        sent = time.monotonic()
+        sent = self._monotonic()
         try:
             written = await self._call(
                 "save the checkpoint",

@@ -429,9 +429,9 @@ class BatchesResource:
         Every request read from the input gets exactly one :class:`SendOutcome`: yielded,
         or, if you stop early (``break``, an exception, cancellation, Ctrl-C, a raising
         ``on_progress``), in ``unreported_outcomes`` once the run has shut down. Sends in
-        flight then have ``grace`` seconds to finish before they are cancelled and
-        reported unknown. An ``on_progress`` that raises stops the run and its exception
-        is raised to the consumer. An unavailable shared rate limiter
+        flight then have ``grace`` seconds (on the client's clock) to finish before
+        they are cancelled and reported unknown. An ``on_progress`` that raises stops
+        the run and its exception is raised to the consumer. An unavailable shared rate limiter
         (:class:`LimiterUnavailableError`) stops the run too: it is raised to the
         consumer and the requests it kept from being sent are ``pending``, not failed.
 
@@ -512,6 +512,7 @@ class BatchesResource:
             auto_client_reference=auto_client_reference,
             on_progress=on_progress,
             grace=grace,
+            clock=self._session.clock,
             ledger=ledger,
             campaign=campaign,
             find=find,

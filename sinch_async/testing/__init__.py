@@ -15,8 +15,10 @@ Besides batches, the fake serves groups, delivery reports (``fake.set_outcome``)
 ``fake.auth_url`` for project authentication (``fake.project_client()``).
 
 ``FakeClock`` is virtual time: ``SinchClient(clock=clock)`` runs the client's waits
-(retry backoff, 429 pauses, the messages-per-second budget) on it in no wall time, and
-``FakeSinch(now=clock)`` dates the fake's world by it.
+(retry backoff, 429 pauses, the messages-per-second budget, a call's deadline,
+``send_many``'s grace) on it in no wall time, and ``FakeSinch(clock=clock)`` dates the
+fake's world by it and waits its fault delays, latency and callback delays on it.
+``await fake.settle()`` and ``await fake.wait_for_requests(n)`` replace sleeping in tests.
 
 A pytest plugin (``sinch_async.testing.pytest_plugin``, auto-registered) provides the
 ``fake_sinch`` fixture.

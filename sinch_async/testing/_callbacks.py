@@ -13,7 +13,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -81,8 +81,13 @@ class CallbackDispatcher:
         secret: str | None,
         delay: float,
         retry_delays: tuple[float, ...],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.secret = secret
+        #: How delays are waited (``asyncio.sleep``, or the fake's clock's ``sleep``).
+        self.sleep = sleep
+        #: Called when a delivery job ends.
+        self.on_done: Callable[[], None] | None = None
         self.delay = delay
         self.retry_delays = retry_delays
         self.attempts: list[CallbackAttempt] = []
@@ -111,7 +116,17 @@ class CallbackDispatcher:
     def _spawn(self, url: str, bodies: list[bytes]) -> None:
         task = asyncio.get_running_loop().create_task(self._run(url, bodies))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._job_done)
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self.on_done is not None:
+            self.on_done()
+
+    @property
+    def running(self) -> int:
+        """Delivery jobs running now (started, not finished)."""
+        return len(self._tasks)
 
     async def start(self) -> None:
         """Open the client session and launch queued jobs."""
@@ -174,7 +189,7 @@ class CallbackDispatcher:
     async def _run(self, url: str, bodies: list[bytes]) -> None:
         for body in bodies:
             if self.delay > 0:
-                await asyncio.sleep(self.delay)
+                await self.sleep(self.delay)
             await self._deliver(url, body)
 
     async def _deliver(self, url: str, body: bytes) -> None:
@@ -198,4 +213,4 @@ class CallbackDispatcher:
             retry = status is None or status == 429 or status >= 500
             if not retry or attempt > len(delays):
                 return
-            await asyncio.sleep(delays[attempt - 1])
+            await self.sleep(delays[attempt - 1])

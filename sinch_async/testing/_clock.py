@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 __all__ = ["FakeClock"]
@@ -17,6 +18,25 @@ class _Sleeper:
     def __init__(self, deadline: float, future: asyncio.Future[None]) -> None:
         self.deadline = deadline
         self.future = future
+
+
+class FakeTimer:
+    """A callback due at a time of a :class:`FakeClock` (:meth:`FakeClock.call_later`)."""
+
+    __slots__ = ("_clock", "callback", "when")
+
+    def __init__(self, clock: FakeClock, when: float, callback: Callable[[], object]) -> None:
+        self._clock = clock
+        self.when = when
+        self.callback = callback
+
+    def cancel(self) -> None:
+        """Forget the timer (no-op once it fired or was cancelled)."""
+        if self in self._clock._timers:
+            self._clock._timers.remove(self)
+
+    def __repr__(self) -> str:
+        return f"<FakeTimer at {self.when:g}s>"
 
 
 class FakeClock:
@@ -49,6 +69,12 @@ class FakeClock:
     ``auto_advance = False`` sleepers stay parked until the test advances the clock, so
     it can look at the world in the middle of a wait (:meth:`wait_for_sleepers` tells
     when they are parked). Every requested sleep is kept in ``sleeps``.
+
+    ``clock.call_later(delay, callback)`` is a timer: it never moves time itself, and
+    fires when time reaches it (an :meth:`advance`, or a sleep, which in ``auto_advance``
+    mode stops at each timer on the way, fires it and yields, so a timer that cancels the
+    sleeper leaves time where the timer was). ``SinchClient(clock=clock)`` puts a call's
+    ``deadline`` and ``send_many``'s ``grace`` on such timers: they pass in virtual time.
     """
 
     def __init__(self, start: datetime = DEFAULT_START, *, auto_advance: bool = True) -> None:
@@ -60,6 +86,7 @@ class FakeClock:
         self.auto_advance = auto_advance
         self._sleeping: list[_Sleeper] = []
         self._parked_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._timers: list[FakeTimer] = []
         self.sleeps: list[float] = []
 
     # clocks
@@ -97,11 +124,34 @@ class FakeClock:
 
     def _move_to(self, elapsed: float) -> None:
         self._elapsed = max(self._elapsed, elapsed)
+        if self._timers:
+            due_timers = sorted(
+                (t for t in self._timers if t.when <= self._elapsed), key=lambda t: t.when
+            )
+            for timer in due_timers:
+                if timer in self._timers:  # an earlier callback may have cancelled it
+                    self._timers.remove(timer)
+                    timer.callback()
         due = [s for s in self._sleeping if s.deadline <= self._elapsed]
         for sleeper in due:
             self._sleeping.remove(sleeper)
             if not sleeper.future.done():
                 sleeper.future.set_result(None)
+
+    # timers
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> FakeTimer:
+        """Call ``callback()`` once the clock has moved ``delay`` seconds on (never moves
+        time itself; a ``delay <= 0`` fires at the next move or sleep). Returns a timer
+        with ``cancel()``."""
+        timer = FakeTimer(self, self._elapsed + max(0.0, delay), callback)
+        self._timers.append(timer)
+        return timer
+
+    @property
+    def timers(self) -> int:
+        """Timers (:meth:`call_later`) that have not fired nor been cancelled."""
+        return len(self._timers)
 
     # sleeping
 
@@ -115,6 +165,13 @@ class FakeClock:
         self.sleeps.append(seconds)
         deadline = self._elapsed + max(0.0, seconds)
         if self.auto_advance or deadline <= self._elapsed:
+            # Stop at each timer on the way: one that cancels this sleep leaves time there.
+            while self._timers:
+                first = min(t.when for t in self._timers)
+                if first >= deadline:
+                    break
+                self._move_to(first)
+                await asyncio.sleep(0)
             self._move_to(deadline)
             await asyncio.sleep(0)
             return

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 
 from aiohttp import web
 
-from ._batches import BatchStore
+from ._batches import BatchStore, MessageLimit
 from ._callbacks import CallbackAttempt, CallbackDispatcher
 from ._faults import Fault, FaultHandle, FaultSet
 from ._groups import GroupStore
@@ -31,10 +31,38 @@ _TICK = 0.02  # seconds between checks for scheduled batches that became due
 
 if TYPE_CHECKING:
     from .._client import ClientOptions, SinchClient
+    from .._clock import Clock
 
 
 def _rng(seed: int | None, area: str) -> random.Random:
     return random.Random(None if seed is None else f"{seed}:{area}")
+
+
+def _real_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _wall_of(clock: Clock) -> Callable[[], datetime]:
+    """``clock``'s wall clock as an aware UTC datetime (microseconds, as ``now`` wants)."""
+
+    def now() -> datetime:
+        return datetime.fromtimestamp(clock.time(), UTC)
+
+    return now
+
+
+class _RequestWaiter:
+    """One :meth:`FakeSinch.wait_for_requests`: what it waits for and what matched."""
+
+    __slots__ = ("any_path", "count", "fault", "future", "matched", "seen")
+
+    def __init__(self, count: int, fault: Fault | None, any_path: bool) -> None:
+        self.count = count
+        self.fault = fault
+        self.any_path = any_path
+        self.future: asyncio.Future[None] | None = None
+        self.matched: list[RecordedRequest] = []
+        self.seen = 0
 
 
 class FakeSinch:
@@ -47,9 +75,17 @@ class FakeSinch:
     Areas: batches, groups, delivery reports, inbounds (routes under
     ``/xms/v1/{owner}``), webhooks the fake POSTs itself, and the OAuth2 token endpoint.
 
-    * ``now``: callable returning an aware UTC ``datetime`` (default: the real clock);
-      used for timestamps, the default list windows, token expiry, when scheduled
-      batches go out, and the ``Date`` header of every response.
+    * ``now``: callable returning an aware UTC ``datetime`` (default: ``clock``'s wall
+      clock when ``clock`` is given, else the real clock); used for timestamps, the
+      default list windows, token expiry, when scheduled batches go out, and the
+      ``Date`` header of every response.
+    * ``clock``: a ``sinch_async`` clock (``monotonic()``, ``time()``, ``async
+      sleep()``), typically the test's ``FakeClock``: fault ``delay``, ``latency``,
+      ``callback_delay`` and ``callback_retry_delays`` are waited with ``clock.sleep``
+      and the ``messages_per_second`` bucket reads ``clock.monotonic``. On a
+      ``FakeClock`` with ``auto_advance = False`` a delayed response *parks*:
+      ``await clock.wait_for_sleepers(n)`` says n of them are held, ``clock.advance``
+      releases them. (The fake's check for due scheduled batches stays on real time.)
     * ``latency``: seconds added before every response (settable at any time); it is
       spent after the request was processed, so a client that times out during it
       leaves a stored batch behind, as with a real slow response.
@@ -88,6 +124,7 @@ class FakeSinch:
         callback_delay: float = 0.0,
         callback_retry_delays: tuple[float, ...] = (0.05, 0.1, 0.2),
         messages_per_second: float | None = None,
+        clock: Clock | None = None,
     ) -> None:
         for name, value in (("service_plan_id", service_plan_id), ("project_id", project_id)):
             if not value or "/" in value:
@@ -97,11 +134,18 @@ class FakeSinch:
         self.project_id = project_id
         self.inbound_callback_url = inbound_callback_url
         self.default_callback_url = default_callback_url
-        self._clock: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
+        #: The clock the fake waits on (``None``: the real one, ``asyncio.sleep``).
+        self.clock = clock
+        if now is None:
+            now = _real_now if clock is None else _wall_of(clock)
+        self._clock: Callable[[], datetime] = now
+        sleep = asyncio.sleep if clock is None else clock.sleep
         self._rng = random.Random(seed)
-        self._faults = FaultSet(self._rng)
+        self._faults = FaultSet(self._rng, sleep)
         self._groups = GroupStore(_rng(seed, "groups"))
         self._store = BatchStore(random.Random(seed), self._groups)
+        if clock is not None:
+            self._store.limit = MessageLimit(clock.monotonic)
         self.messages_per_second = messages_per_second
         self._reports = ReportEngine(self._store, self._groups, self.now, _rng(seed, "reports"))
         self._reports.emit = self._emit_report_callbacks
@@ -111,8 +155,9 @@ class FakeSinch:
             key_id=key_id, key_secret=key_secret, token_ttl=token_ttl, clock=self.now
         )
         self._callbacks = CallbackDispatcher(
-            self.now, secret=callback_secret, delay=0.0, retry_delays=()
+            self.now, secret=callback_secret, delay=0.0, retry_delays=(), sleep=sleep
         )
+        self._callbacks.on_done = self._check_settled
         self.callback_delay = callback_delay
         self.callback_retry_delays = callback_retry_delays
         api, aux = Router(), Router()
@@ -125,9 +170,13 @@ class FakeSinch:
         self.numbers = NumbersStore(project_id, self._oauth.authenticate, _rng(seed, "numbers"))
         self.numbers.register(aux)
         hooks = ServerHooks(self._authenticate, self.now, self._reports.sweep, self._on_aux)
-        self._server = Server(api, aux, self._faults, hooks)
+        self._server = Server(api, aux, self._faults, hooks, sleep)
+        self._server.on_request = self._on_request
+        self._server.on_done = self._check_settled
         self.latency = latency
         self._ticker: asyncio.Task[None] | None = None
+        self._settle_waiters: list[asyncio.Future[None]] = []
+        self._request_waiters: list[_RequestWaiter] = []
 
     # -- public state ------------------------------------------------------------------
 
@@ -476,6 +525,75 @@ class FakeSinch:
         """
         return await self._callbacks.wait_for(n, timeout)
 
+    async def settle(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Return once no request handler and no callback delivery of the fake is running:
+        every request received so far has been fully processed (its batch stored, its
+        callbacks delivered), so the test can compare stored state without sleeping.
+
+        A handler parked on a ``FakeClock`` (``auto_advance = False``) runs until the test
+        advances the clock: advance first. Raises ``TimeoutError`` after ``timeout``
+        seconds of real time. (A request still on its way, not yet received, is not
+        waited for: see :meth:`wait_for_requests`.)
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                while self._busy():
+                    waiter = loop.create_future()
+                    self._settle_waiters.append(waiter)
+                    try:
+                        await waiter
+                    finally:
+                        if waiter in self._settle_waiters:
+                            self._settle_waiters.remove(waiter)
+        except TimeoutError:
+            raise TimeoutError(
+                f"FakeSinch did not settle within {timeout} s: "
+                f"{self._server.handlers} request handler(s) and "
+                f"{self._callbacks.running} callback delivery job(s) still running"
+            ) from None
+
+    async def wait_for_requests(
+        self,
+        n: int,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> list[RecordedRequest]:
+        """Wait until at least ``n`` matching requests have been received (recorded:
+        before auth, routing and faults, as in :attr:`requests`).
+
+        ``method`` (any case) and ``path`` narrow the match; ``path`` means what
+        ``Fault.path`` means (the path after ``/xms/v1/{owner}`` for API requests, e.g.
+        ``"/batches"`` or a template ``"/batches/{id}"``, or an absolute path such as
+        ``"/oauth2/token"``; ``"*"`` is every API request). Returns every matching
+        request received so far; raises ``TimeoutError`` after ``timeout`` seconds of
+        real time. Woken by each arrival: no polling.
+        """
+        waiter = _RequestWaiter(
+            n,
+            None if method is None and path is None else Fault(method=method, path=path or "*"),
+            path is None,
+        )
+        self._scan(waiter)
+        if len(waiter.matched) >= n:
+            return list(waiter.matched)
+        waiter.future = asyncio.get_running_loop().create_future()
+        self._request_waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter.future
+        except TimeoutError:
+            what = " ".join(x for x in (method, path) if x) or "any"
+            raise TimeoutError(
+                f"{len(waiter.matched)} matching request(s) ({what}) received within "
+                f"{timeout} s, expected at least {n}"
+            ) from None
+        finally:
+            self._request_waiters.remove(waiter)
+        return list(waiter.matched)
+
     # -- SDK clients -------------------------------------------------------------------
 
     def client(self, **kwargs: Unpack[ClientOptions]) -> SinchClient:
@@ -569,6 +687,42 @@ class FakeSinch:
             "invalid API token for this service plan",
             {"WWW-Authenticate": "Bearer"},
         )
+
+    def _busy(self) -> bool:
+        return self._server.handlers > 0 or self._callbacks.running > 0
+
+    def _check_settled(self) -> None:
+        if self._settle_waiters and not self._busy():
+            for waiter in self._settle_waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _scan(self, waiter: _RequestWaiter) -> None:
+        requests = self._server.requests
+        if len(requests) < waiter.seen:  # the list was cleared or replaced: start over
+            waiter.seen = 0
+            waiter.matched.clear()
+        for record in requests[waiter.seen :]:
+            if self._matches(waiter, record):
+                waiter.matched.append(record)
+        waiter.seen = len(requests)
+
+    def _matches(self, waiter: _RequestWaiter, record: RecordedRequest) -> bool:
+        fault = waiter.fault
+        if fault is None:
+            return True
+        if waiter.any_path:
+            return fault.method is None or fault.method.upper() == record.method.upper()
+        route = self._server.route(record.raw_path)
+        template = route.match.template if route.match is not None else None
+        return fault.matches(record.method, route.path, template, auxiliary=route.auxiliary)
+
+    def _on_request(self, record: RecordedRequest) -> None:
+        for waiter in self._request_waiters:
+            self._scan(waiter)
+            future = waiter.future
+            if len(waiter.matched) >= waiter.count and future is not None and not future.done():
+                future.set_result(None)
 
     def _on_aux(self, template: str) -> None:
         if template == TOKEN_PATH:

@@ -6,7 +6,7 @@ import asyncio
 import fnmatch
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -166,9 +166,15 @@ class FaultOutcome:
 class FaultSet:
     """The ordered faults of one fake."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.handles: list[FaultHandle] = []
         self._rng = rng
+        #: How ``delay`` is waited (``asyncio.sleep``, or the fake's clock's ``sleep``).
+        self.sleep = sleep
 
     def add(self, fault: Fault) -> FaultHandle:
         handle = FaultHandle(fault, self)
@@ -208,7 +214,7 @@ class FaultSet:
             if handle.remaining == 0:
                 self.remove(handle)
             if fault.delay > 0:
-                await asyncio.sleep(fault.delay)
+                await self.sleep(fault.delay)
             outcome.headers.update(fault.headers)
             if fault.terminal:
                 outcome.terminal = fault

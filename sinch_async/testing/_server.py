@@ -8,7 +8,7 @@ the ``aux`` router on its absolute path (token endpoint, admin routes; no xms au
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -60,7 +60,14 @@ class _Route:
 class Server:
     """Serves ``api`` and ``aux`` routes on ``127.0.0.1``; faults and latency apply."""
 
-    def __init__(self, api: Router, aux: Router, faults: FaultSet, hooks: ServerHooks) -> None:
+    def __init__(
+        self,
+        api: Router,
+        aux: Router,
+        faults: FaultSet,
+        hooks: ServerHooks,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.api = api
         self.aux = aux
         self.faults = faults
@@ -72,6 +79,11 @@ class Server:
         self.state: _State = "new"
         self._runner: web.AppRunner | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        #: How latency is waited (``asyncio.sleep``, or the fake's clock's ``sleep``).
+        self.sleep = sleep
+        #: Called with each request as it is recorded, and when a handler ends.
+        self.on_request: Callable[[RecordedRequest], None] | None = None
+        self.on_done: Callable[[], None] | None = None
         self._date: tuple[int, str] = (0, "")  # (POSIX second, its Date header text)
 
     async def start(self) -> None:
@@ -129,8 +141,15 @@ class Server:
         finally:
             if task is not None:
                 self._inflight.discard(task)
+            if self.on_done is not None:
+                self.on_done()
 
-    def _route(self, raw_path: str) -> _Route:
+    @property
+    def handlers(self) -> int:
+        """Request handlers running now."""
+        return len(self._inflight)
+
+    def route(self, raw_path: str) -> _Route:
         owner, raw_sub = split_api_path(raw_path)
         if raw_sub is not None:
             return _Route(True, owner, unquote(raw_sub), self.api.resolve(raw_sub))
@@ -139,7 +158,9 @@ class Server:
     async def _pipeline(self, request: web.Request) -> web.StreamResponse:
         record = await self._record(request)
         self.requests.append(record)
-        route = self._route(request.rel_url.raw_path)
+        if self.on_request is not None:
+            self.on_request(record)
+        route = self.route(request.rel_url.raw_path)
         template = route.match.template if route.match is not None else None
         if route.auxiliary and template is not None:
             self.hooks.on_aux(template)
@@ -238,7 +259,7 @@ class Server:
 
     async def _sleep_latency(self) -> None:
         if self.latency > 0:
-            await asyncio.sleep(self.latency)
+            await self.sleep(self.latency)
 
     async def _fault_response(
         self, request: web.Request, fault: Fault, headers: dict[str, str]

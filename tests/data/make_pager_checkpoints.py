@@ -5,7 +5,7 @@
     PYTHONPATH=/tmp/pager-old python tests/data/make_pager_checkpoints.py tests/data
 
 Deterministic (seeded FakeSinch, fixed clock): two runs write identical files.
-tests/test_pager_checkpoints.py resumes each under today's pager.
+tests/client/test_pager_checkpoints.py resumes each under today's pager.
 """
 
 from __future__ import annotations

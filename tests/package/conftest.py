@@ -1,0 +1,3 @@
+"""The distribution as a user gets it: metadata and extras, console script, pytest plugin in a
+user suite, mypy over user code, README examples. Paths: ``tests.support.paths``.
+"""
