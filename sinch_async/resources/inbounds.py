@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from .. import _constants as C
@@ -111,7 +111,12 @@ class InboundsResource:
             commit_every=commit_every,
             commit_interval=commit_interval,
             max_rewalks=max_rewalks,
+            now=self._now,
         )
+
+    def _now(self) -> datetime:
+        """Now on the client's clock (a FakeClock in tests moves the sync's window)."""
+        return datetime.fromtimestamp(self._session.clock.time(), UTC)
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Inbound]:
         page: Page[Inbound] = await self._session.page("/inbounds", "inbounds", Inbound, query)

@@ -101,6 +101,7 @@ def test_console_script_demo_runs_offline(tmp_path: Path) -> None:
 
 
 @pytest.mark.process
+@pytest.mark.realtime("real processes: polls the child's output file")
 def test_sigint_stops_a_sync_cleanly_and_it_resumes(tmp_path: Path) -> None:
     """SIGINT mid-sync: the process exits 130 after a whole line; a rerun completes the
     window exactly (every item once)."""

@@ -21,7 +21,7 @@ from sinch_async._ledger import LedgerError, SqliteLedger
 from sinch_async._sync import JsonFileCheckpoint
 from sinch_async.cli import app
 from sinch_async.cli._commands_bulk import BulkResult, campaign_for
-from sinch_async.testing import Fault
+from sinch_async.testing import FakeClock, Fault
 from tests.support.cli import ThreadedFake, clean_env, run
 from tests.support.redis_server import start_redis
 
@@ -293,32 +293,37 @@ def test_table_summary_names_failed_rows(served: ThreadedFake, tmp_path: Path) -
 # --- exit codes -----------------------------------------------------------------------------
 
 
-def test_exit_4_while_rows_are_in_doubt_then_0(served: ThreadedFake, tmp_path: Path) -> None:
+def test_exit_4_while_rows_are_in_doubt_then_0(clock: FakeClock, tmp_path: Path) -> None:
     csv_file = write_rows(tmp_path / "p.csv", GOOD[:3])
     ledger = tmp_path / "l.db"
-    # every send is cut off with no answer (after a pause), and once the sends have
-    # arrived (not before: the run looks Sinch up first) the lookups by reference fail
-    served.call(served.fake.add_fault, Fault(method="POST", path="/batches", drop=True, delay=0.5))
+    # every send is cut off with no answer (after a pause on the fake's parked clock), and
+    # once a send has arrived (not before: the run looks Sinch up first) the lookups by
+    # reference fail; then the clock runs and the held sends are dropped
+    clock.auto_advance = False
+    with ThreadedFake(clock=clock) as served:
+        served.call(
+            served.fake.add_fault, Fault(method="POST", path="/batches", drop=True, delay=0.5)
+        )
 
-    async def fail_lookups_once_sending() -> None:  # polls: the fake has no event for it
-        fake = served.fake
-        while not any(r.method == "POST" for r in fake.requests):  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
-        fake.add_fault(Fault(method="GET", path="/batches", status=400))
+        async def fail_lookups_once_sending() -> None:
+            await clock.wait_for_sleepers(1, timeout=30)  # a POST is held by its fault
+            served.fake.add_fault(Fault(method="GET", path="/batches", status=400))
+            clock.auto_advance = True
+            clock.advance(1)
 
-    watcher = asyncio.run_coroutine_threadsafe(fail_lookups_once_sending(), served.loop)
-    doubt = bulk(served, csv_file, ledger)
-    watcher.result(5)
-    assert doubt.exit_code == 4, doubt.output
-    s = summary(doubt)
-    assert s["unknown"] == 3 and s["failed"] == 0 and s["complete"] is False
-    assert [r["row"] for r in s["unknown_rows"]] == [1, 2, 3] and s["failed_rows"] == []
-    assert all(r["error_type"] == "SendOutcomeUnknown" for r in s["unknown_rows"])
+        watcher = asyncio.run_coroutine_threadsafe(fail_lookups_once_sending(), served.loop)
+        doubt = bulk(served, csv_file, ledger)
+        watcher.result(5)
+        assert doubt.exit_code == 4, doubt.output
+        s = summary(doubt)
+        assert s["unknown"] == 3 and s["failed"] == 0 and s["complete"] is False
+        assert [r["row"] for r in s["unknown_rows"]] == [1, 2, 3] and s["failed_rows"] == []
+        assert all(r["error_type"] == "SendOutcomeUnknown" for r in s["unknown_rows"])
 
-    served.call(served.fake.clear_faults)
-    again = bulk(served, csv_file, ledger)
-    assert again.exit_code == 0, again.output
-    assert summary(again)["complete"] is True and len(batches(served)) == 3
+        served.call(served.fake.clear_faults)
+        again = bulk(served, csv_file, ledger)
+        assert again.exit_code == 0, again.output
+        assert summary(again)["complete"] is True and len(batches(served)) == 3
 
 
 def test_exit_5_when_the_ledger_is_held(served: ThreadedFake, tmp_path: Path) -> None:

@@ -246,7 +246,12 @@ async def test_undecodable_body_is_decode_error(fake: FakeSinch, client: SinchCl
     assert isinstance(unknown, UnknownBatch) and unknown.raw["beam"] == 1
 
 
-async def test_read_timeout_says_request_may_have_reached(fake: FakeSinch) -> None:
+@pytest.mark.realtime("loop clock: transport timeout")
+@pytest.mark.fake_sinch(auto_advance=False)
+async def test_read_timeout_says_request_may_have_reached(fake_on_clock: FakeSinch) -> None:
+    """The 0.2 s timeout is aiohttp's, on the event loop's clock (real time); the fake's
+    latency parks on its stopped clock, so a response can never beat the timeout."""
+    fake = fake_on_clock
     fake.latency = 1.0
     batch_id = fake.seed_batches(1)[0]["id"]
     async with fake.client(timeouts=Timeouts(total=0.2), retry=RetryPolicy.disabled()) as c:

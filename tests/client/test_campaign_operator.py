@@ -32,7 +32,7 @@ from sinch_async._ledger import (
     find_input_mismatch,
     row_digest,
 )
-from sinch_async.testing import FakeSinch, Fault
+from sinch_async.testing import FakeClock, FakeSinch, Fault
 from tests.support.paths import DATA
 from tests.support.redis_server import start_redis
 
@@ -255,7 +255,10 @@ async def test_lost_last_records_are_looked_up_not_resent(tmp_path: Path) -> Non
 class FlakyLimiter:
     """An in-process limiter whose store is unreachable for a while (a Redis blip)."""
 
-    def __init__(self, fail_from: int, fail_for: float) -> None:
+    def __init__(
+        self, fail_from: int, fail_for: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.clock = clock
         self.calls = 0
         self.fail_from = fail_from
         self.fail_for = fail_for
@@ -264,19 +267,20 @@ class FlakyLimiter:
     async def acquire(self, cost: int) -> None:
         self.calls += 1
         if self.calls == self.fail_from:
-            self.down_until = time.monotonic() + self.fail_for
-        if self.down_until is not None and time.monotonic() < self.down_until:
+            self.down_until = self.clock() + self.fail_for
+        if self.down_until is not None and self.clock() < self.down_until:
             raise LimiterUnavailableError("limiter store unreachable (test)")
         await asyncio.sleep(0)
 
 
 async def test_limiter_outage_stops_the_run_and_the_rerun_sends_every_row(
-    tmp_path: Path,
+    tmp_path: Path, clock: FakeClock
 ) -> None:
     n = 300
     async with FakeSinch() as fake:
         fake.latency = 0.002
-        flaky = FlakyLimiter(fail_from=100, fail_for=1.0)
+        # the outage lasts 1 s of the test's virtual clock
+        flaky = FlakyLimiter(fail_from=100, fail_for=1.0, clock=clock.monotonic)
         async with (
             fake.client(messages_per_second=flaky) as client,  # type: ignore[arg-type]
             SqliteLedger(tmp_path / "l.db") as ledger,
@@ -293,7 +297,8 @@ async def test_limiter_outage_stops_the_run_and_the_rerun_sends_every_row(
             assert all(o.pending for o in outcomes if not o.ok and not o.unknown)
             records = await ledger.records(CAMPAIGN)
             assert not [r for r in records if r.state == "failed"]
-        await asyncio.sleep(1.0)
+        clock.advance(1.0)  # the store is back
+        assert flaky.clock() >= flaky.down_until  # type: ignore[operator]
         async with fake.client() as client, SqliteLedger(tmp_path / "l.db") as ledger:
             again = await run(client, reqs(n), ledger)
     assert all(o.ok for o in again)

@@ -8,7 +8,6 @@ dates its responses on its own clock (``FakeSinch(now=...)``), here 10 s off the
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -193,19 +192,19 @@ async def test_an_older_batch_is_never_taken_for_this_send(
 
 
 async def test_a_batch_from_elsewhere_a_moment_before_is_not_taken(
-    fake_sinch_factory: FakeSinchFactory,
+    fake_sinch_factory: FakeSinchFactory, clock: FakeClock
 ) -> None:
     """Sinch 10 s ahead: another worker's batch (same reference and content) made a
     moment before this send is not taken for it once a send of this client told it
     Sinch's clock to the millisecond (until then, ``Date`` headers know it to the second
     only, and a batch made less than that before the send cannot be told apart)."""
-    fake = await fake_sinch_factory(now=_skewed([10.0]))
+    fake = await fake_sinch_factory(now=lambda: clock.now() + timedelta(seconds=10))
     request = _request(8, "order-8")
-    async with fake.client(retry=FAST) as other:
+    async with fake.client(retry=FAST, clock=clock) as other:
         old = await other.batches.send(request)
-    await asyncio.sleep(0.01)
+    clock.advance(0.01)  # a moment later
     fake.add_fault(Fault(method="POST", path="/batches", status=503, times=1))
-    async with fake.client(retry=FAST) as client:
+    async with fake.client(retry=FAST, clock=clock) as client:
         await client.batches.send(_request(9))  # its created_at: Sinch's clock to the ms
         try:
             batch = await client.batches.send(request)

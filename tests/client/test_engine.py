@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import aiohttp
 import pytest
 
 from sinch_async import HookEvent, RetryPolicy, SinchTimeoutError, TextBatch
-from sinch_async.testing import FakeSinch, Fault
+from sinch_async.testing import FakeClock, FakeSinch, Fault
 from sinch_async.tracing import opentelemetry_hook
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
@@ -106,22 +105,23 @@ async def test_info_logs_one_structured_record_per_retry_and_reconciliation(
     assert "test-token" not in caplog.text
 
 
-async def test_deadline_bounds_a_call_paused_by_retry_after(fake: FakeSinch) -> None:
+async def test_deadline_bounds_a_call_paused_by_retry_after(
+    fake: FakeSinch, clock: FakeClock
+) -> None:
+    """The deadline and the pause both run on the client's clock: no wall time passes."""
     fake.add_fault(
         Fault(method="POST", path="/batches", status=429, headers={"Retry-After": "60"}, times=1)
     )
-    async with fake.client(retry=RetryPolicy(max_retry_after=120)) as client:
+    async with fake.client(retry=RetryPolicy(max_retry_after=120), clock=clock) as client:
         quick = client.with_options(deadline=1)
-        started = time.monotonic()
         with pytest.raises(SinchTimeoutError, match="deadline") as err:
             await quick.batches.send_text(to=["+46701234567"], body="x")
-        assert time.monotonic() - started < 1.5
+        assert clock.elapsed == pytest.approx(1)  # the deadline, not the 60 s pause
         assert err.value.may_have_reached_sinch is False  # it was waiting out the pause
         # an unrelated call through the same view is bounded too, while the pause lasts
-        started = time.monotonic()
         with pytest.raises(SinchTimeoutError):
             await quick.batches.get("01ANY")
-        assert time.monotonic() - started < 1.5
+        assert clock.elapsed == pytest.approx(2)
         assert client.limits.paused_for > 50  # the view shares the client's limits
     assert not fake.batches
 

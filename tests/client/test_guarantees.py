@@ -31,7 +31,7 @@ from sinch_async import (
     TokenEndpointError,
     UndecodableSendResponse,
 )
-from sinch_async.testing import FakeSinch, Fault
+from sinch_async.testing import FakeClock, FakeSinch, Fault
 from tests.support.net import free_port
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
@@ -88,8 +88,9 @@ async def test_1_raising_on_progress_loses_no_outcome_and_reaches_the_caller(
 
 
 async def test_2_cancelled_consumer_lets_sends_finish_and_records_them(fake: FakeSinch) -> None:
-    fake.latency = 0.05
+    fake.latency = 0.05  # only keeps 16 sends in flight at the cancel; nothing waits on it
     yielded: list[SendOutcome] = []
+    underway = asyncio.Event()
     async with fake.client(retry=FAST) as client:
         sm = client.batches.send_many(requests(300), concurrency=16)
 
@@ -97,9 +98,11 @@ async def test_2_cancelled_consumer_lets_sends_finish_and_records_them(fake: Fak
             async with sm as outcomes:
                 async for outcome in outcomes:
                     yielded.append(outcome)
+                    if len(yielded) >= 20:
+                        underway.set()
 
         task = asyncio.create_task(consume())
-        await asyncio.sleep(0.15)
+        await asyncio.wait_for(underway.wait(), 5)  # a hang guard, not a wait for time
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -110,16 +113,33 @@ async def test_2_cancelled_consumer_lets_sends_finish_and_records_them(fake: Fak
     assert all(o.ok for o in everything)
 
 
-async def test_2_past_the_grace_period_in_flight_sends_are_unknown(fake: FakeSinch) -> None:
+@pytest.mark.fake_sinch(seed=3, auto_advance=False)
+async def test_2_past_the_grace_period_in_flight_sends_are_unknown(
+    fake_on_clock: FakeSinch, clock: FakeClock
+) -> None:
+    """No wall time: the fake holds the four stored sends on the parked clock, and the
+    grace passes on the same clock."""
+    fake = fake_on_clock
     fake.add_fault(Fault(method="POST", path="/batches", delay=2.0, phase="after"))
-    async with fake.client(retry=FAST) as client:
+    async with fake.client(retry=FAST, clock=clock) as client:
         sm = client.batches.send_many(requests(4), concurrency=4, grace=0.2)
         task = asyncio.create_task(anext(aiter(sm)))
-        await asyncio.sleep(0.1)
-        task.cancel()
+        await clock.wait_for_sleepers(4)  # all four POSTs stored, their responses held
+        assert len(fake.batches) == 4
+        task.cancel()  # the iterator's finaliser shuts the run down: the grace starts
+        for _ in range(100):  # loop turns, not time: until the grace timer is set
+            if clock.timers:
+                break
+            await asyncio.sleep(0)
+        assert clock.timers == 1
+        clock.advance(0.19)
+        await asyncio.sleep(0)
+        assert not task.done()  # still within the grace: the sends may yet answer
+        clock.advance(0.01)
         with pytest.raises(asyncio.CancelledError):
-            await task
+            await asyncio.wait_for(task, 5)
         await sm.aclose()
+        assert clock.elapsed == pytest.approx(0.2)  # the held responses (2 s) never came
     assert len(sm.unreported_outcomes) == 4
     assert all(o.unknown for o in sm.unreported_outcomes)
     assert sm.progress.unknown == 4
@@ -185,13 +205,16 @@ async def test_4_reused_reference_never_reports_someone_elses_batch(fake: FakeSi
     assert second.id != first.id and set(fake.batches) == {first.id, second.id}
 
 
-async def test_4_a_fresh_batch_from_elsewhere_is_doubt_not_success(fake: FakeSinch) -> None:
-    async with fake.client(retry=FAST) as other:
+@pytest.mark.fake_sinch(seed=3, on_clock=True)
+async def test_4_a_fresh_batch_from_elsewhere_is_doubt_not_success(
+    fake: FakeSinch, clock: FakeClock
+) -> None:
+    async with fake.client(retry=FAST, clock=clock) as other:
         first = await other.batches.send_text(
             to=["+46701234567"], body="Hi", client_reference="order-17"
         )
-    await asyncio.sleep(0.01)  # a moment later, well within the clock-skew allowance
-    async with fake.client(retry=FAST) as client:  # another worker, same reference
+    clock.advance(0.01)  # a moment later, well within the clock-skew allowance
+    async with fake.client(retry=FAST, clock=clock) as client:  # another worker, same reference
         fake.add_fault(Fault(method="POST", path="/batches", status=503, times=1))
         with pytest.raises(SendOutcomeUnknown, match="could be this send's"):
             await client.batches.send_text(
@@ -244,11 +267,20 @@ async def test_6_token_endpoint_503_is_retried_and_not_unknown(fake: FakeSinch) 
     assert set(fake.batches) == {batch.id}
 
 
-async def test_6_token_endpoint_refused_or_slow_is_a_definite_failure(fake: FakeSinch) -> None:
+async def test_6_token_endpoint_refused_is_a_definite_failure(fake: FakeSinch) -> None:
     dead = f"http://127.0.0.1:{free_port()}/oauth2/token"
     async with fake.project_client(retry=FAST, auth_url=dead) as client:
         outcomes = [o async for o in client.batches.send_many(requests(2), concurrency=2)]
     assert all(o.failed and isinstance(o.error, TokenEndpointError) for o in outcomes)
+    assert not fake.batches
+
+
+@pytest.mark.realtime("loop clock: transport timeout")
+@pytest.mark.fake_sinch(seed=3, auto_advance=False)
+async def test_6_token_endpoint_slow_is_a_definite_failure(fake_on_clock: FakeSinch) -> None:
+    """aiohttp's request timeout runs on the event loop's clock (0.2 s of real time); the
+    token response is held on the parked clock, so it can never answer first."""
+    fake = fake_on_clock
     fake.add_fault(Fault(path="/oauth2/token", delay=1.0))
     slow = Timeouts(total=0.2)
     async with fake.project_client(retry=RetryPolicy.disabled(), timeouts=slow) as client:
@@ -274,18 +306,26 @@ async def test_8_break_without_async_with_stops_the_workers(fake: FakeSinch) -> 
     fake.latency = 0.02
     async with fake.client(retry=FAST) as client:
         sm = client.batches.send_many(requests(500), concurrency=8, grace=5)
-        async for _ in sm:
+        async for first in sm:  # noqa: B007
             break
         gc.collect()
-        for _ in range(100):  # the iterator's finaliser schedules the shutdown
-            await asyncio.sleep(0.02)
-            if all(t.done() for t in sm._workers):
-                break
-        stored = len(fake.batches)
-        await asyncio.sleep(0.2)
+        # the iterator's finaliser schedules the shutdown: wait for the workers to end
+        # (an event; the timeout only bounds a hang)
+        await asyncio.wait_for(asyncio.gather(*sm._workers, return_exceptions=True), 5)
+        shutdown = sm._shutdown_task  # started by the finaliser, not by this test
+        assert shutdown is not None
+        await asyncio.wait_for(asyncio.shield(shutdown), 5)  # unreported outcomes collected
+        leftover = [
+            t
+            for t in asyncio.all_tasks()
+            if t.get_name().startswith("sinch-send-many") and not t.done()
+        ]
+        assert not leftover, f"send_many tasks still running after shutdown: {leftover}"
+        await fake.settle()  # whatever reached the fake is handled: nothing more can come
     assert all(t.done() for t in sm._workers)
-    assert len(fake.batches) == stored < 500
+    assert len(fake.batches) < 500
     assert sm.progress.submitted == 1 + len(sm.unreported_outcomes)
+    assert _stored_ids(fake) == _recorded_ids([first, *sm.unreported_outcomes])
 
 
 # --- engine and pagers -------------------------------------------------------------------
@@ -344,29 +384,39 @@ async def test_14_redirect_is_a_typed_error_and_no_batch(fake: FakeSinch) -> Non
     assert all(o.failed for o in outcomes)
 
 
-async def test_15_aclose_during_a_pending_retry_is_client_closed(fake: FakeSinch) -> None:
+async def test_15_aclose_during_a_pending_retry_is_client_closed(
+    fake: FakeSinch, clock: FakeClock
+) -> None:
     fake.seed_inbounds(50, to="12345")
     fake.add_fault(Fault(method="GET", path="/inbounds", status=503, times=20))
     slow = RetryPolicy(base_delay=0.3, max_delay=0.3, factor=1.0)
-    client = fake.client(retry=slow)
+    clock.auto_advance = False  # the retry waits park until the test moves time
+    client = fake.client(retry=slow, clock=clock)
     get = asyncio.create_task(_drain(client.inbounds.list(page_size=10)))
+    await clock.wait_for_sleepers(1)  # the plain walk got its 503 and waits to retry
     pager = asyncio.create_task(_drain(client.inbounds.list(page_size=10, prefetch=4)))
-    await asyncio.sleep(0.1)
+    await clock.wait_for_sleepers(2)  # the prefetching walk too
+    assert not get.done() and not pager.done()
     await client.aclose()
+    clock.auto_advance = True
+    clock.advance(1)  # harmless if aclose already woke them
     for task in (get, pager):
         with pytest.raises(ClientClosedError):
-            await task
+            await asyncio.wait_for(task, 5)
 
 
 def test_16_one_client_across_successive_event_loops() -> None:
     holder: dict[str, Any] = {}
     ready = threading.Event()
     stop = threading.Event()
+    # the server's clock, parked: a send held by it stays in flight until the test says so
+    srv_clock = FakeClock(auto_advance=False)
 
     def serve() -> None:
         async def main() -> None:
-            async with FakeSinch(latency=0.3) as server:
+            async with FakeSinch(clock=srv_clock) as server:
                 holder["fake"] = server
+                holder["loop"] = asyncio.get_running_loop()
                 ready.set()
                 await asyncio.to_thread(stop.wait)
 
@@ -376,6 +426,7 @@ def test_16_one_client_across_successive_event_loops() -> None:
     thread.start()
     assert ready.wait(10)
     fake: FakeSinch = holder["fake"]
+    srv_loop: asyncio.AbstractEventLoop = holder["loop"]
     client = SinchClient(fake.service_plan_id, fake.api_token, base_url=fake.base_url)
     try:
         for i in range(3):  # a task queue: one asyncio.run per task, one client
@@ -383,12 +434,13 @@ def test_16_one_client_across_successive_event_loops() -> None:
             assert batch.id in fake.batches
 
         # the same client from two running loops at once: a typed error, not a hang
+        # (the other loop's send is held by the server until the check is done)
+        held = Fault(method="POST", path="/batches", delay=1, times=1)
+        asyncio.run_coroutine_threadsafe(_add_fault(fake, held), srv_loop).result(10)
         errors: list[BaseException] = []
-        started = threading.Event()
 
         def other_loop() -> None:
             async def job() -> None:
-                started.set()
                 await client.batches.send_text(to=["+46701234567"], body="other")
 
             try:
@@ -398,15 +450,23 @@ def test_16_one_client_across_successive_event_loops() -> None:
 
         worker = threading.Thread(target=other_loop)
         worker.start()
-        assert started.wait(5)
+        # the other loop's send is in flight: the server holds it on its parked clock
+        asyncio.run_coroutine_threadsafe(srv_clock.wait_for_sleepers(1), srv_loop).result(10)
         with pytest.raises(ClientLoopError):
             asyncio.run(client.batches.get("01ANY"))
+        srv_loop.call_soon_threadsafe(srv_clock.advance, 1)
         worker.join(10)
+        assert not worker.is_alive()
         assert not errors
     finally:
         asyncio.run(client.aclose())
         stop.set()
         thread.join(10)
+
+
+async def _add_fault(fake: FakeSinch, fault: Fault) -> None:
+    """Add a fault from the fake's own loop (it runs in another thread)."""
+    fake.add_fault(fault)
 
 
 async def _drain(pager: Any) -> list[Any]:

@@ -166,6 +166,7 @@ def _order(i: int, a: RedisLedger, b: RedisLedger) -> tuple[RedisLedger, RedisLe
     return (a, b) if i % 2 else (b, a)
 
 
+@pytest.mark.realtime("redis clock: claims expire by Redis PX after the 0.3 s lease")
 async def test_redis_claims_are_exclusive_and_expire(redis_client: Any) -> None:
     a = RedisLedger(redis_client, lease=0.3, worker="a")
     b = RedisLedger(redis_client, lease=0.3, worker="b")

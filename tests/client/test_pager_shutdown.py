@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sinch_async.testing import FakeSinch
+from sinch_async.testing import FakeClock, FakeSinch
 
 KEEP: list[Any] = []
 
@@ -60,21 +60,33 @@ def test_no_error_when_the_loop_shuts_down_under_a_pager(
 
 
 async def test_dropping_an_iterator_cancels_its_fetches_ahead() -> None:
-    async with FakeSinch(seed=1) as fake:
+    # The fake's latency parks on a FakeClock: a fetch started once latency is on stays in
+    # flight until the clock moves, so "fetches ahead are in flight" needs no wall time.
+    clock = FakeClock(auto_advance=False)
+    async with FakeSinch(seed=1, clock=clock) as fake:
         fake.seed_batches(300)
-        fake.latency = 0.05
         async with fake.client() as client:
             pager = client.batches.list(page_size=10, prefetch=8)
             stream = aiter(pager)
-            for _ in range(15):
+            for _ in range(15):  # page 0, then pages 1-8 fetched ahead (no latency yet)
                 await anext(stream)
+            await fake.wait_for_requests(9, method="GET", path="/batches")
+            await fake.settle()  # pages 0-8 answered
+            fake.latency = 0.05
+            for _ in range(10):  # taking page 2 schedules page 9: held by the latency
+                await anext(stream)
+            await clock.wait_for_sleepers(1)
             ahead = [t for t in asyncio.all_tasks() if "_fetch_numbered" in repr(t.get_coro())]
             assert ahead  # pages fetched ahead, in flight
+            assert not any(t.done() for t in ahead)
             del stream
             gc.collect()
             await asyncio.sleep(0)
             await asyncio.sleep(0)
             assert all(t.done() for t in ahead)
-            assert pager.checkpoint.yielded == 15
+            assert pager.checkpoint.yielded == 25
+            await fake.settle()  # the abandoned request's handler is cancelled too
+            assert clock.sleepers == 0
+            clock.auto_advance = True
             rest = [b.id async for b in pager]  # the position is intact
-            assert len(rest) == 285
+            assert len(rest) == 275

@@ -83,7 +83,7 @@ async def test_prefetch_respects_max_items(fake: FakeSinch) -> None:
 async def test_early_stop_cancels_outstanding_fetches(
     fake: FakeSinch, explicit_close: bool
 ) -> None:
-    fake.latency = 0.3
+    fake.latency = 0.3  # keeps the fetches ahead in flight; nothing waits on it
     async with fake.client() as client:
         started_fetches: list[str] = []
         original = client.inbounds._fetch_page
@@ -104,13 +104,19 @@ async def test_early_stop_cancels_outstanding_fetches(
                 if n == 149:
                     break
             gc.collect()
-        await asyncio.sleep(0.05)
-        fetches = [
-            t
-            for t in asyncio.all_tasks()
-            if "counting" in getattr(t.get_coro(), "__qualname__", "")
-        ]
-        assert fetches == []  # every prefetch task was cancelled and awaited
+
+        def leftover() -> list[asyncio.Task[object]]:
+            return [
+                t
+                for t in asyncio.all_tasks()
+                if "counting" in getattr(t.get_coro(), "__qualname__", "")
+            ]
+
+        for _ in range(200):  # loop turns, not time: the finaliser's task has to run
+            if not leftover():
+                break
+            await asyncio.sleep(0)
+        assert leftover() == []  # every prefetch task was cancelled and awaited
         assert len(started_fetches) >= 9  # the first page, then 8 fetched ahead
         assert pager.checkpoint.yielded == 150
 

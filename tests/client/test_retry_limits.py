@@ -128,9 +128,14 @@ async def test_429_pauses_the_whole_client(fake: FakeSinch, clock: FakeClock) ->
     assert clock.elapsed == pytest.approx(2.0)  # the client waited exactly Retry-After
 
 
-async def test_max_concurrency_bounds_requests_in_flight(fake: FakeSinch) -> None:
-    """Real time on purpose: the bound is a semaphore (no clock involved) and the time is
-    FakeSinch's real latency; the hooks count what is in flight."""
+@pytest.mark.fake_sinch(auto_advance=False)
+async def test_max_concurrency_bounds_requests_in_flight(
+    fake_on_clock: FakeSinch, clock: FakeClock
+) -> None:
+    """The bound is a semaphore (no clock involved); the fake holds each response on the
+    parked clock, so every round of three is seen while the other requests wait for a slot;
+    the hooks count what is in flight."""
+    fake = fake_on_clock
     batch_id = fake.seed_batches(1)[0]["id"]
     fake.latency = 0.1
     in_flight = peak = 0
@@ -144,11 +149,17 @@ async def test_max_concurrency_bounds_requests_in_flight(fake: FakeSinch) -> Non
             in_flight -= 1
 
     async with fake.client(max_concurrency=3, hooks=[count]) as client:
-        started = time.monotonic()
-        await asyncio.gather(*(client.batches.get(batch_id) for _ in range(12)))
-        elapsed = time.monotonic() - started
+        calls = asyncio.gather(*(client.batches.get(batch_id) for _ in range(12)))
+        for round_ in range(1, 5):  # 12 requests, 3 at a time: four rounds
+            await clock.wait_for_sleepers(3)  # three responses held by the fake
+            for _ in range(20):  # loop turns: a fourth request would have arrived by now
+                await asyncio.sleep(0)
+            assert len(fake.requests) == 3 * round_  # the others wait for a slot
+            assert in_flight == 3 and peak == 3
+            clock.advance(0.1)
+        await asyncio.wait_for(calls, 5)
     assert peak == 3
-    assert elapsed >= 0.4  # 12 requests, 3 at a time, 0.1 s each: at least 4 rounds
+    assert clock.elapsed == pytest.approx(0.4)  # 0.1 s each, 3 at a time: four rounds
 
 
 async def test_limiter_rate_is_exact_on_a_virtual_clock(clock: FakeClock) -> None:
@@ -208,40 +219,14 @@ async def test_fake_enforces_messages_per_second_with_retry_after() -> None:
         assert fake.rate_limited == 1 and fake.accepted_messages == 8
 
 
-async def test_client_limiter_keeps_under_the_server_limit() -> None:
-    """Mixed batch sizes at a 200 msg/s client limit never trip the same server limit.
-
-    Real time on purpose (about 4 s): the point is the client's schedule against a real
-    server's own bucket, with the slack of real requests in flight between grant and
-    arrival. The virtual-clock test below checks the client side in no wall time.
-    """
-    async with (
-        FakeSinch(messages_per_second=200) as fake,
-        fake.client(messages_per_second=200, retry=RetryPolicy.disabled()) as client,
-    ):
-        sizes = [1, 5, 20, 50, 3] * 12  # 948 messages: ~3.7 s beyond the first second
-        started = time.monotonic()
-        outcomes = [
-            o
-            async for o in client.batches.send_many(
-                (
-                    TextBatchRequest(to=[f"+467{i:03d}{j:05d}" for j in range(n)], body="x")
-                    for i, n in enumerate(sizes)
-                ),
-                concurrency=16,
-            )
-        ]
-        elapsed = time.monotonic() - started
-    assert all(o.ok for o in outcomes) and fake.rate_limited == 0
-    assert fake.accepted_messages == sum(sizes)
-    assert elapsed >= (sum(sizes) - 100) / 200 * 0.95  # it really was held to the rate
-
-
+@pytest.mark.fake_sinch(messages_per_second=200)
 async def test_client_limiter_holds_the_rate_on_a_virtual_clock(
-    fake: FakeSinch, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    fake_on_clock: FakeSinch, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The same batches through send_many with the client's budget on the virtual clock:
-    every grant stays within burst + rate x time, and the run takes the time it must."""
+    """Mixed batch sizes through send_many at a 200 msg/s client budget never trip the
+    same limit of the server (FakeSinch's own bucket, on the same virtual clock): every
+    grant stays within burst + rate x time, and the run takes the time it must."""
+    fake = fake_on_clock
     sizes = [1, 5, 20, 50, 3] * 12  # 948 messages
     granted: list[tuple[float, int]] = []  # (virtual time, messages) of every grant
     async with fake.client(
@@ -267,6 +252,7 @@ async def test_client_limiter_holds_the_rate_on_a_virtual_clock(
             )
         ]
     assert all(o.ok for o in outcomes) and fake.accepted_messages == sum(sizes)
+    assert fake.rate_limited == 0  # the server's own bucket never refused a batch
     assert sorted(m for _, m in granted) == sorted(sizes)
     total = 0
     for t, messages in granted:

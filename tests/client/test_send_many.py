@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +17,8 @@ from sinch_async import (
     TextBatchRequest,
     Timeouts,
 )
-from sinch_async.testing import FakeSinch, Fault
+from sinch_async.testing import FakeClock, FakeSinch, Fault
+from sinch_async.testing.pytest_plugin import FakeSinchFactory
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
@@ -105,14 +107,15 @@ async def test_leaving_early_accounts_for_in_flight_sends(fake: FakeSinch) -> No
 
 
 async def test_cancelling_the_consumer_task(fake: FakeSinch) -> None:
-    fake.latency = 0.05
+    fake.latency = 0.05  # keeps ten sends in flight at the cancel; nothing waits on it
     async with fake.client(retry=FAST) as client:
         consumed = 0
         underway = asyncio.Event()
+        sm = client.batches.send_many(requests(1000), concurrency=10)
 
         async def consume() -> None:
             nonlocal consumed
-            async with client.batches.send_many(requests(1000), concurrency=10) as outcomes:
+            async with sm as outcomes:
                 async for _ in outcomes:
                     consumed += 1
                     if consumed == 20:
@@ -125,10 +128,17 @@ async def test_cancelling_the_consumer_task(fake: FakeSinch) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         stored = len(fake.batches)
-        # Real time on purpose: a sender that outlived the cancellation would store a
-        # batch within one latency (50 ms) of FakeSinch; watch for four.
-        await asyncio.sleep(0.2)
-        assert len(fake.batches) == stored  # nothing kept sending after cancellation
+        # Structural, not watching the clock: no sender outlived the cancellation ...
+        leftover = [
+            t
+            for t in asyncio.all_tasks()
+            if t.get_name().startswith("sinch-send-many") and not t.done()
+        ]
+        assert not leftover, f"send_many tasks still running after cancellation: {leftover}"
+        assert sm.progress.in_flight == 0
+        # ... and whatever reached the fake is handled: nothing more was stored
+        await fake.settle()
+        assert len(fake.batches) == stored == sm.progress.succeeded
         assert consumed < 1000
 
 
@@ -140,14 +150,24 @@ async def test_cancelling_the_consumer_task(fake: FakeSinch) -> None:
     [
         (Fault(method="POST", path="/batches", status=500, phase="after", times=1), True),
         (Fault(method="POST", path="/batches", drop=True, phase="after", times=1), True),
-        (Fault(method="POST", path="/batches", delay=1.0, phase="after", times=1), True),
+        pytest.param(
+            Fault(method="POST", path="/batches", delay=1.0, phase="after", times=1),
+            True,
+            marks=pytest.mark.realtime("loop clock: transport timeout"),
+        ),
         (Fault(method="POST", path="/batches", status=503, phase="before", times=1), False),
     ],
     ids=["5xx-after-store", "reset-after-store", "slow-after-store", "5xx-before-store"],
 )
 async def test_reconcile_finds_or_resends(
-    fake: FakeSinch, fault: Fault, stored_before: bool
+    fake_sinch_factory: FakeSinchFactory, clock: FakeClock, fault: Fault, stored_before: bool
 ) -> None:
+    """slow-after-store: the client's 0.3 s request timeout is aiohttp's, on the event loop's
+    clock (real time); the fake holds the stored batch's response on the parked ``clock``,
+    so the response can never beat the timeout. The fake dates batches on the real clock,
+    as the client (on the real clock) expects when it looks the batch up."""
+    clock.auto_advance = False
+    fake = await fake_sinch_factory(clock=clock, now=lambda: datetime.now(UTC), seed=7)
     fake.add_fault(fault)
     req = TextBatchRequest(to=["+46701234567"], body="once", client_reference="order-1")
     async with fake.client(retry=FAST, timeouts=Timeouts(total=0.3)) as client:
@@ -206,6 +226,9 @@ async def _fanout_under_faults(fake: FakeSinch, *, reconcile: bool, n: int) -> C
         ),
         Fault(method="POST", path="/batches", status=500, phase="after", probability=0.02),
         Fault(method="POST", path="/batches", drop=True, phase="after", probability=0.02),
+        # stored, then answered past the client's 1 s timeout: aiohttp's timeout runs on
+        # the event loop's clock, so these tests are ``realtime`` (a send that timed out
+        # after being stored is the case under test)
         Fault(method="POST", path="/batches", delay=2.5, phase="after", probability=0.01),
     ):
         fake.add_fault(fault)
@@ -223,6 +246,7 @@ async def _fanout_under_faults(fake: FakeSinch, *, reconcile: bool, n: int) -> C
     return kinds
 
 
+@pytest.mark.realtime("loop clock: transport timeout")
 async def test_acceptance_10k_sends_reconcile_on(fake: FakeSinch) -> None:
     kinds = await _fanout_under_faults(fake, reconcile=True, n=10_000)
     assert kinds == Counter({"ok": 10_000})
@@ -230,6 +254,7 @@ async def test_acceptance_10k_sends_reconcile_on(fake: FakeSinch) -> None:
     assert len(fake.batches) == 10_000 and max(refs.values()) == 1  # no duplicates, no losses
 
 
+@pytest.mark.realtime("loop clock: transport timeout")
 async def test_acceptance_10k_sends_reconcile_off(fake: FakeSinch) -> None:
     kinds = await _fanout_under_faults(fake, reconcile=False, n=10_000)
     assert set(kinds) == {"ok", "SendOutcomeUnknown"}

@@ -94,6 +94,7 @@ async def _check(fake: FakeSinch, client: SinchClient) -> None:
 LIMITED = pytest.mark.parametrize("fake_limit", [RATE, None], ids=["fake-limited", "fake-open"])
 
 
+@pytest.mark.realtime("real I/O timing under a stall")
 @LIMITED
 async def test_a_stall_does_not_become_a_burst_in_process(
     fake_sinch_factory: FakeSinchFactory, fake_limit: float | None
@@ -102,6 +103,7 @@ async def test_a_stall_does_not_become_a_burst_in_process(
     await _check(fake, fake.client(max_concurrency=4, messages_per_second=RATE))
 
 
+@pytest.mark.realtime("redis clock: the Redis limiter's schedule under a stall")
 @LIMITED
 async def test_a_stall_does_not_become_a_burst_on_redis(
     fake_sinch_factory: FakeSinchFactory, redis_client: Any, fake_limit: float | None

@@ -133,6 +133,9 @@ async def test_batches_surface(server: Server) -> None:
             await client.batches.get(UNKNOWN_ID)
 
 
+@pytest.mark.realtime(
+    "external emulator: polls until its reports are final (FakeSinch answers at once, no wait)"
+)
 async def test_delivery_reports_surface(server: Server) -> None:
     async with server.client() as client:
         batch = await client.batches.send_text(

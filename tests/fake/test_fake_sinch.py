@@ -20,8 +20,6 @@ from tests.support.fake_http import AUTH, NOW, TEXT, ULID, call
 
 pytestmark = pytest.mark.fake_sinch(on_clock=True, seed=7)
 
-SHORT = aiohttp.ClientTimeout(total=0.1)
-
 
 async def send(http: aiohttp.ClientSession, fake: FakeSinch, **overrides: Any) -> tuple[int, Any]:
     return await call(http, fake, "POST", "/batches", json={**TEXT, **overrides})
@@ -570,33 +568,62 @@ async def test_drop_fault(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
-async def test_delay_fault_and_client_timeout(fake: FakeSinch, http: aiohttp.ClientSession) -> None:
+async def test_delay_fault_and_client_timeout(
+    fake_on_clock: FakeSinch, clock: FakeClock, http: aiohttp.ClientSession
+) -> None:
+    """A delay fault holds the request on the fake's clock (parked here: no wall time)."""
+    fake = fake_on_clock
+    clock.auto_advance = False
     fake.add_fault(Fault(method="GET", path="/batches/{id}", delay=0.15, times=1))
     _, batch = await send(http, fake)
-    started = time.monotonic()
-    status, body = await call(http, fake, "GET", f"/batches/{batch['id']}")
-    assert time.monotonic() - started >= 0.15
-    assert (status, body) == (200, batch)
+    get = asyncio.create_task(call(http, fake, "GET", f"/batches/{batch['id']}"))
+    await clock.wait_for_sleepers(1)  # held by its fault
+    clock.advance(0.1)
+    await asyncio.sleep(0)
+    assert not get.done()
+    clock.advance(0.05)
+    assert await asyncio.wait_for(get, 5) == (200, batch)
+    assert clock.sleeps == [0.15]
 
     # a client that gives up during a "before" delay leaves nothing behind
     fake.add_fault(Fault(method="POST", path="/batches", delay=0.3, times=1))
-    with pytest.raises(TimeoutError):
-        await call(http, fake, "POST", "/batches", json=TEXT, timeout=SHORT)
-    await asyncio.sleep(0.35)
+    post = asyncio.create_task(call(http, fake, "POST", "/batches", json=TEXT))
+    await clock.wait_for_sleepers(1)
+    post.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await post
+    await fake.settle()  # the server cancelled the held handler when the client left
+    assert clock.sleepers == 0
+    clock.advance(0.3)
+    await fake.settle()
     assert len(fake.batches) == 1
 
 
 async def test_latency_applies_after_processing(
-    fake: FakeSinch, http: aiohttp.ClientSession
+    fake_on_clock: FakeSinch, clock: FakeClock, http: aiohttp.ClientSession
 ) -> None:
+    """Latency holds the response (on the fake's clock, parked here) after the request was
+    processed."""
+    fake = fake_on_clock
+    clock.auto_advance = False
     fake.latency = 0.05
-    started = time.monotonic()
-    assert (await call(http, fake, "GET", "/batches"))[0] == 200
-    assert time.monotonic() - started >= 0.05
+    listed = asyncio.create_task(call(http, fake, "GET", "/batches"))
+    await clock.wait_for_sleepers(1)
+    assert not listed.done()
+    clock.advance(0.05)
+    assert (await asyncio.wait_for(listed, 5))[0] == 200
+
     fake.latency = 0.3
-    with pytest.raises(TimeoutError):
-        await call(http, fake, "POST", "/batches", json=TEXT, timeout=SHORT)
-    assert len(fake.batches) == 1  # processed, only the response was late
+    post = asyncio.create_task(call(http, fake, "POST", "/batches", json=TEXT))
+    await clock.wait_for_sleepers(1)
+    assert len(fake.batches) == 1  # processed, only the response is late
+    post.cancel()  # a client that gives up on the late response
+    with pytest.raises(asyncio.CancelledError):
+        await post
+    clock.advance(0.3)
+    await fake.settle()
+    assert len(fake.batches) == 1
+    assert clock.sleeps == [0.05, 0.3]
     with pytest.raises(ValueError):
         fake.latency = -1
 
@@ -660,11 +687,7 @@ async def test_close_aborts_requests_in_flight(
     fake = await fake_sinch_factory()
     fake.add_fault(Fault(delay=30))
     pending = asyncio.ensure_future(call(http, fake, "GET", "/batches"))
-    for _ in range(200):
-        if fake.requests:
-            break
-        await asyncio.sleep(0.01)
-    assert fake.requests
+    await fake.wait_for_requests(1)  # arrived, and held by its 30 s fault
     started = time.monotonic()
     await fake.close()
     assert time.monotonic() - started < 2

@@ -318,8 +318,10 @@ async def test_callbacks_before_start_and_after_close(receiver: Receiver) -> Non
         fake.callback_delay = -1
 
 
+@pytest.mark.realtime("loop clock: wait_for_callbacks timeout (0.1 s)")
 async def test_wait_for_callbacks_times_out(fake: FakeSinch) -> None:
-    """Real time on purpose: the timeout under test runs on the event loop's clock."""
+    """Real time on purpose: the timeout under test runs on the event loop's clock (no
+    callback is ever due, so nothing can race it)."""
     started = time.monotonic()
     with pytest.raises(TimeoutError):
         await fake.wait_for_callbacks(1, timeout=0.1)

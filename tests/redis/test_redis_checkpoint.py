@@ -21,7 +21,7 @@ import pytest
 from sinch_async import CheckpointInUseError, SinchValidationError
 from sinch_async._errors import CheckpointLeaseLost
 from sinch_async.redis._checkpoint import RedisCheckpoint
-from sinch_async.testing import FakeSinch
+from sinch_async.testing import FakeClock, FakeSinch
 from tests.support.net import free_port
 from tests.support.paths import PROCS
 from tests.support.redis_server import start_redis
@@ -104,23 +104,28 @@ async def test_second_sync_gets_in_use_at_once_then_resumes(
 
 
 async def test_wait_polls_for_the_lease(redis_client: Any) -> None:
-    a = RedisCheckpoint(redis_client, KEY, lease=5)
-    b = RedisCheckpoint(redis_client, KEY, lease=5, wait=3)
+    """``wait`` polls on the checkpoint's clock (parked here): no wall time passes."""
+    clock = FakeClock(auto_advance=False)
+    a = RedisCheckpoint(redis_client, KEY, lease=5, clock=clock)
+    b = RedisCheckpoint(redis_client, KEY, lease=5, wait=3, clock=clock)
     await a.acquire()
-    loop = asyncio.get_running_loop()
-    loop.call_later(0.4, lambda: asyncio.ensure_future(a.release()))
-    started = time.monotonic()
-    await b.acquire()
-    assert 0.3 < time.monotonic() - started < 2
+    await clock.wait_for_sleepers(1)  # a's renewer
+    taking = asyncio.create_task(b.acquire())
+    await clock.wait_for_sleepers(2)  # b found the lease held and waits to poll again
+    assert not taking.done()
+    await a.release()
+    clock.advance(0.25)  # one poll interval
+    await asyncio.wait_for(taking, 5)
     assert b.fence == 2
-    await b.release()
-    c = RedisCheckpoint(redis_client, KEY, lease=5, wait=0.3)
-    await b.acquire()
+    assert clock.elapsed == 0.25
+    # c gives up after its 0.3 s of waiting (on a clock of its own that runs at once)
+    c = RedisCheckpoint(redis_client, KEY, lease=5, wait=0.3, clock=FakeClock())
     with pytest.raises(CheckpointInUseError):
         await c.acquire()
     await b.release()
 
 
+@pytest.mark.realtime("redis clock: a 0.8 s stall outlives the 0.5 s lease's TTL")
 async def test_a_stalled_holders_late_save_is_fenced(redis_url: str, redis_client: Any) -> None:
     a = RedisCheckpoint(redis_client, KEY, lease=0.5)
     await a.acquire()
@@ -149,6 +154,7 @@ async def test_a_stalled_holders_late_save_is_fenced(redis_url: str, redis_clien
     assert await redis_client.exists(f"{KEY}:lease") == 1
 
 
+@pytest.mark.realtime("redis clock: stalls past the 0.5 s lease's TTL")
 async def test_a_lapsed_lease_nobody_took_is_taken_back(redis_client: Any) -> None:
     a = RedisCheckpoint(redis_client, KEY, lease=0.3)
     await a.acquire()
@@ -160,6 +166,7 @@ async def test_a_lapsed_lease_nobody_took_is_taken_back(redis_client: Any) -> No
     await a.release()
 
 
+@pytest.mark.realtime("redis clock: a 0.8 s stall outlives the 0.5 s lease's TTL")
 async def test_a_sync_stalled_past_its_lease_stops_when_fenced(
     fake: FakeSinch, redis_url: str, redis_client: Any
 ) -> None:
@@ -191,6 +198,7 @@ async def test_a_sync_stalled_past_its_lease_stops_when_fenced(
         assert json.loads(await redis_client.get(KEY))["delivered"] == 999
 
 
+@pytest.mark.realtime("redis clock: slow handling over ~5 lease TTLs, kept alive by renewals")
 async def test_renewal_keeps_a_long_sync_alive(fake: FakeSinch, redis_client: Any) -> None:
     expected = set(_seed(fake, 40))
     lease = 0.6
@@ -214,6 +222,7 @@ async def test_renewal_keeps_a_long_sync_alive(fake: FakeSinch, redis_client: An
     assert int(await redis_client.get(f"{KEY}:fence")) == 1  # never taken over
 
 
+@pytest.mark.realtime("redis clock: waits for a renewal of a lease Redis holds")
 async def test_renewal_refused_stops_the_sync(fake: FakeSinch, redis_client: Any) -> None:
     _seed(fake, 60)
     async with fake.client() as client:
@@ -304,6 +313,7 @@ async def _spawn(fake: FakeSinch, redis_url: str, out: Path) -> asyncio.subproce
 
 @pytest.mark.slow
 @pytest.mark.process
+@pytest.mark.realtime("real processes; redis clock: the killed holder's lease TTL runs out")
 async def test_kill_9_the_holder_and_another_takes_over_after_the_lease(
     fake: FakeSinch, redis_url: str, redis_client: Any, tmp_path: Path
 ) -> None:

@@ -24,6 +24,7 @@ from sinch_async._ledger import (
     campaign_reference,
 )
 from sinch_async.redis._ledger import BUCKET, RedisLedger
+from sinch_async.testing import FakeClock
 
 CAMPAIGN = "spring-sale"
 R = TypeVar("R")
@@ -162,6 +163,7 @@ async def test_retry_failed_reclaims_and_clears_the_error(redis_client: Any) -> 
     await led.aclose()
 
 
+@pytest.mark.realtime("redis clock: waits out a claim's lease TTL")
 async def test_finish_never_overwrites_ok_and_warns_on_expired_claims(
     redis_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -257,6 +259,7 @@ async def test_claims_are_exclusive_under_concurrency(redis_client: Any) -> None
     await b.aclose()
 
 
+@pytest.mark.realtime("redis clock: a 2 s run over several lease TTLs, extended by check")
 async def test_check_passes_while_held_and_extends_the_lease(redis_client: Any) -> None:
     led = RedisLedger(redis_client, lease=2)
     await led.begin(CAMPAIGN, 0, ref(0), digest(0))
@@ -272,6 +275,7 @@ async def test_check_passes_while_held_and_extends_the_lease(redis_client: Any) 
     await led2.aclose()
 
 
+@pytest.mark.realtime("redis clock: waits out a claim's lease TTL")
 async def test_check_raises_when_the_lease_expired_and_another_worker_claimed(
     redis_client: Any,
 ) -> None:
@@ -303,6 +307,7 @@ async def test_check_raises_when_too_little_lease_is_left(redis_client: Any) -> 
     await led.aclose()
 
 
+@pytest.mark.realtime("redis clock: a stop (blocked loop) past the claim's lease TTL")
 async def test_a_worker_stopped_past_its_lease_does_not_send(redis_client: Any) -> None:
     """The event loop blocked (as SIGSTOP, Ctrl-Z or a paused VM would) for longer than
     the lease: nothing else took the row, but the claim is gone all the same."""
@@ -353,14 +358,17 @@ async def test_renewal_reports_claims_it_could_not_renew(redis_client: Any) -> N
 async def test_check_fails_closed_after_a_failed_renewal(redis_client: Any) -> None:
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    led = RedisLedger(redis_client, lease=0.3)
+    clock = FakeClock(auto_advance=False)  # the renewer waits on it: no wall time passes
+    led = RedisLedger(redis_client, lease=0.3, clock=clock)
     await led.begin(CAMPAIGN, 0, ref(0), digest(0))
 
     async def down(**_: Any) -> Any:
         raise RedisConnectionError("Connection refused")
 
     led._renew = down  # type: ignore[assignment]
-    await asyncio.sleep(0.25)
+    await clock.wait_for_sleepers(1)  # the renewer waits for its turn (lease / 3)
+    clock.advance(0.1)
+    await clock.wait_for_sleepers(1)  # it ran, failed, and waits for the next turn
     with pytest.raises(LedgerError, match="not renewed"):
         await led.check(CAMPAIGN, 0)
     with pytest.raises(LedgerError, match="not renewed"):
@@ -407,6 +415,7 @@ async def test_open_and_start(redis_client: Any) -> None:
     await led.aclose()
 
 
+@pytest.mark.realtime("redis clock: waits for the keys' 0.2 s TTL")
 async def test_expire_sets_a_ttl_on_every_key(redis_client: Any) -> None:
     led = RedisLedger(redis_client)
     await led.start(CAMPAIGN, NOW)

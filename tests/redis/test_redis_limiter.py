@@ -64,6 +64,7 @@ async def test_weighted_budget_is_shared_between_limiters(redis_client: Any, oth
         assert taken <= 100 + 1000 * (t - started) + 1  # burst, then the rate
 
 
+@pytest.mark.realtime("redis clock: the shared schedule runs on Redis TIME")
 async def test_a_big_batch_reserves_its_turn(redis_client: Any, other: Any) -> None:
     """Another process hammering with 1-message requests cannot starve a 300-message batch:
     it goes once the budget already reserved has passed, and the small ones queue behind."""
@@ -101,6 +102,7 @@ async def test_idle_key_expires(redis_client: Any) -> None:
     assert await redis_client.hget(KEY, "tat") is not None
 
 
+@pytest.mark.realtime("redis clock: the shared schedule runs on Redis TIME")
 async def test_the_clock_is_the_redis_server(
     redis_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,6 +118,7 @@ async def test_the_clock_is_the_redis_server(
 # --- the shared pause ---------------------------------------------------------------------
 
 
+@pytest.mark.realtime("redis clock: the shared pause and schedule run on Redis TIME")
 async def test_pause_holds_every_limiter_and_shifts_reserved_turns(
     redis_client: Any, other: Any
 ) -> None:
@@ -135,6 +138,7 @@ async def test_pause_holds_every_limiter_and_shifts_reserved_turns(
     assert await a.paused_for() == 0
 
 
+@pytest.mark.realtime("redis clock: the shared pause runs on Redis TIME")
 async def test_a_shorter_pause_never_shortens_one(redis_client: Any) -> None:
     limiter = RedisRateLimiter(redis_client, KEY, 100)
     await limiter.pause(1.0)
@@ -155,6 +159,7 @@ def test_in_process_limits_keep_the_fast_path() -> None:
     assert Limits().shared is None
 
 
+@pytest.mark.realtime("redis clock: the shared pause runs on Redis TIME")
 async def test_a_429_in_one_client_holds_the_other(redis_client: Any, other: Any) -> None:
     """In one loop, two clients on one key: a 429 with Retry-After: 1 received by the first
     holds the second's GET for a second."""
@@ -310,6 +315,7 @@ def test_group_sizes_must_be_shared_group_sizes() -> None:
 
 @pytest.mark.slow
 @pytest.mark.process
+@pytest.mark.realtime("real processes; redis clock: the shared schedule runs on Redis TIME")
 async def test_four_processes_share_the_plan_limit(redis_client: Any, redis_url: str) -> None:
     """4 workers at 400 msg/s on one Redis key against a 400 msg/s plan: no 429, and the
     aggregate rate after the first second within 3% of 400. The same 4 workers with an
@@ -330,6 +336,7 @@ async def test_four_processes_share_the_plan_limit(redis_client: Any, redis_url:
 
 @pytest.mark.slow
 @pytest.mark.process
+@pytest.mark.realtime("real processes; redis clock: the shared pause runs on Redis TIME")
 async def test_a_429_pauses_every_process(redis_client: Any, redis_url: str) -> None:
     """One worker gets 429 with Retry-After: 2: no request of any worker (sends and GETs)
     reaches the server for the next 1.9 s, beyond those already in flight (50 ms)."""

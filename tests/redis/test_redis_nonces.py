@@ -36,6 +36,7 @@ async def test_add_is_set_nx_exat_and_discard_is_del(redis_client: Any) -> None:
     await store.discard("never-added")  # no error
 
 
+@pytest.mark.realtime("redis clock: waits for the key's EXAT expiry")
 async def test_expiry_is_honoured(redis_client: Any) -> None:
     store = RedisNonceStore(redis_client)
     expires_at = time.time() + 1.0

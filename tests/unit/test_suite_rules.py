@@ -6,7 +6,12 @@ module imports nothing from ``tests``):
   ``tests/support``);
 * each fixture name is defined once in the whole suite (variants are configured by marker or
   get their own name);
-* conftests hold fixtures and hooks only (no public helpers to import).
+* conftests hold fixtures and hooks only (no public helpers to import);
+* no test sleeps on the wall clock to let time pass (``time.sleep(x)``, ``asyncio.sleep(x)``
+  with ``x`` not the literal ``0``) unless it is marked ``realtime("<reason>")`` (on the test,
+  its class or its module's ``pytestmark``) or lives in ``tests/process`` (real processes,
+  marked ``realtime`` by the root conftest): virtual time (``FakeClock``) and events
+  (``clock.wait_for_sleepers``, ``fake.wait_for_requests``, ``fake.settle()``) do the rest.
 """
 
 from __future__ import annotations
@@ -135,6 +140,166 @@ def test_conftests_hold_fixtures_and_hooks_only() -> None:
                 if not (private or hook or fixture):
                     helpers.append(f"{rel(path)}:{node.lineno} {node.name}")
     assert helpers == [], f"move these helpers to tests/support: {helpers}"
+
+
+#: Folders whose tests run real processes: the root conftest marks them ``realtime``.
+REALTIME_FOLDERS = {"process"}
+
+
+def _is_realtime_mark(node: ast.AST) -> bool:
+    """``pytest.mark.realtime("<reason>")`` with a non-empty literal reason."""
+    return (
+        isinstance(node, ast.Call)
+        and ast.unparse(node.func).split(".")[-2:] == ["mark", "realtime"]
+        and bool(node.args)
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+        and bool(node.args[0].value.strip())
+    )
+
+
+def _carries_realtime(node: ast.AST) -> bool:
+    """A ``realtime`` mark in ``node``'s decorators, or (module/class) in its ``pytestmark``."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and any(
+        _is_realtime_mark(d) for d in node.decorator_list
+    ):
+        return True
+    if isinstance(node, ast.Module | ast.ClassDef):
+        for stmt in node.body:
+            if isinstance(stmt, ast.Assign):
+                targets, value = stmt.targets, stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                targets, value = [stmt.target], stmt.value
+            else:
+                continue
+            named = any(ast.unparse(t) == "pytestmark" for t in targets)
+            if named and any(_is_realtime_mark(n) for n in ast.walk(value)):
+                return True
+    return False
+
+
+def _sleep_names(tree: ast.Module) -> tuple[set[str], set[str]]:
+    """Names bound to ``time.sleep`` and to ``asyncio.sleep`` in this module (``from time
+    import sleep``, ``import asyncio as aio``...), dotted."""
+    time_sleep, asyncio_sleep = {"time.sleep"}, {"asyncio.sleep"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in ("time", "asyncio") and alias.asname:
+                    target = time_sleep if alias.name == "time" else asyncio_sleep
+                    target.add(f"{alias.asname}.sleep")
+        elif isinstance(node, ast.ImportFrom) and node.module in ("time", "asyncio"):
+            for alias in node.names:
+                if alias.name == "sleep":
+                    target = time_sleep if node.module == "time" else asyncio_sleep
+                    target.add(alias.asname or "sleep")
+    return time_sleep, asyncio_sleep
+
+
+def _is_literal_zero(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.value == 0
+
+
+def wall_clock_sleeps(path: Path, tree: ast.Module) -> list[str]:
+    """Every sleep in ``tree`` that lets wall time pass outside a ``realtime`` test, as
+    ``path:line in <scope>: <call>``."""
+    time_sleep, asyncio_sleep = _sleep_names(tree)
+    found: list[str] = []
+
+    def visit(node: ast.AST, scopes: list[ast.AST]) -> None:
+        if isinstance(node, ast.Call):
+            name = ast.unparse(node.func)
+            waits = name in time_sleep or (
+                name in asyncio_sleep
+                and not (node.args and _is_literal_zero(node.args[0]))
+                and not any(
+                    kw.arg == "delay" and _is_literal_zero(kw.value) for kw in node.keywords
+                )
+            )
+            if waits and not any(_carries_realtime(s) for s in scopes):
+                where = ".".join(
+                    s.name
+                    for s in scopes[1:]
+                    if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                )
+                found.append(
+                    f"{rel(path)}:{node.lineno} in {where or '<module>'}: {ast.unparse(node)}"
+                )
+        inner = (
+            [*scopes, node]
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            else scopes
+        )
+        for child in ast.iter_child_nodes(node):
+            visit(child, inner)
+
+    visit(tree, [tree])
+    return found
+
+
+def _checked_for_sleeps(path: Path) -> bool:
+    parts = path.relative_to(TESTS).parts
+    is_test_code = path.name.startswith("test_") or path.name == "conftest.py"
+    return is_test_code and parts[0] in AREAS and parts[0] not in REALTIME_FOLDERS
+
+
+def test_no_test_sleeps_on_the_wall_clock_unless_marked_realtime() -> None:
+    """Issue 16: "No test sleeps on the wall clock to let time pass, except the named process
+    and Redis-clock tests". Waits that only guard an event (``asyncio.wait_for``,
+    ``asyncio.timeout``) are not sleeps and are not checked."""
+    found = [
+        hit
+        for path in python_files()
+        if _checked_for_sleeps(path)
+        for hit in wall_clock_sleeps(path, parse(path))
+    ]
+    assert found == [], (
+        "wait on a FakeClock or an event instead, or mark the test "
+        '@pytest.mark.realtime("<why real time>"):\n' + "\n".join(found)
+    )
+
+
+def test_the_sleep_rule_sees_sleeps_and_marks() -> None:
+    """The rule itself: it flags real sleeps, not ``sleep(0)``, and honours ``realtime``
+    on the test, its class and its module."""
+    source = """
+import asyncio, time
+from time import sleep as nap
+import pytest
+
+async def helper():
+    await asyncio.sleep(0.1)
+
+async def test_a():
+    await asyncio.sleep(0)
+    await asyncio.sleep(0.0)
+    time.sleep(0.5)
+    nap(1)
+
+@pytest.mark.realtime("redis clock: lease TTL")
+async def test_b():
+    await asyncio.sleep(1)
+
+@pytest.mark.realtime("")
+async def test_c():
+    await asyncio.sleep(1)
+
+class TestD:
+    pytestmark = [pytest.mark.realtime("loop clock")]
+    async def test_d(self):
+        await asyncio.sleep(1)
+"""
+    hits = wall_clock_sleeps(TESTS / "unit" / "x.py", ast.parse(source))
+    assert [h.split(" in ")[1].split(":")[0] for h in hits] == [
+        "helper",
+        "test_a",
+        "test_a",
+        "test_c",
+    ]
+    marked = ast.parse(
+        'import pytest, asyncio\npytestmark = pytest.mark.realtime("why")\n' + source
+    )
+    assert wall_clock_sleeps(TESTS / "unit" / "x.py", marked) == []
 
 
 def test_the_rules_see_the_suite() -> None:
