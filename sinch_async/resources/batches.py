@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Container, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Required, TypedDict, Unpack, overload
 
@@ -462,41 +462,33 @@ class BatchesResource:
             async def find(
                 request: BatchRequest, since: float | None, exclude: frozenset[str]
             ) -> list[Batch]:
-                oldest = datetime.now(UTC) - C.BATCH_RETENTION
-                start = oldest
+                start = self._oldest_listed()
                 if since is not None:
-                    start = max(oldest, datetime.fromtimestamp(since, UTC) - _RECONCILE_LOOKBACK)
-                matches: list[Batch] = []
+                    start = max(start, datetime.fromtimestamp(since, UTC) - _RECONCILE_LOOKBACK)
                 try:
-                    pager = self.list(
-                        client_reference=request.client_reference,
-                        start_date=start,
-                        page_size=C.MAX_PAGE_SIZE,
-                        max_items=_RECONCILE_MAX,
-                    )
-                    async for batch in pager:
-                        # (not this client's memory of returned batches: a batch a run
-                        # got but could not record is exactly the one to find)
-                        if not _same_send(batch, request) or batch.id in exclude:
-                            continue
-                        created = getattr(batch, "created_at", None)
-                        if since is not None and (
-                            created is None or created.timestamp() < since - 0.001
-                        ):
-                            continue  # made before this row's intent: not this row's
-                        matches.append(batch)
+                    # (not this client's memory of returned batches: a batch a run got
+                    # but could not record is exactly the one to find)
+                    found = await self._same_sends(request, start, exclude)
                 except LimiterUnavailableError:
                     raise
                 except SinchError as exc:
                     raise SendOutcomeUnknown(
                         request, exc, "in doubt after an earlier run; lookup failed"
                     ) from exc
-                return matches
+                if since is None:
+                    return found
+                # made before this row's intent (on Sinch's clock): not this row's
+                return [
+                    b
+                    for b in found
+                    if (created := getattr(b, "created_at", None)) is not None
+                    and created.timestamp() >= since - 0.001
+                ]
 
             async def exists(reference: str) -> bool:
                 pager = self.list(
                     client_reference=reference,
-                    start_date=datetime.now(UTC) - C.BATCH_RETENTION,
+                    start_date=self._oldest_listed(),
                     page_size=1,
                     max_items=1,
                 )
@@ -528,6 +520,24 @@ class BatchesResource:
         bounds = clock.to_sinch(self._session.clock.time()) if clock is not None else None
         return None if bounds is None else float(bounds[0])
 
+    def _oldest_listed(self) -> datetime:
+        """The oldest time Sinch still lists batches from (its retention), on the
+        client's clock."""
+        return datetime.fromtimestamp(self._session.clock.time(), UTC) - C.BATCH_RETENTION
+
+    async def _same_sends(
+        self, request: BatchRequest, start: datetime, skip: Container[str]
+    ) -> list[Batch]:
+        """Batches created since ``start`` with the request's reference and content
+        (:func:`_same_send`) whose ids are not in ``skip``; API errors propagate."""
+        pager = self.list(
+            client_reference=request.client_reference,
+            start_date=start,
+            page_size=C.MAX_PAGE_SIZE,
+            max_items=_RECONCILE_MAX,
+        )
+        return [b async for b in pager if _same_send(b, request) and b.id not in skip]
+
     async def _reconcile_lookup(
         self, request: BatchRequest, sent_at: float, cause: BaseException
     ) -> Batch | None:
@@ -539,18 +549,11 @@ class BatchesResource:
         # host's own time, the lookback absorbing any skew under five minutes.
         bounds = clock.to_sinch(sent_at)
         since = sent_at if bounds is None else bounds[0]
-        candidates: list[Batch] = []
         try:
-            pager = self.list(
-                client_reference=request.client_reference,
-                start_date=_at_millis(since) - _RECONCILE_LOOKBACK,
-                page_size=C.MAX_PAGE_SIZE,
-                max_items=_RECONCILE_MAX,
+            # not this content, or already another send's result: skipped
+            candidates = await self._same_sends(
+                request, _at_millis(since) - _RECONCILE_LOOKBACK, self._returned
             )
-            async for batch in pager:
-                if not _same_send(batch, request) or batch.id in self._returned:
-                    continue  # not this content, or already another send's result
-                candidates.append(batch)
         except LimiterUnavailableError:
             raise  # nothing was sent for the lookup: the limiter's own error, as it is
         except SinchError as exc:
