@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import json
 import sys
 from collections.abc import Iterator
 from typing import Any
+
+from campaign_run import run_and_report  # beside this script (run by path)
 
 from sinch_async import SinchClient, TextBatchRequest
 from sinch_async._ledger import Ledger, SqliteLedger
@@ -44,27 +45,12 @@ async def open_ledger(spec: str) -> tuple[Ledger, Any]:
 
 async def main(base_url: str, plan: str, token: str, path: str, spec: str, campaign: str) -> None:
     ledger, redis = await open_ledger(spec)
-    started = False
     try:
         async with SinchClient(service_plan_id=plan, api_token=token, base_url=base_url) as client:
             sm = client.batches.send_many(
                 requests(path), concurrency=CONCURRENCY, ledger=ledger, campaign=campaign
             )
-            async with sm:
-                async for _ in sm:
-                    if not started:
-                        started = True
-                        print("STARTED", flush=True)
-            p = sm.progress
-            summary = {
-                "submitted": p.submitted,
-                "succeeded": p.succeeded,
-                "failed": p.failed,
-                "resumed": p.resumed,
-                "reconciled": p.reconciled,
-                "claimed_elsewhere": p.claimed_elsewhere,
-            }
-            print(json.dumps({"summary": summary}), flush=True)
+            await run_and_report(sm)
     finally:
         await ledger.aclose()
         if redis is not None:

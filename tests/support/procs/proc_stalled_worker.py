@@ -13,8 +13,9 @@ for budget, and continued after its leases expired.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
+
+from campaign_run import run_and_report  # beside this script (run by path)
 
 from sinch_async import SinchClient, TextBatchRequest
 
@@ -37,7 +38,6 @@ async def main(
     redis = redis_asyncio.from_url(redis_url)
     ledger = RedisLedger(redis, lease=float(lease))
     requests = [TextBatchRequest(to=[f"+4670{i:07d}"], body=f"Hello {i}") for i in range(int(n))]
-    started = False
     try:
         async with SinchClient(
             service_plan_id=plan,
@@ -48,21 +48,7 @@ async def main(
             sm = client.batches.send_many(
                 requests, concurrency=int(concurrency), ledger=ledger, campaign=campaign
             )
-            async with sm:
-                async for _ in sm:
-                    if not started:
-                        started = True
-                        print("STARTED", flush=True)
-            p = sm.progress
-            summary = {
-                "submitted": p.submitted,
-                "succeeded": p.succeeded,
-                "failed": p.failed,
-                "resumed": p.resumed,
-                "reconciled": p.reconciled,
-                "claimed_elsewhere": p.claimed_elsewhere,
-            }
-            print(json.dumps({"summary": summary}), flush=True)
+            await run_and_report(sm)
     finally:
         await ledger.aclose()
         await redis.aclose()
