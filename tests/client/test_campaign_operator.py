@@ -12,7 +12,6 @@ import asyncio
 import shutil
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,24 +32,16 @@ from sinch_async._ledger import (
     row_digest,
 )
 from sinch_async.testing import FakeClock, FakeSinch, Fault
+from tests.support.campaigns import reqs, run_campaign, stored_refs
 from tests.support.paths import DATA
 from tests.support.redis_server import start_redis
 
 CAMPAIGN = "ops"
 
 
-def reqs(n: int, *, body: str = "hi") -> list[TextBatchRequest]:
-    return [TextBatchRequest(to=[f"+4670{i:07d}"], body=f"{body} {i}") for i in range(n)]
-
-
 async def run(client: Any, requests: Any, ledger: Any, **kw: Any) -> list[SendOutcome]:
     kw.setdefault("campaign", CAMPAIGN)
-    async with client.batches.send_many(requests, ledger=ledger, concurrency=8, **kw) as sm:
-        return sorted([o async for o in sm], key=lambda o: o.index)
-
-
-def stored_refs(fake: FakeSinch) -> Counter[str]:
-    return Counter(b.get("client_reference") for b in fake.batches.values())
+    return await run_campaign(client, requests, ledger, **kw)
 
 
 def skewed(seconds: float) -> Callable[[], datetime]:

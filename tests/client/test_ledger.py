@@ -4,7 +4,6 @@ deterministic references, exclusive Redis claims, failing closed."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +21,14 @@ from sinch_async._ledger import (
 )
 from sinch_async.redis._ledger import RedisLedger
 from sinch_async.testing import FakeSinch
+from tests.support.campaigns import reqs, run_campaign, stored_refs
 
 CAMPAIGN = "spring-sale"
 
 
-def reqs(n: int, *, body: str = "hi") -> list[TextBatchRequest]:
-    return [TextBatchRequest(to=[f"+4670{i:07d}"], body=f"{body} {i}") for i in range(n)]
-
-
 async def run(client: Any, requests: Any, ledger: Any, **kw: Any) -> list[SendOutcome]:
     kw.setdefault("campaign", CAMPAIGN)
-    async with client.batches.send_many(requests, ledger=ledger, concurrency=8, **kw) as sm:
-        return [o async for o in sm]
-
-
-def stored_refs(fake: FakeSinch) -> Counter[str]:
-    return Counter(b.get("client_reference") for b in fake.batches.values())
+    return await run_campaign(client, requests, ledger, **kw)
 
 
 async def test_rerun_resumes_without_sending_again(tmp_path: Path) -> None:
