@@ -671,8 +671,8 @@ class SendMany:
             try:
                 await self._prepare()
             except BaseException:
-                self._closing = True
-                self._shutdown_task = asyncio.ensure_future(asyncio.sleep(0))
+                # nothing was sent: shut down (no workers yet) so the run stays stopped
+                self._shutdown_task = asyncio.ensure_future(self._shutdown())
                 raise
             self._prepared = True
         self._start()

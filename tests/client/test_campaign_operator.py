@@ -160,9 +160,14 @@ async def test_deleted_sqlite_ledger_is_detected_and_override_resends(tmp_path: 
             assert info.value.references == [campaign_reference(CAMPAIGN, i) for i in range(3)]
             assert "force_resend" in str(info.value)
             assert len(fake.batches) == 30  # nothing sent
-            # and the refusal repeats: nothing was marked started
+            # and the refusal repeats: nothing was marked started; the refused run stays
+            # stopped if iterated again
+            sm = client.batches.send_many(reqs(30), ledger=ledger, campaign=CAMPAIGN)
             with pytest.raises(LedgerLostError):
-                await run(client, reqs(30), ledger)
+                await anext(aiter(sm))
+            assert [o async for o in sm] == [] and sm.progress.submitted == 0
+            await sm.aclose()
+            assert len(fake.batches) == 30
             again = await run(client, reqs(30), ledger, force_resend=True)
     assert all(o.ok and not o.reconciled for o in again)
     assert len(fake.batches) == 60
