@@ -22,6 +22,7 @@ from ._runner import EXIT_CODES_HELP
 __all__ = ["app", "run"]
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="sinch-async",
     help="Sinch SMS (xms API) from the shell: send, inspect, and copy inbounds or delivery "
     "reports to files resumably. Credentials come from the SINCH_* environment variables "

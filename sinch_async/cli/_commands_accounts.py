@@ -3,8 +3,6 @@ no URL userinfo."""
 
 from __future__ import annotations
 
-import warnings
-
 import typer
 
 from .._errors import SinchConfigError
@@ -16,6 +14,7 @@ from ._runner import EXIT_USAGE
 __all__ = ["accounts_app"]
 
 accounts_app = typer.Typer(
+    rich_markup_mode=None,
     help="Named accounts (the config file and SINCH_<NAME>_* variables): list.",
     no_args_is_help=True,
     add_completion=False,
@@ -40,15 +39,12 @@ def accounts_list(ctx: typer.Context) -> None:
     options = get_options(ctx)
     output = Output(json=options.json)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with output.warnings():
             config = load_accounts()
             infos: list[AccountInfo] = [config.info(name) for name in config.names()]
     except SinchConfigError as exc:
         output.error("Configuration error", exc)
         raise typer.Exit(EXIT_USAGE) from None
-    for warning in caught:
-        output.error("Warning", warning.message)
     if output.json:
         output.data([info.as_dict() for info in infos])
         return

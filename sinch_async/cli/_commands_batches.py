@@ -14,7 +14,10 @@ from ._runner import run_job
 __all__ = ["batches_app", "send"]
 
 batches_app = typer.Typer(
-    help="Batches you sent: list, get, cancel.", no_args_is_help=True, add_completion=False
+    rich_markup_mode=None,
+    help="Batches you sent: list, get, cancel.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
 

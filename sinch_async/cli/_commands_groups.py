@@ -14,6 +14,7 @@ from ._runner import run_job
 __all__ = ["groups_app"]
 
 groups_app = typer.Typer(
+    rich_markup_mode=None,
     help="Recipient groups: list, get, create, members.",
     no_args_is_help=True,
     add_completion=False,

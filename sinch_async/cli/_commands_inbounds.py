@@ -15,7 +15,10 @@ from ._runner import run_job
 __all__ = ["inbounds_app"]
 
 inbounds_app = typer.Typer(
-    help="Messages sent to your numbers: list, sync.", no_args_is_help=True, add_completion=False
+    rich_markup_mode=None,
+    help="Messages sent to your numbers: list, sync.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
 

@@ -17,6 +17,7 @@ from ._runner import run_job
 __all__ = ["MESSAGE_COLUMNS", "messages_app"]
 
 messages_app = typer.Typer(
+    rich_markup_mode=None,
     help="Both directions at once: batches you sent and messages you received.",
     no_args_is_help=True,
     add_completion=False,

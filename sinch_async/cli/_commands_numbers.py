@@ -9,7 +9,6 @@ import typer
 
 from .._client import SinchClient
 from ..numbers import ActiveNumber, AvailableNumber
-from ..numbers._converter import unstructure
 from ._options import get_options
 from ._output import ACTIVE_NUMBER_COLUMNS, AVAILABLE_NUMBER_COLUMNS, Column, Output
 from ._runner import run_job
@@ -17,6 +16,7 @@ from ._runner import run_job
 __all__ = ["numbers_app"]
 
 numbers_app = typer.Typer(
+    rich_markup_mode=None,
     help="Phone numbers of the project (Numbers API, project credentials): list, get, "
     "search, rent, release.",
     no_args_is_help=True,
@@ -29,15 +29,13 @@ _NUMBER_HELP = "The phone number, E.164 with a leading '+' (e.g. +12025550100)."
 def _show_many(
     output: Output, numbers: Sequence[Any], columns: Sequence[Column], title: str
 ) -> None:
-    # JSON in the Numbers API's own shape (camelCase, prices as decimal strings)
-    if output.json:
-        output.data([unstructure(n) for n in numbers])
-    else:
-        output.records(numbers, columns, title)
+    # --json keys are snake_case like every other command's (the records' field names);
+    # prices are decimal strings
+    output.records(numbers, columns, title)
 
 
 def _show_one(output: Output, number: ActiveNumber, title: str) -> None:
-    output.record(unstructure(number), title)
+    output.record(number, title)
 
 
 @numbers_app.command("list")

@@ -16,7 +16,10 @@ from ._runner import run_job
 __all__ = ["reports_app"]
 
 reports_app = typer.Typer(
-    help="Delivery reports: get, list, sync.", no_args_is_help=True, add_completion=False
+    rich_markup_mode=None,
+    help="Delivery reports: get, list, sync.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -122,6 +124,22 @@ class Output:
         """A plain message for people (stderr under ``--json``, else stdout)."""
         target = self.errors if self.json else self.console
         target.print(message, markup=False, highlight=False)
+
+    @contextlib.contextmanager
+    def warnings(self) -> Iterator[None]:
+        """Show the warnings raised inside (e.g. a config file readable by others) as
+        ``Warning: ...`` lines on stderr, each once: the one format every command uses."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield
+            finally:
+                seen: set[str] = set()
+                for warning in caught:
+                    text = str(warning.message)
+                    if text not in seen:
+                        seen.add(text)
+                        self.error("Warning", text)
 
     def error(self, label: str, message: object, hint: str | None = None) -> None:
         """``label: message`` in red on stderr, then an optional hint line."""

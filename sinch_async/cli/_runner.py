@@ -51,12 +51,14 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 #: The exit-code table, as ``--help`` shows it (one code a line).
 EXIT_CODES_HELP = (
+    "\b\n"  # click: keep this paragraph's lines as they are
     "Exit codes:\n"
     "  0  ok (send-bulk: complete, every row ok)\n"
-    "  1  send-bulk: complete, some rows failed; other commands: an API or network error\n"
+    "  1  send-bulk: complete, some rows failed;\n"
+    "     other commands: an API or network error\n"
     "  2  bad input or usage: nothing sent\n"
-    "  3  stopped: a shared store (rate limiter or ledger) is unavailable, rows left "
-    "pending; run again\n"
+    "  3  stopped: a shared store (rate limiter or ledger) is unavailable,\n"
+    "     rows left pending; run again\n"
     "  4  incomplete: rows in doubt (unknown) or held by another worker; run again\n"
     "  5  busy: the ledger or checkpoint is held by another process\n"
     "130  interrupted (Ctrl-C); run again to resume"
@@ -76,7 +78,8 @@ def make_client(options: Options, output: Output, **extra: Any) -> SinchClient:
     (:mod:`sinch_async._settings`): ``from_account(NAME)`` with ``--account NAME``, else
     ``from_env``, the global options and ``extra`` as overrides."""
     try:
-        return options.client(**extra)
+        with output.warnings():
+            return options.client(**extra)
     except SinchConfigError as exc:
         hint = CREDENTIALS_HINT if "credential" in str(exc).lower() else None
         output.error("Configuration error", exc, hint)

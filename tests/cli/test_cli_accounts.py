@@ -163,6 +163,13 @@ def test_accounts_list_warns_about_a_file_others_can_read(
     assert result.exit_code == 0, result.output
     assert "readable by other users" in result.output
     assert json.loads(result.stdout)  # the warning stays off stdout
+    # every command shows it in one format: one "Warning:" line, no Python warning dump
+    listed = runner.invoke(app, ["--account", "alpha", "--json", "batches", "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    for out in (result.output, listed.output):
+        flat = " ".join(out.split())
+        assert flat.count("Warning: ") == 1 and "UserWarning" not in out, out
+        assert f"run: chmod 600 {tmp_path}" in flat
 
 
 def test_help_shows_the_account_option() -> None:

@@ -29,6 +29,15 @@ def numbers_requests(server: ThreadedFake) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in server.fake.requests if r.path.startswith(prefix)]
 
 
+def json_keys(data: object) -> set[str]:
+    """Every object key in a JSON document, at any depth."""
+    if isinstance(data, dict):
+        return set(data) | {k for v in data.values() for k in json_keys(v)}
+    if isinstance(data, list):
+        return {k for v in data for k in json_keys(v)}
+    return set()
+
+
 def test_list_filters_and_max(served: ThreadedFake) -> None:
     us = served.call(served.fake.numbers.seed_active, 5)
     served.call(
@@ -37,15 +46,16 @@ def test_list_filters_and_max(served: ThreadedFake) -> None:
     result = runner.invoke(app, ["--json", "numbers", "list"], env=numbers_env(served))
     assert result.exit_code == 0, result.output
     listed = json.loads(result.stdout)
-    assert len(listed) == 7 and {n["phoneNumber"] for n in listed} >= set(us)
-    assert listed[0]["money"] == {"currencyCode": "USD", "amount": "2.00"}
+    assert len(listed) == 7 and {n["phone_number"] for n in listed} >= set(us)
+    assert listed[0]["money"] == {"currency_code": "USD", "amount": "2.00"}
+    assert json_keys(listed) and all(k == k.lower() for k in json_keys(listed))  # one key style
 
     args = ["--json", "numbers", "list", "--region-code", "GB", "--type", "MOBILE"]
     gb = runner.invoke(
         app, [*args, "--capability", "SMS", "--capability", "VOICE"], env=numbers_env(served)
     )
     assert gb.exit_code == 0, gb.output
-    assert {n["regionCode"] for n in json.loads(gb.stdout)} == {"GB"}
+    assert {n["region_code"] for n in json.loads(gb.stdout)} == {"GB"}
     assert len(json.loads(gb.stdout)) == 2
     wire = [r for r in served.fake.requests if r.path.endswith("/activeNumbers")][-1]
     assert ("capability", "SMS") in wire.query and ("capability", "VOICE") in wire.query
@@ -67,9 +77,9 @@ def test_get_and_a_missing_number(served: ThreadedFake) -> None:
     (number,) = served.call(served.fake.numbers.seed_active, 1)
     got = runner.invoke(app, ["--json", "numbers", "get", number], env=numbers_env(served))
     assert got.exit_code == 0, got.output
-    assert json.loads(got.stdout)["phoneNumber"] == number
+    assert json.loads(got.stdout)["phone_number"] == number
     table = runner.invoke(app, ["numbers", "get", number], env=numbers_env(served))
-    assert table.exit_code == 0 and "regionCode" in table.stdout
+    assert table.exit_code == 0 and "region_code" in table.stdout
     missing = runner.invoke(app, ["numbers", "get", "+19999999999"], env=numbers_env(served))
     assert missing.exit_code == 1 and "404" in missing.output
     assert "Traceback" not in missing.output
@@ -86,8 +96,8 @@ def test_search(served: ThreadedFake) -> None:
     )
     assert found.exit_code == 0, found.output
     numbers = json.loads(found.stdout)
-    assert [n["phoneNumber"] for n in numbers] == available[:3]
-    assert numbers[0]["monthlyPrice"] == {"currencyCode": "USD", "amount": "2.00"}
+    assert [n["phone_number"] for n in numbers] == available[:3]
+    assert numbers[0]["monthly_price"] == {"currency_code": "USD", "amount": "2.00"}
     wire = [r for r in served.fake.requests if r.path.endswith("/availableNumbers")][-1]
     assert wire.query_value("capabilities") == "SMS" and wire.query_value("size") == "3"
     table = runner.invoke(app, args[1:], env=numbers_env(served))
@@ -108,8 +118,8 @@ def test_rent_then_release(served: ThreadedFake) -> None:
     )
     assert rented.exit_code == 0, rented.output
     record = json.loads(rented.stdout)
-    assert record["phoneNumber"] == number
-    assert record["smsConfiguration"]["scheduledProvisioning"]["servicePlanId"] == "plan-1"
+    assert record["phone_number"] == number
+    assert record["sms_configuration"]["scheduled_provisioning"]["service_plan_id"] == "plan-1"
     assert number in served.fake.numbers.active
     rent_call = [r for r in served.fake.requests if r.path.endswith(":rent")][-1]
     assert json.loads(rent_call.body) == {"smsConfiguration": {"servicePlanId": "plan-1"}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import sinch_async.cli
 
@@ -54,3 +55,40 @@ def test_options_are_not_module_state() -> None:
             if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Call):
                 func = node.value.func
                 assert not (isinstance(func, ast.Name) and "Options" in func.id), path.name
+
+
+def all_command_paths() -> list[list[str]]:
+    """Every command and group of the CLI as its argv path (``[]`` is the top level)."""
+    import typer.main
+
+    from sinch_async.cli import app
+
+    paths: list[list[str]] = []
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        paths.append(path)
+        if hasattr(cmd, "commands"):  # a group (typer vendors its own click classes)
+            for name, sub in cmd.commands.items():
+                walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+def test_every_help_reads_at_80_columns() -> None:
+    """Plain click help (no rich panels): paragraphs rewrapped to the width, nothing cut
+    with an ellipsis, no line wider than 80 columns."""
+    from typer.testing import CliRunner
+
+    from sinch_async.cli import app
+
+    runner = CliRunner()
+    paths = all_command_paths()
+    assert len(paths) > 10 and ["send-bulk"] in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+        assert result.exit_code == 0, (path, result.output)
+        lines = result.output.splitlines()
+        assert "…" not in result.output and "╭" not in result.output, path
+        too_wide = [line for line in lines if len(line) > 80]
+        assert too_wide == [], (path, too_wide)
