@@ -549,13 +549,28 @@ def register_tagged_union(
     conv._unions[union] = members
 
 
-def _unknown(cls: Callable[..., T]) -> Callable[[Mapping[str, Any]], T]:
+def _unknown(conv: SinchConverter, cls: type[T]) -> Callable[[Mapping[str, Any]], T]:
+    """The builder of ``cls`` (``UnknownBatch``, ``UnknownInbound``): the fields every
+    member of the union has, decoded by the usual rules, and ``raw``, the whole object."""
+    common = [
+        _wire_name(f.name, "snake")
+        for f in attrs.fields(cls)  # type: ignore[arg-type]
+        if f.name not in ("type", "id", "raw")
+    ]
+    hook: Hook | None = None
+
     def build(raw: Mapping[str, Any]) -> T:
+        nonlocal hook
         item_id, tag = raw.get("id"), raw.get("type")
         if not isinstance(item_id, str) or not isinstance(tag, str):
             # Without a string id and type this is not a record of some newer kind: it is broken.
             raise TypeError(f"expected string 'id' and 'type', got keys {sorted(raw)}")
-        return cls(type=tag, id=item_id, raw=dict(raw))
+        if hook is None:
+            hook = conv.get_structure_hook(cls)
+        value = {key: raw[key] for key in common if key in raw}
+        value.update(type=tag, id=item_id, raw=dict(raw))
+        result: T = hook(value, cls)
+        return result
 
     return build
 
@@ -565,13 +580,13 @@ def _register_unions(conv: SinchConverter) -> None:
         conv,
         Batch,
         {"mt_text": TextBatch, "mt_binary": BinaryBatch, "mt_media": MediaBatch},
-        _unknown(UnknownBatch),
+        _unknown(conv, UnknownBatch),
     )
     register_tagged_union(
         conv,
         Inbound,
         {"mo_text": MoText, "mo_binary": MoBinary, "mo_media": MoMedia},
-        _unknown(UnknownInbound),
+        _unknown(conv, UnknownInbound),
     )
     conv.register_unstructure_hook(UnknownBatch, lambda obj: dict(obj.raw))
     conv.register_unstructure_hook(UnknownInbound, lambda obj: dict(obj.raw))

@@ -262,11 +262,20 @@ class MediaBatch:
 
 @attrs.frozen(kw_only=True)
 class UnknownBatch:
-    """A batch whose ``type`` this SDK version does not know; ``raw`` keeps every field."""
+    """A batch whose ``type`` this SDK version does not know: the fields every batch has,
+    decoded, and ``raw``, every field as Sinch sent it (what is encoded back)."""
 
     type: str
     id: str
-    raw: Mapping[str, Any]
+    raw: Mapping[str, Any] = attrs.field(factory=dict)
+    to: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
+    from_: str | None = None
+    canceled: bool | None = None
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+    send_at: datetime | None = None
+    expire_at: datetime | None = None
+    client_reference: str | None = None
 
 
 Batch = TextBatch | BinaryBatch | MediaBatch | UnknownBatch

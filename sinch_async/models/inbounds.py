@@ -86,11 +86,18 @@ class MoMedia:
 
 @attrs.frozen(kw_only=True)
 class UnknownInbound:
-    """An inbound whose ``type`` this SDK version does not know; ``raw`` keeps every field."""
+    """An inbound whose ``type`` this SDK version does not know: the fields every inbound
+    has, decoded, and ``raw``, every field as Sinch sent it (what is encoded back)."""
 
     type: str
     id: str
-    raw: Mapping[str, Any]
+    raw: Mapping[str, Any] = attrs.field(factory=dict)
+    from_: str | None = None
+    to: str | None = None
+    received_at: datetime | None = None
+    sent_at: datetime | None = None
+    operator_id: str | None = None
+    client_reference: str | None = None
 
 
 Inbound = MoText | MoBinary | MoMedia | UnknownInbound

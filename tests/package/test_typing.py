@@ -21,6 +21,14 @@ async def typed(fake: FakeSinch, outcome: SendOutcome) -> None:
     e: Batch = await client.batches.update("x", to_add=["+46701234567"])
     err: SinchError | None = outcome.error
     print(a.created_at, b, c, d, e, err, client.limits.pauses)
+
+async def common_fields(client: SinchClient) -> None:
+    # every member of Batch / Inbound (the unknown ones too) has these fields
+    async for batch in client.batches.list():
+        print(batch.id, batch.to, batch.from_, batch.client_reference, batch.created_at)
+    async for inbound in client.inbounds.list():
+        print(inbound.id, inbound.to, inbound.from_, inbound.client_reference)
+        print(inbound.received_at, inbound.sent_at)
 """
 
 BAD = """

@@ -90,3 +90,42 @@ def test_the_same_scalar_hooks_in_both_styles() -> None:
 def test_an_unknown_key_style_is_refused() -> None:
     with pytest.raises(ValueError, match="snake"):
         make_converter("kebab")  # type: ignore[arg-type]
+
+
+def test_unknown_types_carry_the_fields_every_member_has() -> None:
+    """A batch or inbound of a type this SDK does not know keeps ``raw`` whole (what is
+    encoded back) and decodes the fields every batch/inbound has (issue 17, section 5)."""
+    from sinch_async._converter import SinchDecodeError, decode
+    from sinch_async.models import Batch, Inbound, UnknownBatch, UnknownInbound
+
+    raw = {
+        "type": "mt_hologram",
+        "id": "01X",
+        "to": ["+46701234567"],
+        "from": "Acme",
+        "canceled": False,
+        "created_at": "2026-01-02T03:04:05.678Z",
+        "client_reference": "ref-1",
+        "beam": {"power": 1},
+    }
+    batch = sms_codec.converter.structure(raw, Batch)
+    assert isinstance(batch, UnknownBatch)
+    assert (batch.id, batch.to, batch.from_, batch.client_reference) == (
+        "01X",
+        ("+46701234567",),
+        "Acme",
+        "ref-1",
+    )
+    assert batch.created_at == datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    assert batch.canceled is False and batch.send_at is None
+    assert sms_codec.converter.unstructure(batch) == raw  # nothing dropped or added
+
+    inbound = sms_codec.converter.structure(
+        {"type": "mo_future", "id": "i1", "from": "+46701234567", "to": "12345", "x": 1},
+        Inbound,
+    )
+    assert isinstance(inbound, UnknownInbound)
+    assert (inbound.from_, inbound.to, inbound.received_at) == ("+46701234567", "12345", None)
+    # the common fields follow the usual rules: a broken one is a typed decode error
+    with pytest.raises(SinchDecodeError):
+        decode(b'{"type": "mt_hologram", "id": "01X", "created_at": "yesterday"}', Batch)
