@@ -10,12 +10,14 @@ from ._callbacks import (
     CallbackVerifier,
     MemoryNonceStore,
     NonceStore,
+    UnknownCallback,
     parse_callback,
     sign_callback,
 )
 from ._checkpoint import PagerCheckpoint
 from ._client import ClientOptions, SinchClient
 from ._config import Timeouts
+from ._doctor import Check, run_checks
 from ._errors import (
     AuthenticationError,
     BadRequestError,
@@ -135,6 +137,7 @@ __all__ = [
     "CallbackParseError",
     "CallbackSignatureError",
     "CallbackVerifier",
+    "Check",
     "CheckpointInUseError",
     "CheckpointLeaseLost",
     "CheckpointStore",
@@ -221,8 +224,10 @@ __all__ = [
     "TokenPagerCheckpoint",
     "UndecodableSendResponse",
     "UnknownBatch",
+    "UnknownCallback",
     "UnknownInbound",
     "__version__",
     "parse_callback",
+    "run_checks",
     "sign_callback",
 ]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+import attrs
 import orjson
 
 from ._converter import converter
@@ -34,6 +35,7 @@ __all__ = [
     "CallbackVerifier",
     "MemoryNonceStore",
     "NonceStore",
+    "UnknownCallback",
     "parse_callback",
     "sign_callback",
 ]
@@ -55,8 +57,23 @@ DEFAULT_TOLERANCE = 25 * 3600.0
 #: Default bound of :class:`MemoryNonceStore` (about 200 bytes each, ~50 MB when full).
 DEFAULT_MAX_NONCES = 250_000
 
-#: What a callback can carry.
-CallbackEvent = Inbound | BatchDeliveryReport | RecipientDeliveryReport
+
+@attrs.frozen(kw_only=True)
+class UnknownCallback:
+    """A callback whose ``type`` this SDK version does not know; ``raw`` keeps every field.
+
+    Sinch may add callback types at any time: such a callback is still a callback (signed
+    like the others), so it is handed to your handler rather than refused with a 4xx that
+    Sinch would never retry. Branch on ``type`` and read ``raw`` (the body's JSON object).
+    """
+
+    type: str
+    raw: Mapping[str, Any]
+
+
+#: What a callback can carry: an inbound, a delivery report, or a callback of a type this
+#: SDK version does not know (:class:`UnknownCallback`).
+CallbackEvent = Inbound | BatchDeliveryReport | RecipientDeliveryReport | UnknownCallback
 
 _BATCH_REPORTS = ("delivery_report_sms", "delivery_report_mms")
 _RECIPIENT_REPORTS = ("recipient_delivery_report_sms", "recipient_delivery_report_mms")
@@ -81,7 +98,9 @@ class CallbackError(SinchError, ValueError):
 
 
 class CallbackParseError(CallbackError):
-    """The body is not JSON, or not a delivery report or inbound this SDK understands."""
+    """The body is not a callback: not JSON, not a JSON object, without a string ``type``,
+    or a delivery report or inbound whose fields do not fit its ``type``. (A ``type`` this SDK
+    does not know is not an error: it parses as :class:`UnknownCallback`.)"""
 
 
 class CallbackSignatureError(CallbackError):
@@ -422,12 +441,17 @@ def parse_callback(
     *,
     verifier: CallbackVerifier | None = None,
 ) -> CallbackEvent:
-    """Parse a callback body into an inbound message or a delivery report.
+    """Parse a callback body into an inbound message, a delivery report or, for a ``type``
+    this SDK version does not know, an :class:`UnknownCallback` (the event is not dropped).
 
-    Anything that is not a valid callback raises :class:`CallbackParseError` (never a bare
-    KeyError/ValueError). Verification is async (the nonce store may be remote): call
-    ``nonce = await verifier.verify(body, headers)`` first; passing ``verifier=`` here raises
-    ``TypeError``, and ``headers`` is ignored.
+    Anything that is not a callback raises :class:`CallbackParseError` (never a bare
+    KeyError/ValueError): ``reason`` is ``not_json``, ``not_object``, ``missing_type`` (no
+    string ``type``) or ``invalid`` (a known ``type`` whose fields do not fit).
+
+    Verification is async (the nonce store may be remote): call ``nonce = await
+    verifier.verify(body, headers)`` first; passing ``verifier=`` here raises ``TypeError``,
+    and ``headers`` is ignored. :class:`~sinch_async.webhooks.WebhookReceiver` does both,
+    releases the nonce when your handler fails, and maps every outcome to a status.
     """
     if verifier is not None:
         raise TypeError(
@@ -448,8 +472,10 @@ def parse_callback(
         target = BatchDeliveryReport
     elif kind in _RECIPIENT_REPORTS:
         target = RecipientDeliveryReport
+    elif isinstance(kind, str) and kind:
+        return UnknownCallback(type=kind, raw=data)
     else:
-        raise CallbackParseError("unknown_type", f"unknown callback type {kind!r}")
+        raise CallbackParseError("missing_type", "callback body has no string 'type'")
     try:
         event: CallbackEvent = converter.structure(data, target)
     except Exception as exc:  # the converter's errors, whatever their class

@@ -55,6 +55,7 @@ __all__ = [
     "SinchSettingError",
     "account_options",
     "cli_overrides",
+    "config_mode_problem",
     "credential_variables",
     "default_config_path",
     "env_options",
@@ -381,20 +382,28 @@ def _check_name(name: object, where: str, path: Path | None = None) -> str:
     return name
 
 
-def _file_mode_warning(path: Path) -> None:
+def config_mode_problem(path: Path) -> tuple[str, str] | None:
+    """``(problem, fix)`` when other users can read the config file at ``path``: the one
+    wording of the warning :func:`load_accounts` gives and of ``doctor``'s check. ``None``
+    when only its owner can, when it cannot be read, or off POSIX (no modes to check)."""
     if os.name != "posix":
-        return
+        return None
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
-        return
-    if mode & 0o077:
-        warnings.warn(
-            f"{path} holds credentials but is readable by other users (mode {mode:o}); "
-            f"run: chmod 600 {path}",
-            UserWarning,
-            stacklevel=4,
-        )
+        return None
+    if not mode & 0o077:
+        return None
+    return (
+        f"{path} holds credentials but is readable by other users (mode {mode:o})",
+        f"run: chmod 600 {path}",
+    )
+
+
+def _file_mode_warning(path: Path) -> None:
+    problem = config_mode_problem(path)
+    if problem is not None:
+        warnings.warn("; ".join(problem), UserWarning, stacklevel=4)
 
 
 def _read_file(path: Path, *, required: bool) -> dict[str, dict[str, Any]]:
@@ -518,6 +527,13 @@ class AccountsConfig:
         ):
             names.append(DEFAULT_ACCOUNT)
         return names
+
+    def file_secrets(self) -> list[str]:
+        """The secrets the file itself holds, as ``NAME.KEY`` (never a value)."""
+        secret = {s.key for s in SETTINGS if s.secret}
+        return [
+            f"{name}.{key}" for name, table in self._file.items() for key in table if key in secret
+        ]
 
     def _label(self, name: str) -> str | None:
         """How errors name the account (``None``: ``from_env``, no accounts)."""

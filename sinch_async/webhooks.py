@@ -1,140 +1,151 @@
-"""A ready aiohttp.web endpoint for Sinch callbacks (delivery reports and inbounds).
+"""Endpoints for Sinch callbacks (delivery reports and inbounds): aiohttp and ASGI.
 
 ```python
-from aiohttp import web
-from sinch_async.webhooks import webhook_app
+from sinch_async.webhooks import asgi_app, webhook_app
 
-async def on_event(event):        # MoText | MoBinary | MoMedia | BatchDeliveryReport | ...
+async def on_event(event):   # MoText | ... | BatchDeliveryReport | ... | UnknownCallback
     ...
 
+# aiohttp.web
 app = web.Application()
 app.add_subapp("/sinch", webhook_app(on_event, secret="..."))
+
+# FastAPI / Starlette (or any ASGI server: the app alone is a whole ASGI application)
+api = FastAPI()
+api.mount("/sinch", asgi_app(on_event, secret="..."))
 ```
-Sinch gets 200 once ``on_event`` returned, 400 for a body that is not a callback, 401 for a
-missing/wrong/stale/undecodable signature, an unknown signature algorithm or a replayed
-nonce (Sinch does not retry 4xx), 503 when the nonce store is full or failing (Sinch
-retries 5xx: the event is not lost), and 500 if ``on_event`` raised (Sinch retries, and the
-nonce is released so the retry is accepted).
+
+Both are thin adapters of one framework-neutral core, :class:`WebhookReceiver`
+(``await receiver.handle(body, headers)`` -> :class:`WebhookResponse`), and answer alike:
+200 once ``on_event`` returned (a callback of an unknown ``type`` is handed over as
+:class:`UnknownCallback` and answered 200 too), 400 for a body that is not a callback, 401
+for a missing/wrong/stale/undecodable signature, an unknown signature algorithm or a
+replayed nonce (Sinch does not retry 4xx), 413 for a body over 1 MiB, 503 when the nonce
+store is full or unavailable (Sinch retries 5xx: the event is not lost; ``on_event`` is not
+called), and 500 if ``on_event`` raised (Sinch retries, and the nonce is released so the
+retry is accepted).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import math
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
+from ._asgi import WebhookASGIApp
 from ._callbacks import (
     DEFAULT_TOLERANCE,
     CallbackEvent,
-    CallbackNonceStoreFull,
-    CallbackParseError,
-    CallbackSignatureError,
     CallbackVerifier,
     NonceStore,
-    parse_callback,
+    UnknownCallback,
 )
-from ._errors import SinchConfigError
+from ._webhooks import MAX_BODY, WebhookReceiver, WebhookResponse, WebhookVerifier, build_receiver
 
-__all__ = ["EventHandler", "webhook_app", "webhook_handler"]
+__all__ = [
+    "MAX_BODY",
+    "CallbackEvent",
+    "EventHandler",
+    "UnknownCallback",
+    "WebhookASGIApp",
+    "WebhookReceiver",
+    "WebhookResponse",
+    "WebhookVerifier",
+    "asgi_app",
+    "webhook_app",
+    "webhook_handler",
+]
 
-log = logging.getLogger("sinch_async.webhooks")
-
+#: An SMS callback handler: ``async def on_event(event: CallbackEvent) -> None``.
 EventHandler = Callable[[CallbackEvent], Awaitable[None]]
-MAX_BODY = 1024 * 1024
+
+#: What the adapters take: an SMS handler (with the options to build its receiver), or a
+#: ready :class:`WebhookReceiver` of any event family (then without options).
+HandlerOrReceiver = Callable[[CallbackEvent], Awaitable[object]] | WebhookReceiver[Any]
 
 
 def webhook_handler(
-    on_event: EventHandler,
+    on_event: HandlerOrReceiver,
     *,
     secret: str | None = None,
-    verifier: CallbackVerifier | None = None,
+    verifier: CallbackVerifier | WebhookVerifier | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     nonce_store: NonceStore | None = None,
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """An aiohttp handler: verify (when a secret/verifier is given), parse, call ``on_event``.
+    """An aiohttp handler serving a :class:`WebhookReceiver` (route it to ``POST``).
 
-    With ``secret``, a :class:`CallbackVerifier` is built with ``tolerance`` (25 h by
-    default, Sinch's whole retry schedule) and ``nonce_store`` (a
-    :class:`~sinch_async._callbacks.MemoryNonceStore` by default: share one store between
-    processes receiving the same callbacks). Pass ``verifier`` instead to configure it fully.
+    ``on_event`` is your handler, and the options build the receiver as
+    :class:`WebhookReceiver` does (``secret`` with ``tolerance`` and ``nonce_store``, or a
+    ``verifier``); or ``on_event`` is a ready receiver, and no option may be given.
     """
-    if verifier is None and secret is not None:
-        verifier = CallbackVerifier(secret, tolerance=tolerance, nonce_store=nonce_store)
-    elif nonce_store is not None:
-        raise SinchConfigError(
-            "nonce_store is used with secret=...; give it to your CallbackVerifier instead"
-        )
-
-    async def release(nonce: str | None) -> None:
-        if nonce is None or verifier is None:
-            return
-        try:
-            await verifier.release(nonce)
-        except Exception:
-            log.exception("could not release the callback nonce; Sinch's retry may get 401")
+    receiver = build_receiver(
+        on_event,
+        secret=secret,
+        verifier=verifier,
+        tolerance=tolerance,
+        nonce_store=nonce_store,
+        max_body=None,
+    )
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        if request.content_length is not None and request.content_length > MAX_BODY:
+        if request.content_length is not None and request.content_length > receiver.max_body:
             return web.json_response({"error": "body_too_large"}, status=413)
         body = await request.read()
-        nonce: str | None = None
-        if verifier is not None:
-            try:
-                nonce = await verifier.verify(body, request.headers)
-            except CallbackSignatureError as exc:
-                log.warning("refused callback: %s", exc.reason)
-                return web.json_response({"error": exc.reason}, status=401)
-            except CallbackNonceStoreFull as exc:
-                # Never evict an unexpired nonce (a replay would pass): 503, Sinch retries.
-                headers = {}
-                if exc.retry_after is not None and math.isfinite(exc.retry_after):
-                    headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-                return web.json_response({"error": exc.reason}, status=503, headers=headers)
-            except Exception:
-                log.exception("nonce store failed; answering 503 so Sinch retries")
-                return web.json_response({"error": "nonce_store_unavailable"}, status=503)
-        try:
-            event = parse_callback(body)
-        except CallbackParseError as exc:
-            await release(nonce)
-            log.warning("refused callback: %s", exc.reason)
-            return web.json_response({"error": exc.reason}, status=400)
-        try:
-            await on_event(event)
-        except asyncio.CancelledError:
-            await release(nonce)
-            raise
-        except Exception:
-            await release(nonce)
-            log.exception("callback handler failed; Sinch will retry")
-            return web.json_response({"error": "handler_failed"}, status=500)
-        return web.json_response({"ok": True}, status=200)
+        result = await receiver.handle(body, request.headers)
+        return web.Response(status=result.status, body=result.body, headers=result.headers)
 
     return handle
 
 
 def webhook_app(
-    on_event: EventHandler,
+    on_event: HandlerOrReceiver,
     *,
     secret: str | None = None,
-    verifier: CallbackVerifier | None = None,
+    verifier: CallbackVerifier | WebhookVerifier | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     nonce_store: NonceStore | None = None,
     path: str = "/",
 ) -> web.Application:
-    """A sub-application answering ``POST {path}`` with :func:`webhook_handler`."""
-    app = web.Application(client_max_size=MAX_BODY)
-    app.router.add_post(
-        path,
-        webhook_handler(
-            on_event,
-            secret=secret,
-            verifier=verifier,
-            tolerance=tolerance,
-            nonce_store=nonce_store,
-        ),
+    """An aiohttp sub-application answering ``POST {path}`` with :func:`webhook_handler`.
+
+    Mount it with ``app.add_subapp("/sinch", webhook_app(on_event, secret=...))``; options
+    as for :func:`webhook_handler`.
+    """
+    handler = webhook_handler(
+        on_event,
+        secret=secret,
+        verifier=verifier,
+        tolerance=tolerance,
+        nonce_store=nonce_store,
     )
+    limit = on_event.max_body if isinstance(on_event, WebhookReceiver) else MAX_BODY
+    app = web.Application(client_max_size=limit)
+    app.router.add_post(path, handler)
     return app
+
+
+def asgi_app(
+    on_event: HandlerOrReceiver,
+    *,
+    secret: str | None = None,
+    verifier: CallbackVerifier | WebhookVerifier | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    nonce_store: NonceStore | None = None,
+    max_body: int | None = None,
+) -> WebhookASGIApp:
+    """A pure ASGI 3 application serving a :class:`WebhookReceiver` (no framework needed).
+
+    In FastAPI or Starlette: ``app.mount("/sinch", asgi_app(on_event, secret=...))`` (Sinch's
+    callback URL is then ``https://host/sinch/``); or run it alone under any ASGI server.
+    Options as for :func:`webhook_handler`, plus ``max_body`` (1 MiB by default).
+    """
+    receiver = build_receiver(
+        on_event,
+        secret=secret,
+        verifier=verifier,
+        tolerance=tolerance,
+        nonce_store=nonce_store,
+        max_body=max_body,
+    )
+    return WebhookASGIApp(receiver)

@@ -10,6 +10,8 @@ from .._version import __version__
 from ._commands_accounts import accounts_app
 from ._commands_batches import batches_app, send
 from ._commands_bulk import send_bulk
+from ._commands_campaign import campaign_app
+from ._commands_doctor import doctor
 from ._commands_groups import groups_app
 from ._commands_inbounds import inbounds_app
 from ._commands_messages import messages_app
@@ -33,6 +35,7 @@ app = typer.Typer(
 )
 app.command()(send)
 app.command("send-bulk")(send_bulk)
+app.add_typer(campaign_app, name="campaign")
 app.add_typer(batches_app, name="batches")
 app.add_typer(groups_app, name="groups")
 app.add_typer(inbounds_app, name="inbounds")
@@ -41,6 +44,7 @@ app.add_typer(reports_app, name="delivery-reports")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(numbers_app, name="numbers")
 app.command()(demo)
+app.command()(doctor)
 
 _PLAN = "Service plan credentials"
 _PROJECT = "Project (OAuth2) credentials"

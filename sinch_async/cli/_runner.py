@@ -54,7 +54,7 @@ EXIT_CODES_HELP = (
     "\b\n"  # click: keep this paragraph's lines as they are
     "Exit codes:\n"
     "  0  ok (send-bulk: complete, every row ok)\n"
-    "  1  send-bulk: complete, some rows failed;\n"
+    "  1  send-bulk: complete, some rows failed; doctor: a check is an error;\n"
     "     other commands: an API or network error\n"
     "  2  bad input or usage: nothing sent\n"
     "  3  stopped: a shared store (rate limiter or ledger) is unavailable,\n"

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,12 @@ import pytest
 from tests.support.net import free_port
 
 
-def start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_redis(
+    workdir: Path, port: int | None = None, config: Sequence[str] = ()
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``redis-server`` on 127.0.0.1 (no persistence; on ``port``, default a free
-    one); returns (process, url)."""
+    one; ``config``: more ``--name value`` arguments, which win, e.g. ``("--appendonly",
+    "yes")``); returns (process, url)."""
     exe = shutil.which("redis-server")
     if exe is None:
         reason = "redis-server not found: apt-get install -y redis-server (or brew install redis)"
@@ -43,6 +47,7 @@ def start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Pope
             "no",
             "--dir",
             str(workdir),
+            *config,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -23,6 +23,7 @@ from sinch_async import (
     CallbackVerifier,
     MoText,
     RecipientDeliveryReport,
+    UnknownCallback,
     parse_callback,
     sign_callback,
 )
@@ -67,7 +68,9 @@ def test_parses_each_callback_kind() -> None:
     [
         (b"not json", "not_json"),
         (b"[1]", "not_object"),
-        (b'{"type": "mt_text"}', "unknown_type"),
+        (b"{}", "missing_type"),
+        (b'{"type": 5}', "missing_type"),
+        (b'{"type": ""}', "missing_type"),
         (b'{"type": "mo_text", "id": 5}', "invalid"),
         (b'{"type": "recipient_delivery_report_sms", "batch_id": "x"}', "invalid"),
     ],
@@ -76,6 +79,12 @@ def test_bad_bodies_are_typed(body: bytes, reason: str) -> None:
     with pytest.raises(CallbackParseError) as err:
         parse_callback(body)
     assert err.value.reason == reason and isinstance(err.value, ValueError)
+
+
+def test_an_unknown_type_is_handed_over_not_refused() -> None:
+    event = parse_callback(b'{"type": "mt_text", "x": [1]}')
+    assert isinstance(event, UnknownCallback)
+    assert event.type == "mt_text" and event.raw == {"type": "mt_text", "x": [1]}
 
 
 async def test_signature_accepted_once_and_replay_refused() -> None:
