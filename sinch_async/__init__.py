@@ -14,7 +14,7 @@ from ._callbacks import (
     parse_callback,
     sign_callback,
 )
-from ._checkpoint import PagerCheckpoint
+from ._checkpoint import MessagesCheckpoint, MessagesSideCheckpoint, PagerCheckpoint
 from ._client import ClientOptions, SinchClient
 from ._config import Timeouts
 from ._doctor import Check, run_checks
@@ -43,18 +43,27 @@ from ._errors import (
     SinchTransportError,
     SinchValidationError,
     TokenEndpointError,
+    UndecodableItem,
     UndecodableSendResponse,
 )
-from ._fanout import FanoutProgress, SendMany, SendOutcome
+from ._fanout import FanoutProgress, SendCancelled, SendMany, SendNotAttempted, SendOutcome
 from ._ledger import (
+    CampaignStatus,
+    ClaimLostError,
     Ledger,
     LedgerBusyError,
     LedgerError,
+    LedgerFormatError,
+    LedgerLostError,
     LedgerRecord,
     RecordedSendError,
+    RowStatus,
     SqliteLedger,
+    StatusLedger,
+    WorkerClaims,
+    campaign_status,
 )
-from ._limits import Limits, MessageRateLimiter, RateLimiter
+from ._limits import LimiterStats, Limits, MessageRateLimiter, PauseScope, RateLimiter
 from ._pagination import AsyncPager, Pager
 from ._retry import RetryPolicy
 from ._session import Hook, HookEvent, Operation
@@ -137,10 +146,12 @@ __all__ = [
     "CallbackParseError",
     "CallbackSignatureError",
     "CallbackVerifier",
+    "CampaignStatus",
     "Check",
     "CheckpointInUseError",
     "CheckpointLeaseLost",
     "CheckpointStore",
+    "ClaimLostError",
     "ClientClosedError",
     "ClientLoopError",
     "ClientOptions",
@@ -162,7 +173,10 @@ __all__ = [
     "Ledger",
     "LedgerBusyError",
     "LedgerError",
+    "LedgerFormatError",
+    "LedgerLostError",
     "LedgerRecord",
+    "LimiterStats",
     "LimiterUnavailableError",
     "Limits",
     "MediaBatch",
@@ -175,7 +189,9 @@ __all__ = [
     "MessagePage",
     "MessagePager",
     "MessageRateLimiter",
+    "MessagesCheckpoint",
     "MessagesResource",
+    "MessagesSideCheckpoint",
     "MoBinary",
     "MoMedia",
     "MoMediaBody",
@@ -188,13 +204,17 @@ __all__ = [
     "Page",
     "Pager",
     "PagerCheckpoint",
+    "PauseScope",
     "RateLimitError",
     "RateLimiter",
     "RecipientDeliveryReport",
     "RecordedSendError",
     "RedirectError",
     "RetryPolicy",
+    "RowStatus",
+    "SendCancelled",
     "SendMany",
+    "SendNotAttempted",
     "SendOutcome",
     "SendOutcomeUnknown",
     "ServerError",
@@ -213,6 +233,7 @@ __all__ = [
     "SqliteCheckpoint",
     "SqliteLedger",
     "StatusBucket",
+    "StatusLedger",
     "Sync",
     "SyncStats",
     "TextBatch",
@@ -222,11 +243,14 @@ __all__ = [
     "TokenEndpointError",
     "TokenPager",
     "TokenPagerCheckpoint",
+    "UndecodableItem",
     "UndecodableSendResponse",
     "UnknownBatch",
     "UnknownCallback",
     "UnknownInbound",
+    "WorkerClaims",
     "__version__",
+    "campaign_status",
     "parse_callback",
     "run_checks",
     "sign_callback",

@@ -1,7 +1,7 @@
 """Named accounts: several Sinch accounts side by side, from a TOML file and the environment.
 
 The file (``$SINCH_CONFIG``, else ``config.toml`` in the user config directory, see
-:func:`default_config_path`) holds one ``[accounts.NAME]`` table per account::
+`default_config_path`) holds one ``[accounts.NAME]`` table per account::
 
     [accounts.work]
     service_plan_id = "..."
@@ -17,9 +17,9 @@ The file (``$SINCH_CONFIG``, else ``config.toml`` in the user config directory, 
 
 ``SINCH_<NAME>_<KEY>`` variables (``NAME`` upper-cased, ``-`` as ``_``) override a named
 account key by key; the unnamed ``SINCH_*`` variables are the ``default`` account, as
-:meth:`SinchClient.from_env` reads them. The keys, variables and the rules that combine
-them are the resolver's (:mod:`sinch_async._settings`); this module holds the registry:
-:class:`SinchAccounts` builds one client per account on demand, all sharing one aiohttp
+[`SinchClient.from_env`][] reads them. The keys, variables and the rules that combine
+them are the resolver's (`sinch_async._settings`); this module holds the registry:
+[`SinchAccounts`][] builds one client per account on demand, all sharing one aiohttp
 connection pool.
 """
 
@@ -47,6 +47,7 @@ from ._settings import (
     load_accounts,
     per_account_keys,
 )
+from ._validation import check_positive_int
 
 __all__ = [
     "ACCOUNT_KEYS",
@@ -66,7 +67,7 @@ _PER_ACCOUNT = per_account_keys()
 
 class _AccountClient(SinchClient):
     """A client the registry owns: leaving ``async with accounts.client(NAME)`` leaves it
-    open for the next user (the registry closes it in :meth:`SinchAccounts.aclose`)."""
+    open for the next user (the registry closes it in [`SinchAccounts.aclose`][])."""
 
     async def __aexit__(
         self,
@@ -89,10 +90,10 @@ class SinchAccounts:
     Each client keeps its own limits (``max_concurrency``, ``messages_per_second``) and
     credentials and belongs to the registry: ``async with accounts.client("work")`` does
     not close it, and one closed with its own ``aclose()`` is built again on the next
-    :meth:`client` call; all borrow one ``aiohttp.ClientSession`` (``max_connections`` in total),
-    created inside the running event loop by the first :meth:`client` call. ``defaults``
-    are :class:`SinchClient` options for every client (``timeouts``, ``retry``, ``hooks``,
-    ...; not credentials); an account's own keys win over them. :meth:`aclose` closes every
+    [`client`][] call; all borrow one ``aiohttp.ClientSession`` (``max_connections`` in total),
+    created inside the running event loop by the first [`client`][] call. ``defaults``
+    are [`SinchClient`][] options for every client (``timeouts``, ``retry``, ``hooks``,
+    ...; not credentials); an account's own keys win over them. [`aclose`][] closes every
     client and the shared session.
     """
 
@@ -111,14 +112,11 @@ class SinchAccounts:
                 f"{', '.join(sorted(per_account))} cannot be shared by every account: set "
                 "them per account"
             )
-        max_connections = defaults.pop("max_connections", C.DEFAULT_MAX_CONNECTIONS)
-        if (
-            isinstance(max_connections, bool)
-            or not isinstance(max_connections, int)
-            or max_connections < 1
-        ):
-            raise SinchConfigError("max_connections must be a positive integer")
-        self._max_connections = max_connections
+        self._max_connections = check_positive_int(
+            defaults.pop("max_connections", C.DEFAULT_MAX_CONNECTIONS),
+            "max_connections",
+            config=True,
+        )
         self._defaults: dict[str, Any] = dict(defaults)
         self.config = load_accounts(config_path, environ)
         self._clients: dict[str, SinchClient] = {}
@@ -127,7 +125,7 @@ class SinchAccounts:
         self._closed = False
 
     def names(self) -> list[str]:
-        """The accounts configured (see :meth:`AccountsConfig.names`)."""
+        """The accounts configured (see `AccountsConfig.names`)."""
         return self.config.names()
 
     def info(self, name: str) -> AccountInfo:
@@ -140,7 +138,7 @@ class SinchAccounts:
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
-        """The shared aiohttp session (``None`` until the first :meth:`client` call)."""
+        """The shared aiohttp session (``None`` until the first [`client`][] call)."""
         return self._session
 
     def client(self, name: str = DEFAULT_ACCOUNT) -> SinchClient:

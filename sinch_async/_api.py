@@ -1,10 +1,10 @@
 """One small frozen record per API the engine serves (SMS, Numbers, the OAuth2 token
 endpoint), and what the engine asks of authentication.
 
-An :class:`Api` is data: where requests go (``origin`` + ``prefix``), how they are
+An `Api` is data: where requests go (``origin`` + ``prefix``), how they are
 authenticated (``auth``), how bodies decode (``decode``), and the API's own budget
 (``limits``: its concurrency bound, messages per second and 429 pause, so a Numbers 429
-never pauses SMS sends). The one :class:`~sinch_async._session.Engine` of a client sends
+never pauses SMS sends). The one `Engine` of a client sends
 every request of every API; nothing here does I/O.
 """
 
@@ -53,7 +53,7 @@ class Cast(Generic[T_co]):
 
 
 class Transport(Protocol):
-    """What an :class:`Auth` may ask of the engine: send one request to another API (the
+    """What an `Auth` may ask of the engine: send one request to another API (the
     token endpoint) with the same transport, retry loop and error mapping."""
 
     async def request(
@@ -66,6 +66,7 @@ class Transport(Protocol):
         content_type: str = JSON,
         idempotent: bool | None = None,
         name: str | None = None,
+        route: str | None = None,
     ) -> Response: ...
 
 
@@ -91,7 +92,7 @@ class Auth(Protocol):
 
 
 class NoAuth:
-    """For an API this client cannot call (:attr:`Api.unavailable`)."""
+    """For an API this client cannot call (`Api.unavailable`)."""
 
     static = ""
 
@@ -117,7 +118,7 @@ class Api:
     * ``limits``: this API's budget (concurrency, messages per second, 429 pause);
     * ``sinch_clock``: learns Sinch's clock from this API's ``Date`` headers;
     * ``unavailable``: why this client cannot call the API (every request then raises
-      :class:`SinchConfigError` with it, before anything is sent).
+      [`SinchConfigError`][] with it, before anything is sent).
     """
 
     name: str
@@ -136,6 +137,10 @@ class Api:
     def _base(self) -> str:
         return self.origin + self.prefix
 
+    def __attrs_post_init__(self) -> None:
+        if not self.limits.name:  # its logs and stats say which API's budget they are
+            self.limits.name = self.name
+
     @classmethod
     def missing(cls, name: str, reason: str, decode: Decoder) -> Api:
         """An API this client has no configuration for: calls raise ``reason``."""
@@ -150,6 +155,6 @@ class Api:
         )
 
     def check(self) -> None:
-        """Raise :class:`SinchConfigError` if this client cannot call the API."""
+        """Raise [`SinchConfigError`][] if this client cannot call the API."""
         if self.unavailable is not None:
             raise SinchConfigError(self.unavailable)

@@ -21,9 +21,9 @@ ASGISend = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class WebhookASGIApp:
-    """An ASGI 3 application answering POSTed callbacks with a :class:`WebhookReceiver`.
+    """An ASGI 3 application answering POSTed callbacks with a [`WebhookReceiver`][].
 
-    Built by :func:`sinch_async.webhooks.asgi_app`. ``POST`` (at any path) is a callback;
+    Built by [`sinch_async.webhooks.asgi_app`][]. ``POST`` (at any path) is a callback;
     other methods get 405. A ``Content-Length`` over the receiver's ``max_body``, or a body
     that grows past it, gets 413 without being read to the end. Lifespan events are
     acknowledged, so it can be the whole application of a server.

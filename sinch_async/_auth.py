@@ -1,7 +1,7 @@
 """Authentication: a service plan's bearer token, or project keys exchanged for OAuth2
 access tokens at the token endpoint.
 
-The token endpoint is one more :class:`~sinch_async._api.Api` (HTTP Basic with the project
+The token endpoint is one more `Api` (HTTP Basic with the project
 keys): its requests go through the client's engine like every other, with the same
 transport-error mapping and the same retry loop (its own, once per token: an API request
 waiting for a token that cannot be had is not retried on top).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from urllib.parse import urlsplit
 
 import attrs
 import orjson
@@ -104,7 +105,7 @@ def _decode_token(
     body: bytes, cls: object = None, *, status: int = 200, url: str = DEFAULT_AUTH_URL
 ) -> _Token:
     """The token endpoint's answer (``access_token``, ``expires_in``), checked: a token
-    that could not travel in a header is an :class:`AuthenticationError` here, not a
+    that could not travel in a header is an [`AuthenticationError`][] here, not a
     ``ValueError`` from aiohttp on the next request."""
     try:
         data = orjson.loads(body)
@@ -172,6 +173,11 @@ class ProjectAuth:
         self._failure: Exception | None = None  # how the last one failed
         #: The token endpoint (its requests go through the client's engine).
         self.api = token_api(auth_url, key_id, key_secret, clock)
+        # its path (``/oauth2/token``): the route of its requests in hooks and spans
+        try:
+            self._route = urlsplit(auth_url).path or "/"
+        except ValueError:  # not a URL: its requests fail with a clearer error
+            self._route = "/"
 
     @property
     def owner_id(self) -> str:
@@ -224,6 +230,7 @@ class ProjectAuth:
                 content_type=FORM,
                 idempotent=True,
                 name="oauth2 token",
+                route=self._route,
             )
             token = _decode_token(resp.body, status=resp.status, url=self.api.origin)
         except Exception as exc:

@@ -7,7 +7,6 @@ import hashlib
 import heapq
 import hmac
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -17,6 +16,13 @@ import orjson
 
 from ._converter import converter
 from ._errors import SinchConfigError, SinchError
+from ._validation import (
+    check_absent,
+    check_expiry,
+    check_positive_int,
+    check_seconds,
+    check_text,
+)
 from .models.delivery_reports import BatchDeliveryReport, RecipientDeliveryReport
 from .models.inbounds import Inbound
 
@@ -54,7 +60,7 @@ SIGNATURE_ALGORITHM_HEADER = "x-sinch-webhook-signature-algorithm"
 #: signing and the first attempt, slow attempts and clock skew.
 DEFAULT_TOLERANCE = 25 * 3600.0
 
-#: Default bound of :class:`MemoryNonceStore` (about 200 bytes each, ~50 MB when full).
+#: Default bound of `MemoryNonceStore` (about 200 bytes each, ~50 MB when full).
 DEFAULT_MAX_NONCES = 250_000
 
 
@@ -72,7 +78,7 @@ class UnknownCallback:
 
 
 #: What a callback can carry: an inbound, a delivery report, or a callback of a type this
-#: SDK version does not know (:class:`UnknownCallback`).
+#: SDK version does not know (`UnknownCallback`).
 CallbackEvent = Inbound | BatchDeliveryReport | RecipientDeliveryReport | UnknownCallback
 
 _BATCH_REPORTS = ("delivery_report_sms", "delivery_report_mms")
@@ -100,7 +106,7 @@ class CallbackError(SinchError, ValueError):
 class CallbackParseError(CallbackError):
     """The body is not a callback: not JSON, not a JSON object, without a string ``type``,
     or a delivery report or inbound whose fields do not fit its ``type``. (A ``type`` this SDK
-    does not know is not an error: it parses as :class:`UnknownCallback`.)"""
+    does not know is not an error: it parses as [`UnknownCallback`][].)"""
 
 
 class CallbackSignatureError(CallbackError):
@@ -113,7 +119,7 @@ class CallbackNonceStoreFull(SinchError):
 
     Forgetting one would let a replay of it through, so the callback is refused instead:
     answer **503** (Sinch retries 5xx) so the event is delivered again once nonces expire.
-    Deliberately *not* a :class:`CallbackError`: code that maps ``CallbackError`` to 4xx would
+    Deliberately *not* a [`CallbackError`][]: code that maps ``CallbackError`` to 4xx would
     make Sinch drop the event. ``retry_after`` is the number of seconds until the earliest
     remembered nonce expires (``None`` when unknown).
     """
@@ -126,7 +132,7 @@ class CallbackNonceStoreFull(SinchError):
 
 
 class NonceStore(Protocol):
-    """Where a :class:`CallbackVerifier` remembers the nonces it accepted.
+    """Where a [`CallbackVerifier`][] remembers the nonces it accepted.
 
     One store must be shared by every process that receives the same callbacks, or a replay
     sent to another process is accepted. A Redis store maps onto one command per call:
@@ -137,7 +143,7 @@ class NonceStore(Protocol):
         """Remember ``nonce`` until ``expires_at`` (unix seconds).
 
         Return True if it was not remembered yet, False if it is (a replay). Raise
-        :class:`CallbackNonceStoreFull` rather than forget an unexpired nonce to make room.
+        [`CallbackNonceStoreFull`][] rather than forget an unexpired nonce to make room.
         """
         ...
 
@@ -146,37 +152,13 @@ class NonceStore(Protocol):
         ...
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SinchConfigError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _check_tolerance(tolerance: object) -> float:
-    """A finite number of seconds > 0.
-
-    ``inf`` is refused too: a window that never closes needs nonces remembered forever, so
-    every bounded store would end up full and refuse every callback.
-    """
-    if (
-        isinstance(tolerance, bool)
-        or not isinstance(tolerance, int | float)
-        or not math.isfinite(tolerance)
-        or tolerance <= 0
-    ):
-        raise SinchConfigError(
-            f"tolerance must be a finite number of seconds > 0, got {tolerance!r}"
-        )
-    return float(tolerance)
-
-
 class MemoryNonceStore:
-    """A :class:`NonceStore` in this process's memory, for one receiving process.
+    """A [`NonceStore`][] in this process's memory, for one receiving process.
 
     Each nonce is remembered until its ``expires_at`` (the verifier passes the signature
     timestamp + tolerance: exactly while a replay would pass the timestamp check), then
     forgotten. At most ``max_entries`` unexpired nonces are kept. **At the bound** a new
-    nonce is refused with :class:`CallbackNonceStoreFull` (the webhook app answers 503, which
+    nonce is refused with [`CallbackNonceStoreFull`][] (the webhook app answers 503, which
     Sinch retries) and a warning is logged (at most once a minute); no unexpired nonce is
     ever evicted, since that would reopen its replay. A nonce already remembered is still
     answered False (a replay) at the bound. Room comes back as nonces expire, so the store
@@ -188,7 +170,7 @@ class MemoryNonceStore:
     def __init__(
         self, max_entries: int = DEFAULT_MAX_NONCES, *, clock: Callable[[], float] = time.time
     ) -> None:
-        self._max = _check_positive_int("max_entries", max_entries)
+        self._max = check_positive_int(max_entries, "max_entries", config=True)
         self._clock = clock
         self._expiry: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []  # (expires_at, nonce); stale rows skipped
@@ -219,8 +201,7 @@ class MemoryNonceStore:
                 del expiry[nonce]
 
     async def add(self, nonce: str, expires_at: float) -> bool:
-        if not math.isfinite(expires_at):
-            raise ValueError(f"expires_at must be finite, got {expires_at!r}")
+        expires_at = check_expiry(expires_at)  # the rule of every nonce store
         now = self._clock()
         self._purge(now)
         if nonce in self._expiry:
@@ -267,7 +248,7 @@ def _header(headers: Mapping[str, str | bytes], name: str) -> str | bytes | None
 
 
 def _utf8(value: str | bytes) -> bytes:
-    """The header's bytes; :class:`CallbackSignatureError` unless they are valid UTF-8.
+    """The header's bytes; [`CallbackSignatureError`][] unless they are valid UTF-8.
 
     aiohttp (like most servers) decodes header bytes as UTF-8 with ``surrogateescape``, so
     bytes that are not UTF-8 arrive as lone surrogates, which do not encode back.
@@ -348,11 +329,11 @@ class CallbackVerifier:
     retry is a lost event). The price: a captured callback can be replayed for that long,
     and only the nonce store stops it, so it must remember nonces for the whole window and
     be shared by every process receiving the callbacks (the default
-    :class:`MemoryNonceStore` serves one process; ``max_nonces`` is its bound). Shorten
+    [`MemoryNonceStore`][] serves one process; ``max_nonces`` is its bound). Shorten
     ``tolerance`` only if a lost callback is acceptable to you.
 
     ``tolerance`` must be a finite number > 0 (``nan``, ``inf``, ``0`` and negatives raise
-    :class:`SinchConfigError`); so must the secret be a non-empty string.
+    [`SinchConfigError`][]); so must the secret be a non-empty string.
     """
 
     def __init__(
@@ -364,18 +345,18 @@ class CallbackVerifier:
         nonce_store: NonceStore | None = None,
         max_nonces: int | None = None,
     ) -> None:
-        if not isinstance(secret, str) or not secret:
-            raise SinchConfigError("a callback secret must be a non-empty string")
-        self._secret = secret.encode()
-        self._tolerance = _check_tolerance(tolerance)
+        self._secret = check_text(secret, "secret", config=True).encode()
+        # inf is refused too: a window that never closes needs nonces remembered forever,
+        # so every bounded store would end up full and refuse every callback
+        self._tolerance = check_seconds(tolerance, "tolerance", positive=True, config=True)
         self._clock = clock
         if nonce_store is None:
             self._nonces: NonceStore = MemoryNonceStore(
                 DEFAULT_MAX_NONCES if max_nonces is None else max_nonces, clock=clock
             )
-        elif max_nonces is not None:
-            raise SinchConfigError("max_nonces is for the default store: bound your nonce_store")
         else:
+            why = "is for the default store: bound your nonce_store"
+            check_absent(max_nonces, "max_nonces", why, config=True)
             self._nonces = nonce_store
 
     def __repr__(self) -> str:
@@ -419,9 +400,9 @@ class CallbackVerifier:
     async def verify(self, body: bytes, headers: Mapping[str, str | bytes]) -> str:
         """Return the nonce if the request is signed, fresh and new; raise otherwise.
 
-        Raises :class:`CallbackSignatureError` (answer 401) for a missing, wrong, stale or
+        Raises [`CallbackSignatureError`][] (answer 401) for a missing, wrong, stale or
         undecodable signature, an unknown algorithm or a replayed nonce, and
-        :class:`CallbackNonceStoreFull` (answer 503) when the store is full. The nonce is
+        [`CallbackNonceStoreFull`][] (answer 503) when the store is full. The nonce is
         now claimed: ``await release(nonce)`` if handling the callback failed, so that
         Sinch's retry of it is accepted.
         """
@@ -442,15 +423,15 @@ def parse_callback(
     verifier: CallbackVerifier | None = None,
 ) -> CallbackEvent:
     """Parse a callback body into an inbound message, a delivery report or, for a ``type``
-    this SDK version does not know, an :class:`UnknownCallback` (the event is not dropped).
+    this SDK version does not know, an [`UnknownCallback`][] (the event is not dropped).
 
-    Anything that is not a callback raises :class:`CallbackParseError` (never a bare
+    Anything that is not a callback raises [`CallbackParseError`][] (never a bare
     KeyError/ValueError): ``reason`` is ``not_json``, ``not_object``, ``missing_type`` (no
     string ``type``) or ``invalid`` (a known ``type`` whose fields do not fit).
 
     Verification is async (the nonce store may be remote): call ``nonce = await
     verifier.verify(body, headers)`` first; passing ``verifier=`` here raises ``TypeError``,
-    and ``headers`` is ignored. :class:`~sinch_async.webhooks.WebhookReceiver` does both,
+    and ``headers`` is ignored. [`WebhookReceiver`][sinch_async.webhooks.WebhookReceiver] does both,
     releases the nonce when your handler fails, and maps every outcome to a status.
     """
     if verifier is not None:

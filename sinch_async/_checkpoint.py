@@ -1,7 +1,8 @@
-"""The pager checkpoint record, one for every pager (page-number and token walks).
+"""The pager checkpoint record, one for every pager (page-number and token walks), and the
+merged message list's, which holds one per direction.
 
-A leaf below the pagers: it imports only :mod:`_constants`, :mod:`_errors` and
-:mod:`_validation` (and :mod:`_errors` imports nothing from the SDK).
+A leaf below the pagers: it imports only `_constants`, `_errors` and
+`_validation` (and `_errors` imports nothing from the SDK).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import attrs
 
 from . import _constants as C
 from ._errors import SinchValidationError
-from ._validation import check_checkpoint
+from ._validation import check_checkpoint, parse_int
 
-__all__ = ["PagerCheckpoint"]
+__all__ = ["MessagesCheckpoint", "MessagesSideCheckpoint", "PagerCheckpoint"]
 
 
 @attrs.frozen(kw_only=True)
@@ -29,8 +30,8 @@ class PagerCheckpoint:
     * ``offset``: items of that page already handed out; ``yielded``: items handed out
       by the whole walk; ``max_items``: the walk's bound; ``done``: the walk is over.
 
-    Store it with :meth:`to_dict` (JSON-safe) and resume with ``list(resume=...)``.
-    :meth:`from_dict` also reads what earlier releases wrote: the ``PagerCheckpoint``
+    Store it with [`to_dict`][] (JSON-safe) and resume with ``list(resume=...)``.
+    [`from_dict`][] also reads what earlier releases wrote: the ``PagerCheckpoint``
     dicts of the SMS pagers and the ``TokenPagerCheckpoint`` dicts of ``numbers.list``.
     """
 
@@ -52,7 +53,7 @@ class PagerCheckpoint:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PagerCheckpoint:
-        """Rebuild a checkpoint saved with :meth:`to_dict` (:class:`SinchValidationError`
+        """Rebuild a checkpoint saved with [`to_dict`][] ([`SinchValidationError`][]
         for anything else)."""
         try:
             if not isinstance(data, Mapping):
@@ -94,6 +95,82 @@ class PagerCheckpoint:
         )
 
 
+@attrs.frozen(kw_only=True)
+class MessagesSideCheckpoint:
+    """One direction of a ``messages.list`` walk: the position of its own list
+    (``pager``: ``batches`` for ``mt``, ``inbounds`` for ``mo``) before the first item of
+    that direction not handed out yet, and the walk's cursor on it: ``at``, the time of
+    the last item taken (ISO-8601, ``None`` before the first), and ``ids``, the items
+    taken at that time (an item at or after the cursor that comes again, because items
+    that arrived meanwhile moved it down a page, is passed)."""
+
+    direction: str
+    pager: PagerCheckpoint
+    at: str | None = None
+    ids: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict."""
+        return {
+            "direction": self.direction,
+            "pager": self.pager.to_dict(),
+            "at": self.at,
+            "ids": list(self.ids),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessagesSideCheckpoint:
+        """Rebuild one side saved with [`to_dict`][] ([`SinchValidationError`][]
+        for anything else)."""
+        try:
+            if not isinstance(data, Mapping):
+                raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+            direction = _text(data["direction"])
+            if direction not in ("mt", "mo"):
+                raise ValueError(f"direction {direction!r} is not 'mt' or 'mo'")
+            at = data.get("at")
+            side = cls(
+                direction=direction,
+                pager=PagerCheckpoint.from_dict(data["pager"]),
+                at=None if at is None else _text(at),
+                ids=tuple(_text(i) for i in _list(data.get("ids", []))),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, SinchValidationError):
+                raise
+            raise SinchValidationError("resume", f"not a messages checkpoint: {exc!r}") from exc
+        return side
+
+
+@attrs.frozen(kw_only=True)
+class MessagesCheckpoint(PagerCheckpoint):
+    """Where a ``messages.list`` walk stands: a [`PagerCheckpoint`][] of the merged
+    list (``resource="messages"``, ``filters``: the list's arguments, ``yielded``,
+    ``max_items``, ``done``) plus one [`MessagesSideCheckpoint`][] per direction it
+    walks. Store it with [`to_dict`][] and resume with ``messages.list(resume=...)``:
+    each message comes once, the merge picking up where it stopped."""
+
+    sides: tuple[MessagesSideCheckpoint, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict."""
+        data = super().to_dict()
+        data["sides"] = [side.to_dict() for side in self.sides]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessagesCheckpoint:
+        """Rebuild a checkpoint saved with [`to_dict`][] ([`SinchValidationError`][]
+        for anything else)."""
+        base = PagerCheckpoint.from_dict(data)
+        try:
+            sides = tuple(MessagesSideCheckpoint.from_dict(s) for s in _list(data["sides"]))
+        except (KeyError, TypeError) as exc:
+            raise SinchValidationError("resume", f"not a messages checkpoint: {exc!r}") from exc
+        fields = {f.name: getattr(base, f.name) for f in attrs.fields(PagerCheckpoint)}
+        return cls(**fields, sides=sides)
+
+
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
@@ -101,10 +178,14 @@ def _text(value: object) -> str:
 
 
 def _int(value: object) -> int:
-    """A JSON integer (or its decimal string, as some stores return numbers)."""
+    """A JSON integer (or its decimal string in ASCII digits, as some stores return
+    numbers; ``int()`` alone would read ``"٣"`` as 3)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return int(value)
+    number = parse_int(value) if isinstance(value, str) else value
+    if number is None:
+        raise ValueError(f"expected an integer, got {value!r}")
+    return number
 
 
 def _flag(value: object) -> bool:

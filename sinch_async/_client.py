@@ -13,15 +13,15 @@ import aiohttp
 
 from . import _constants as C
 from ._api import Api
-from ._auth import DEFAULT_AUTH_URL, ProjectAuth, ServicePlanAuth
+from ._auth import DEFAULT_AUTH_URL, BasicAuth, ProjectAuth, ServicePlanAuth
 from ._clock import SYSTEM_CLOCK, Clock, SinchClock
 from ._config import OAUTH_REGIONS, Secret, Timeouts, resolve_base_url
 from ._converter import decode
 from ._errors import SinchConfigError
-from ._limits import Limits, RateLimiter, SharedGroupSizes
+from ._limits import Limits, PauseScope, RateLimiter, SharedGroupSizes
 from ._retry import RetryPolicy
 from ._session import Engine, Hook, RequestOptions, Session
-from ._validation import check_plain_id
+from ._validation import check_bool, check_numbers_auth, check_plain_id, check_positive_int
 from .numbers._resource import NumbersResource, numbers_api
 from .resources.batches import BatchesResource
 from .resources.delivery_reports import DeliveryReportsResource
@@ -33,7 +33,7 @@ __all__ = ["ClientOptions", "SinchClient"]
 
 
 class ClientOptions(TypedDict, total=False):
-    """Every keyword :class:`SinchClient` accepts (for ``from_env`` and
+    """Every keyword [`SinchClient`][] accepts (for ``from_env`` and
     ``FakeSinch.client``), so a misspelt option fails type checking."""
 
     service_plan_id: str | None
@@ -45,6 +45,7 @@ class ClientOptions(TypedDict, total=False):
     base_url: str | None
     auth_url: str | None
     numbers_base_url: str | None
+    numbers_auth: str | None
     session: aiohttp.ClientSession | None
     timeouts: Timeouts | None
     max_connections: int
@@ -52,9 +53,11 @@ class ClientOptions(TypedDict, total=False):
     user_agent: str
     max_concurrency: int | None
     messages_per_second: float | RateLimiter | None
+    pause_scope: PauseScope | None
     group_sizes: SharedGroupSizes | None
     retry: RetryPolicy | None
     reconcile_sends: bool
+    auto_client_reference: bool
     default_headers: Mapping[str, str] | None
     hooks: Iterable[Hook]
     clock: Clock | None
@@ -72,14 +75,29 @@ class SinchClient:
     SMS, and project keys (``project_id`` + ``key_id`` + ``key_secret``) for
     ``client.numbers``; with project keys only, SMS goes through them too when a
     ``region`` (us, eu) or ``base_url`` is given, and a client without either is a
-    Numbers-only client (its SMS calls raise :class:`SinchConfigError`).
+    Numbers-only client (its SMS calls raise [`SinchConfigError`][]).
+    ``numbers_auth="basic"`` sends the project key id and secret to the Numbers API as
+    HTTP Basic instead of OAuth2 tokens (``"oauth"``, the default; Sinch says Basic is
+    for tests: it is heavily rate-limited).
 
     ``messages_per_second`` is the plan's SMS limit: a number (this process only) or a
-    :class:`RateLimiter`, e.g. ``sinch_async.redis.RedisRateLimiter`` to share the budget
+    [`RateLimiter`][], e.g. ``sinch_async.redis.RedisRateLimiter`` to share the budget
     and 429 pauses between processes. Each API has its own budget: a Numbers 429 never
     pauses SMS. A send to a group costs its size when a response has shown it;
     ``group_sizes`` (e.g. ``sinch_async.redis.RedisGroupSizes``) shares the sizes seen
     between processes, so a fresh worker charges a group send in full.
+
+    ``pause_scope`` is how far a 429 pauses: ``"shared"`` (``None``, the default: every
+    client and process using the same rate limiter), ``"local"`` (this client) or
+    ``"off"`` (only the request that got it waits); a pause lasts at most
+    ``retry.max_retry_after``. ``client.limits.stats`` counts the waits and pauses.
+
+    ``auto_client_reference=True`` gives every send without a ``client_reference``
+    (``send``, ``send_text``, ``send_binary``, ``send_media``, and ``send_many``'s default)
+    a generated one, ``sa-`` and 32 hex digits, so that a send whose outcome is unknown (a
+    5xx, a timeout or a reset after it was written) is reconciled instead of raising
+    [`SendOutcomeUnknown`][]. Off by default: the reference is stored by Sinch and shows
+    in its dashboard, delivery reports and callbacks.
 
     ``clock`` (default: the system's) is what every wait of the client passes through:
     retry backoff, 429 pauses, the messages-per-second budget, token expiry;
@@ -98,6 +116,7 @@ class SinchClient:
         base_url: str | None = None,
         auth_url: str | None = None,
         numbers_base_url: str | None = None,
+        numbers_auth: str | None = None,
         session: aiohttp.ClientSession | None = None,
         timeouts: Timeouts | None = None,
         max_connections: int = C.DEFAULT_MAX_CONNECTIONS,
@@ -105,19 +124,17 @@ class SinchClient:
         user_agent: str = C.USER_AGENT,
         max_concurrency: int | None = None,
         messages_per_second: float | RateLimiter | None = None,
+        pause_scope: PauseScope | None = None,
         group_sizes: SharedGroupSizes | None = None,
         retry: RetryPolicy | None = None,
         reconcile_sends: bool = True,
+        auto_client_reference: bool = False,
         default_headers: Mapping[str, str] | None = None,
         hooks: Iterable[Hook] = (),
         clock: Clock | None = None,
     ) -> None:
-        if (
-            isinstance(max_connections, bool)
-            or not isinstance(max_connections, int)
-            or (max_connections < 1)
-        ):
-            raise SinchConfigError("max_connections must be a positive integer")
+        check_positive_int(max_connections, "max_connections", config=True)
+        check_bool(auto_client_reference, "auto_client_reference", config=True)
         if clock is not None and not isinstance(clock, Clock):
             raise SinchConfigError("clock must have monotonic(), time() and async sleep()")
         clk: Clock = SYSTEM_CLOCK if clock is None else clock
@@ -144,9 +161,13 @@ class SinchClient:
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise SinchConfigError("retry must be a RetryPolicy")
         #: The SMS API's budget (concurrency, messages per second, 429 pause).
+        scope: PauseScope = "shared" if pause_scope is None else pause_scope
+        max_pause = (retry or RetryPolicy()).max_retry_after  # a pause never lasts longer
         self.limits = Limits(
             max_concurrency=max_concurrency,
             messages_per_second=messages_per_second,
+            pause_scope=scope,
+            max_pause=max_pause,
             clock=clk.monotonic,
             sleep=clk.sleep,
         )
@@ -201,11 +222,23 @@ class SinchClient:
             numbers_base_url = resolve_base_url(
                 None, numbers_base_url, allow_insecure_http=allow_insecure_http
             )
+        # Numbers: the project's OAuth2 tokens, or HTTP Basic with its key (§1)
+        numbers_auth = check_numbers_auth("oauth" if numbers_auth is None else numbers_auth)
+        numbers_key: BasicAuth | ProjectAuth | None = project_auth
+        if project_auth is not None and numbers_auth == "basic":
+            assert key_id is not None
+            numbers_key = BasicAuth(key_id, Secret(key_secret or ""))
         numbers = numbers_api(
             project_id=project_id if project else None,
-            auth=project_auth,
+            auth=numbers_key,
             base_url=numbers_base_url,
-            limits=Limits(max_concurrency=max_concurrency, clock=clk.monotonic, sleep=clk.sleep),
+            limits=Limits(
+                max_concurrency=max_concurrency,
+                pause_scope=scope,
+                max_pause=max_pause,
+                clock=clk.monotonic,
+                sleep=clk.sleep,
+            ),
         )
         self._owner = " ".join(owners)
         #: the id in SMS paths (service plan, or project for SMS with project keys)
@@ -225,6 +258,7 @@ class SinchClient:
             clock=clk,
         )
         self._reconcile_sends = reconcile_sends
+        self._auto_client_reference = auto_client_reference
         if group_sizes is not None and not isinstance(group_sizes, SharedGroupSizes):
             raise SinchConfigError("group_sizes must be a SharedGroupSizes (e.g. RedisGroupSizes)")
         self._group_sizes: dict[str, int] = {} if group_sizes is None else group_sizes
@@ -247,6 +281,7 @@ class SinchClient:
             self._group_sizes,
             reconcile_sends=self._reconcile_sends,
             returned=self._returned,
+            auto_client_reference=self._auto_client_reference,
         )
         self.delivery_reports = DeliveryReportsResource(session)
         self.groups = GroupsResource(session, self._group_sizes)
@@ -263,12 +298,12 @@ class SinchClient:
         headers: Mapping[str, str] | None = None,
     ) -> SinchClient:
         """A view of this client with per-call settings; it shares the session, budgets,
-        hooks, clock, the memory of batches its sends returned, and the lifecycle (closing
-        either closes both).
+        hooks, clock, the memory of batches its sends returned, ``reconcile_sends`` and
+        ``auto_client_reference``, and the lifecycle (closing either closes both).
 
         ``deadline`` (seconds) bounds each whole call made through the view: retries, 429
         pauses and a send's reconciliation included; past it the call raises
-        :class:`SinchTimeoutError`. ``headers`` are added to its requests.
+        [`SinchTimeoutError`][]. ``headers`` are added to its requests.
         """
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise SinchConfigError("retry must be a RetryPolicy")
@@ -285,7 +320,7 @@ class SinchClient:
         return view
 
     def add_hook(self, hook: Hook) -> None:
-        """Observe every operation and attempt (see :class:`HookEvent`); for metrics and
+        """Observe every operation and attempt (see [`HookEvent`][]); for metrics and
         tracing. A hook that raises is logged and ignored."""
         self._engine.hooks.append(hook)
 
@@ -298,10 +333,12 @@ class SinchClient:
 
         Service plan: ``SINCH_SERVICE_PLAN_ID`` + ``SINCH_API_TOKEN``; project keys:
         ``SINCH_PROJECT_ID`` + ``SINCH_KEY_ID`` + ``SINCH_KEY_SECRET`` (optionally
-        ``SINCH_AUTH_URL`` and ``SINCH_NUMBERS_BASE_URL``); either or both (SMS then uses
-        the service plan, Numbers the project keys). Plus ``SINCH_REGION`` or
-        ``SINCH_BASE_URL``, ``SINCH_MAX_CONCURRENCY``, ``SINCH_MESSAGES_PER_SECOND``: the
-        table of :mod:`sinch_async._settings`, the same as the ``default`` account's.
+        ``SINCH_AUTH_URL``, ``SINCH_NUMBERS_BASE_URL``, ``SINCH_NUMBERS_AUTH``); either
+        or both (SMS then uses the service plan, Numbers the project keys). Plus
+        ``SINCH_REGION`` or ``SINCH_BASE_URL``, ``SINCH_MAX_CONCURRENCY``,
+        ``SINCH_MESSAGES_PER_SECOND``, ``SINCH_PAUSE_SCOPE``,
+        ``SINCH_AUTO_CLIENT_REFERENCE`` (``1``/``0``, ``true``/``false``): the table of
+        `sinch_async._settings`, the same as the ``default`` account's.
         """
         from ._settings import env_options
 
@@ -324,8 +361,8 @@ class SinchClient:
         The file is ``config_path``, else ``$SINCH_CONFIG``, else ``sinch-async/config.toml``
         in the user config directory; ``SINCH_<NAME>_<KEY>`` variables override the
         account's keys, and ``default`` is the unnamed ``SINCH_*`` variables (as
-        :meth:`from_env`). For many accounts sharing one connection pool, use
-        :class:`SinchAccounts`.
+        [`from_env`][]). For many accounts sharing one connection pool, use
+        [`SinchAccounts`][].
         """
         from ._settings import load_accounts
 
@@ -353,12 +390,16 @@ class SinchClient:
 
     @property
     def closed(self) -> bool:
-        """True after :meth:`aclose`."""
+        """True after [`aclose`][]."""
         return self._engine.closed
 
     async def aclose(self) -> None:
-        """Close the HTTP session (if the client owns it). Later calls raise ClientClosedError."""
+        """Close the HTTP session (if the client owns it). Later calls raise ClientClosedError.
+
+        The waits and 429 pauses not yet summarised are logged (INFO, ``sinch_async.limits``)."""
         await self._engine.aclose()
+        for api in (self._sms, self._numbers):
+            api.limits.report()
 
     async def __aenter__(self) -> SinchClient:
         return self

@@ -1,17 +1,17 @@
-"""Clocks: the one this process waits on (:class:`Clock`), and Sinch's clock as this host
-sees it (:class:`SinchClock`).
+"""Clocks: the one this process waits on (`Clock`), and Sinch's clock as this host
+sees it (`SinchClock`).
 
 Every wait of the SDK (retry backoff, 429 pauses, the messages-per-second budget, token
-expiry, lease renewals) reads and sleeps through one :class:`Clock`:
-``SinchClient(clock=...)``; the default is :data:`SYSTEM_CLOCK`, and
+expiry, lease renewals) reads and sleeps through one `Clock`:
+``SinchClient(clock=...)``; the default is `SYSTEM_CLOCK`, and
 ``sinch_async.testing.FakeClock`` runs those waits in virtual time.
 
-:class:`SinchClock` learns Sinch's clock from the ``Date`` header of its responses.
+`SinchClock` learns Sinch's clock from the ``Date`` header of its responses.
 
 A response whose ``Date`` (RFC 7231, whole seconds) is ``D``, to a request sent at host
 time ``t0`` and answered at ``t1``, was made while Sinch's clock read something in
 ``[D, D + 1)`` and this host's read something in ``[t0, t1]``: the offset (Sinch minus
-host) lies in ``[D - t1, D + 1 - t0]``. :class:`SinchClock` keeps the intersection of
+host) lies in ``[D - t1, D + 1 - t0]``. `SinchClock` keeps the intersection of
 those intervals (a second wide after one response, narrowing to about a round trip as
 responses straddle Sinch's second ticks), widened by a drift allowance as time passes.
 An observation that contradicts it means a clock moved: it starts again from that one.
@@ -42,7 +42,7 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The host's clocks and ``asyncio.sleep`` (the default :class:`Clock`)."""
+    """The host's clocks and ``asyncio.sleep`` (the default `Clock`)."""
 
     __slots__ = ()
 
@@ -61,7 +61,7 @@ SYSTEM_CLOCK: Clock = SystemClock()
 
 
 class Timer(Protocol):
-    """What :func:`call_later` returns: ``cancel()`` forgets the callback."""
+    """What `call_later` returns: ``cancel()`` forgets the callback."""
 
     def cancel(self) -> object: ...
 
@@ -98,7 +98,7 @@ def call_later(clock: Clock, delay: float, callback: Callable[[], object]) -> Ti
 DRIFT = 5e-4
 #: A host wall-clock step larger than this (against the monotonic clock) restarts it.
 STEP = 0.05
-#: An interval wider than this asks for millisecond readings (:attr:`SinchClock.loose`).
+#: An interval wider than this asks for millisecond readings (`SinchClock.loose`).
 PRECISE = 0.02
 
 
@@ -116,7 +116,7 @@ def parse_http_date(value: str) -> float | None:
 class SinchClock:
     """The offset between this host's clock and Sinch's, as an interval.
 
-    The engine calls :meth:`observe` with every response's ``Date``; :meth:`to_sinch`
+    The engine calls `observe` with every response's ``Date``; `to_sinch`
     maps a host time (``time.time()``) to the interval of Sinch times it may have been.
 
     Cheap per response: responses with the same ``Date`` text as the previous one (all
@@ -176,7 +176,7 @@ class SinchClock:
         self.restarts = 0
         #: True while the interval is wider than a few hundredths of a second: callers
         #: that have a millisecond reading of Sinch's clock should pass it on
-        #: (:meth:`observe_timestamp`).
+        #: (`observe_timestamp`).
         self.loose = True
 
     def observe(self, date_header: str | None, sent: float, received: float) -> None:

@@ -1,8 +1,8 @@
 """Client configuration: regions, base URLs, timeouts, a secret that never prints, and URLs
-shown without their userinfo (:func:`redact_url`).
+shown without their userinfo (`redact_url`).
 
 The table of settings a client reads from the environment, the accounts file and the
-command line, and the rules that combine them, live in :mod:`sinch_async._settings`."""
+command line, and the rules that combine them, live in `sinch_async._settings`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import attrs
 
 from . import _constants as C
 from ._errors import SinchConfigError
+from ._validation import check_seconds
 
 __all__ = [
     "OAUTH_REGIONS",
@@ -61,7 +62,7 @@ class Secret:
 
 @attrs.frozen
 class Timeouts:
-    """Timeouts in seconds (``None`` disables one).
+    """Timeouts in seconds, each a finite number > 0 (``None`` disables one).
 
     ``total`` bounds a whole request (including waiting for a pooled connection),
     ``connect`` opening a new connection, ``read`` the wait for each chunk of the response
@@ -75,8 +76,7 @@ class Timeouts:
     def __attrs_post_init__(self) -> None:
         for name in ("total", "connect", "read"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not value > 0):
-                raise SinchConfigError(f"Timeouts.{name} must be a positive number or None")
+            check_seconds(value, f"Timeouts.{name}", optional=True, positive=True, config=True)
 
 
 def is_loopback(hostname: str) -> bool:

@@ -1,4 +1,4 @@
-"""The SDK's one codec: :func:`make_converter` builds a fully configured cattrs converter.
+"""The SDK's one codec: `make_converter` builds a fully configured cattrs converter.
 
 Both APIs decode through converters built here, with one set of scalar rules:
 
@@ -35,7 +35,8 @@ import cattrs
 import orjson
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from ._errors import SinchDecodeError
+from ._errors import SinchDecodeError, UndecodableItem
+from ._validation import parse_int
 from ._wire import format_datetime, parse_datetime
 from .models.batches import (
     Batch,
@@ -55,6 +56,7 @@ __all__ = [
     "camel",
     "converter",
     "decode",
+    "decode_items",
     "decode_page",
     "decode_with",
     "dumps",
@@ -75,9 +77,9 @@ Hook = Callable[[Any, Any], Any]
 class DecodeFailure(ValueError):
     """Where a value failed to decode (``path`` of keys and list indexes) and why.
 
-    Raised by :func:`structure` / :func:`structure_with` (from
-    :meth:`SinchConverter.explain`); :func:`decode` and :func:`decode_page` put its text in
-    a :class:`~sinch_async.SinchDecodeError`."""
+    Raised by `structure` / `structure_with` (from
+    `SinchConverter.explain`); `decode` and `decode_page` put its text in
+    a [`SinchDecodeError`][]."""
 
     def __init__(self, path: tuple[str | int, ...], reason: str) -> None:
         super().__init__(path, reason)
@@ -134,8 +136,10 @@ def _structure_int(value: Any, _: Any) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.lstrip("-").isdigit() and value.isascii():
-        return int(value)
+    if isinstance(value, str):  # ASCII digits only ("٣" is no 3)
+        number = parse_int(value)
+        if number is not None:
+            return number
     raise TypeError(f"expected an integer, got {_got(value)}")
 
 
@@ -158,6 +162,8 @@ def _structure_decimal(value: Any, _: Any) -> Decimal:
 
 
 def _structure_datetime(value: Any, _: Any) -> datetime:
+    if type(value) is str:  # the wire's case first: one check
+        return parse_datetime(value)
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str):
@@ -223,7 +229,7 @@ def _tuple_hook(conv: cattrs.Converter, tp: Any, on_null: Any = _REFUSE) -> Hook
             if value is None and on_null is not _REFUSE:
                 return on_null  # type: ignore[no-any-return]
             raise TypeError(f"expected a list, got {_got(value)}")
-        return tuple(item_hook(v, item) for v in value)
+        return tuple([item_hook(v, item) for v in value])  # a list: no generator frame
 
     return structure_tuple
 
@@ -260,12 +266,18 @@ def _open_enum_hook_factory(tp: Any) -> Hook:
     found = _open_enum(tp)
     assert found is not None
     enum_cls, optional = found
+    # Enum's own value -> member table (what ``enum_cls(value)`` looks in first), read
+    # directly: a miss still goes through ``enum_cls(value)`` (``_missing_`` included).
+    members: Mapping[Any, Any] = getattr(enum_cls, "_value2member_map_", {})
 
     def structure_open_enum(value: Any, _: Any) -> Any:
         if value is None and optional:
             return None
         if not isinstance(value, str):
             raise TypeError(f"expected a string, got {_got(value)}")
+        member = members.get(value)
+        if member is not None:
+            return member
         try:
             return enum_cls(value)
         except ValueError:
@@ -319,7 +331,7 @@ def _null_means(default: Any, hook: Hook, tp: Any) -> Hook:
 
 @attrs.frozen
 class _Field:
-    """What :meth:`SinchConverter.explain` needs to know of one field of a record."""
+    """What `SinchConverter.explain` needs to know of one field of a record."""
 
     key: str
     type: Any
@@ -455,10 +467,10 @@ def _reason(exc: BaseException) -> str:
 
 
 class SinchConverter(cattrs.Converter):
-    """A cattrs converter built by :func:`make_converter`.
+    """A cattrs converter built by `make_converter`.
 
     The hooks stay lean (no per-field bookkeeping on the hot path); when structuring fails,
-    :meth:`explain` walks the value again to name the field that failed."""
+    `explain` walks the value again to name the field that failed."""
 
     __slots__ = ("_plans", "_records", "_unions", "keys")
 
@@ -528,12 +540,12 @@ def register_tagged_union(
 ) -> None:
     """Structure ``union`` by its JSON ``type``; an unknown type goes to ``unknown(raw)``.
 
-    Called while :func:`make_converter` builds ``conv``."""
+    Called while `make_converter` builds ``conv``."""
 
     hooks: dict[str, Hook] = {}
 
     def structure_union(value: Any, _: Any) -> Any:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             raise TypeError(f"expected a JSON object, got {_got(value)}")
         tag = value.get("type", "")
         member = members.get(tag) if isinstance(tag, str) else None
@@ -626,7 +638,7 @@ def unstructure(obj: Any) -> Any:
 
 
 def structure_with(conv: SinchConverter, data: Any, cls: Any) -> Any:
-    """JSON-ready data as a record of ``cls``; a :class:`DecodeFailure` naming the field
+    """JSON-ready data as a record of ``cls``; a `DecodeFailure` naming the field
     that failed."""
     try:
         return conv.structure(data, cls)
@@ -635,7 +647,7 @@ def structure_with(conv: SinchConverter, data: Any, cls: Any) -> Any:
 
 
 def structure(data: Any, cls: Any) -> Any:
-    """JSON-ready data as an SMS record of ``cls``; a :class:`DecodeFailure` naming the field
+    """JSON-ready data as an SMS record of ``cls``; a `DecodeFailure` naming the field
     that failed (a ``ValueError``)."""
     return structure_with(converter, data, cls)
 
@@ -662,7 +674,7 @@ def _type_name(cls: Any) -> str:
 
 def decode_with(conv: SinchConverter, body: bytes, cls: Any, *, status: int = 200) -> Any:
     """Decode a response body straight from bytes into ``cls`` with ``conv``; any failure
-    is a :class:`~sinch_async.SinchDecodeError` naming the field."""
+    is a [`SinchDecodeError`][] naming the field."""
     data = _loads(body, status)
     try:
         return conv.structure(data, cls)
@@ -688,12 +700,66 @@ def _page_int(data: Mapping[str, Any], key: str, default: int) -> int:
         raise DecodeFailure((key,), str(exc)) from None
 
 
+def decode_items(
+    conv: SinchConverter,
+    raw_items: list[Any],
+    item_type: Any,
+    *,
+    key: str,
+    status: int,
+    body: bytes,
+) -> list[Any]:
+    """The items of a list page decoded with ``conv``: all at once (the fast path); when
+    that fails, one by one, each item that cannot be decoded an
+    [`UndecodableItem`][] in its place (its message names the item and the
+    field, e.g. ``inbounds[1].from: required field is null``). The pagers decide what
+    such an item does to a walk (``on_undecodable``)."""
+    hook = conv.get_structure_hook(item_type)  # looked up once per page
+    try:
+        return [hook(item, item_type) for item in raw_items]
+    except Exception:
+        return _decode_each(conv, hook, raw_items, item_type, key=key, status=status, body=body)
+
+
+def _decode_each(
+    conv: SinchConverter,
+    hook: Hook,
+    raw_items: list[Any],
+    item_type: Any,
+    *,
+    key: str,
+    status: int,
+    body: bytes,
+) -> list[Any]:
+    """`decode_items` item by item (a page that failed as a whole)."""
+    items: list[Any] = []
+    for index, item in enumerate(raw_items):
+        try:
+            items.append(hook(item, item_type))
+        except Exception as exc:
+            why = conv.explain(item, item_type, exc).under(index).under(key)
+            bad = UndecodableItem(
+                f"unexpected list response ({key}): {why}",
+                status=status,
+                body=body,
+                index=index,
+                raw=item,
+            )
+            bad.__cause__ = exc
+            items.append(bad)
+    return items
+
+
 def decode_page(
     body: bytes, key: str, item_type: Any, *, status: int = 200, default_page: int = 0
 ) -> Page[Any]:
-    """Decode a list response ``{count, page, page_size, <key>: [...]}`` into a :class:`Page`.
+    """Decode a list response ``{count, page, page_size, <key>: [...]}`` into a [`Page`][].
 
     ``default_page`` stands in for a missing ``page`` (pass the page that was asked for).
+    An item that cannot be decoded does not fail the page: it is an
+    [`UndecodableItem`][] in its place (see `decode_items`); a page
+    whose frame cannot be read (not JSON, ``count`` not a number, no list) raises
+    [`SinchDecodeError`][].
     """
     data = _loads(body, status)
     try:
@@ -702,11 +768,7 @@ def decode_page(
         raw_items = data.get(key) or []
         if not isinstance(raw_items, list):
             raise DecodeFailure((key,), f"expected a list, got {_got(raw_items)}")
-        hook = converter.get_structure_hook(item_type)  # looked up once per page
-        try:
-            items = [hook(item, item_type) for item in raw_items]
-        except Exception as exc:
-            raise converter.explain(raw_items, tuple[item_type, ...], exc).under(key) from exc
+        items = decode_items(converter, raw_items, item_type, key=key, status=status, body=body)
         count = _page_int(data, "count", 0)
         page = _page_int(data, "page", default_page)
         page_size = _page_int(data, "page_size", len(items))

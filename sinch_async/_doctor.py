@@ -1,17 +1,17 @@
-"""What the guarantees rest on, checked before a campaign: :func:`run_checks` (and
+"""What the guarantees rest on, checked before a campaign: [`run_checks`][] (and
 ``sinch-async doctor``, which runs the same function).
 
-Each :class:`Check` is ``ok``, ``warning`` or ``error`` with one line of detail and one of
+Each [`Check`][] is ``ok``, ``warning`` or ``error`` with one line of detail and one of
 advice; nothing is sent and no secret is shown (URLs without their ``user:password@``).
 
 * ``config_file``: the accounts file, readable only by its owner when it holds secrets
-  (the warning :func:`~sinch_async._settings.load_accounts` gives, in the same words);
+  (the warning `load_accounts` gives, in the same words);
 * ``sms_credentials`` / ``numbers_credentials``: one cheap read through the client's own
   engine (the first page of one batch; of one active number), whatever API the client
   can call; refused credentials, a wrong plan or region and an unreachable API are errors;
 * ``clock``: this host's clock against Sinch's, read from the ``Date`` header of those
-  responses (the client's :class:`~sinch_async._clock.SinchClock`): more than
-  :data:`CLOCK_TOLERANCE` seconds apart is a warning;
+  responses (the client's `SinchClock`): more than
+  `CLOCK_TOLERANCE` seconds apart is a warning;
 * ``limiter_key``: the Redis key of the SMS budget each account shares
   (``default_limiter_key``), one line per account;
 * for each Redis given: ``redis`` (reachable), ``redis_time`` (``TIME``, the clock of the
@@ -74,7 +74,7 @@ _REDIS_EXTRA = "pip install 'sinch-async[redis]'"
 
 @attrs.frozen
 class Check:
-    """One finding of :func:`run_checks`.
+    """One finding of [`run_checks`][].
 
     ``name`` says what was checked (``config_file``, ``credentials`` (the client could not
     be built), ``sms_credentials``, ``numbers_credentials``, ``clock``, ``limiter_key``,
@@ -117,12 +117,12 @@ async def run_checks(
     the checks ``sinch-async doctor`` prints, in that order.
 
     ``client`` is the client to check, or a function that builds one (its
-    :class:`SinchConfigError` becomes the credentials check's error; the client it built
+    [`SinchConfigError`][] becomes the credentials check's error; the client it built
     is closed afterwards); ``None`` builds it like the command does: the ``account``
-    of the configuration, else :meth:`SinchClient.from_env`. ``account`` names it in the
+    of the configuration, else [`SinchClient.from_env`][]. ``account`` names it in the
     checks. ``redis``: Redis URLs (or ``redis.asyncio`` clients, not closed) to inspect.
     ``config``: the accounts file's configuration (``SinchAccounts.config``, or a path;
-    ``None``: the default file, as :func:`~sinch_async._settings.load_accounts`).
+    ``None``: the default file, as `load_accounts`).
 
     Sends nothing and raises nothing for what it finds; each network check gives up
     after ``deadline`` seconds.

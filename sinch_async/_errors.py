@@ -1,4 +1,4 @@
-"""The exception hierarchy: everything the SDK raises derives from :class:`SinchError`."""
+"""The exception hierarchy: everything the SDK raises derives from [`SinchError`][]."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ __all__ = [
     "SinchTransportError",
     "SinchValidationError",
     "TokenEndpointError",
+    "UndecodableItem",
     "UndecodableSendResponse",
     "api_error_for_status",
 ]
@@ -41,7 +42,7 @@ class SinchError(Exception):
     """Base class of every error raised by sinch-async.
 
     ``checkpoint`` is set when the error interrupted a pager walk: a
-    :class:`~sinch_async.PagerCheckpoint` to pass to the same ``list(...)`` call as
+    [`PagerCheckpoint`][] to pass to the same ``list(...)`` call as
     ``resume=`` to continue where the walk stopped. (Typed ``Any`` so that this module
     imports nothing from the SDK: every other module may import it.)
     """
@@ -122,6 +123,22 @@ class SinchDecodeError(SinchError):
 class SinchPagingError(SinchDecodeError):
     """A list endpoint broke the paging contract: a page other than the one asked for,
     or more pages than its ``count`` allows. The walk stops instead of looping."""
+
+
+class UndecodableItem(SinchDecodeError):
+    """One item of a list page that the SDK cannot decode (the rest of the page decoded).
+
+    A pager raises it when its walk reaches the item (``on_undecodable="raise"``, the
+    default), with ``checkpoint`` positioned *at* the item: resuming from it reaches the
+    item again (and raises again, or passes it with ``on_undecodable="skip"``). With
+    ``on_undecodable="skip"`` the pager logs it at WARNING instead, counts it in
+    ``pager.skipped`` and goes on. ``index`` is the item's place on its page, ``raw`` its
+    JSON as received; ``body`` is the whole page."""
+
+    def __init__(self, message: str, *, status: int, body: bytes, index: int, raw: Any) -> None:
+        super().__init__(message, status=status, body=body)
+        self.index = index
+        self.raw = raw
 
 
 class UndecodableSendResponse(SinchDecodeError):

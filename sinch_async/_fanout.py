@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 import uuid
@@ -14,6 +15,7 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
+    Sized,
 )
 from types import TracebackType
 from typing import Any
@@ -31,6 +33,7 @@ from ._errors import (
 )
 from ._ledger import (
     CampaignState,
+    CampaignStatus,
     Claim,
     ClaimLostError,
     Ledger,
@@ -38,23 +41,22 @@ from ._ledger import (
     LedgerLostError,
     LedgerRecord,
     RecordedSendError,
+    StatusLedger,
     campaign_reference,
+    campaign_status,
     check_campaign,
     digest_matches,
     row_digest,
 )
-from .models.batches import (
-    Batch,
-    BatchRequest,
-    BinaryBatchRequest,
-    MediaBatchRequest,
-    TextBatchRequest,
-    UnknownBatch,
-)
+from ._telemetry import reference_fields
+from ._validation import check_request_type
+from .models.batches import Batch, BatchRequest, UnknownBatch
 
 __all__ = [
     "DEFAULT_GRACE",
+    "DEFAULT_TAKEOVER_WAIT",
     "LOST_LEDGER_SAMPLE",
+    "TAKEOVER_MARGIN",
     "FanoutProgress",
     "SendCancelled",
     "SendMany",
@@ -69,13 +71,12 @@ log = logging.getLogger("sinch_async")
 SendFn = Callable[..., Awaitable[Batch]]
 #: Look a request up by its reference: the batches with its reference and content created
 #: at or after ``since`` (epoch seconds on Sinch's clock; None: no time bound) whose ids
-#: are not in ``exclude``; :class:`SendOutcomeUnknown` when the lookup fails.
+#: are not in ``exclude``; `SendOutcomeUnknown` when the lookup fails.
 FindFn = Callable[[BatchRequest, "float | None", frozenset[str]], Awaitable[list[Batch]]]
 #: Whether Sinch has any batch with this client_reference (the lost-ledger probe).
 ExistsFn = Callable[[str], Awaitable[bool]]
 #: Now on Sinch's clock (a lower bound, epoch seconds), None when not known yet.
 SinchNowFn = Callable[[], "float | None"]
-_REQUEST_TYPES = (TextBatchRequest, BinaryBatchRequest, MediaBatchRequest)
 
 #: Seconds the sends in flight may take to finish after the consumer went away.
 DEFAULT_GRACE = 10.0
@@ -85,9 +86,25 @@ LOST_LEDGER_SAMPLE = 3
 #: campaign looks up before sending, in case their records were lost: at least this, or
 #: twice the concurrency.
 LOST_RECORD_LOOKAHEAD = 64
+#: ``send_many(takeover_wait=None)``: how long a campaign run waits, at the end of its
+#: input, for rows other workers still hold: the ledger's ``lease`` plus this (seconds)...
+TAKEOVER_MARGIN = 2.0
+#: ...or this, for a ledger without a ``lease`` attribute (seconds).
+DEFAULT_TAKEOVER_WAIT = 32.0
+#: A row held elsewhere is looked at again after this, then twice as long each time, up to
+#: _POLL_MAX (and never much later than the holder's lease runs out)
+_POLL_MIN = 0.05
+_POLL_MAX = 1.0
 #: Without a Date header from Sinch, intents are dated this much before this host's clock
 #: (a lookup then accepts batches created up to this long before the intent).
 _UNKNOWN_CLOCK_MARGIN = 300.0
+
+
+def new_client_reference() -> str:
+    """A unique ``client_reference``: ``sa-`` and 32 hex digits (a random UUID), as
+    ``SinchClient(auto_client_reference=True)`` and ``send_many(auto_client_reference=True)``
+    give a send without one."""
+    return f"sa-{uuid.uuid4().hex}"
 
 
 class SendCancelled(SendOutcomeUnknown):
@@ -108,23 +125,25 @@ class SendOutcome:
 
     * **sent** (``ok``): Sinch created the batch. ``batch`` is the decoded batch, or
       ``None`` when Sinch answered 2xx with a body the SDK could not decode: then
-      ``error`` is an :class:`UndecodableSendResponse` (``undecodable`` is True) and
+      ``error`` is an [`UndecodableSendResponse`][] (``undecodable`` is True) and
       ``batch_id`` is the id when it could still be read. Never resend these.
     * **unknown** (``unknown``): the request may have reached Sinch without a usable
-      answer (``error`` is :class:`SendOutcomeUnknown`); look it up by
+      answer (``error`` is [`SendOutcomeUnknown`][]); look it up by
       ``request.client_reference`` before sending again.
     * **failed** (``failed``): certainly not sent (``error`` says why: a 4xx, a refused
       connection, invalid input, a token endpoint that was down).
     * **pending** (``pending``): not attempted because the run stopped on an unavailable
-      shared store (``error`` is :class:`LimiterUnavailableError`, :class:`LedgerError` or
-      :class:`SendNotAttempted`); a ledger does not record it, so a rerun sends it.
+      shared store (``error`` is [`LimiterUnavailableError`][], [`LedgerError`][] or
+      `SendNotAttempted`); a ledger does not record it, so a rerun sends it.
 
     In a campaign (``send_many(..., ledger=..., campaign=...)``): ``resumed`` marks an
     outcome recorded by an earlier run and not sent again (``batch`` is None; an ``ok``
-    one has ``batch_id`` from the ledger, a ``failed`` one a :class:`RecordedSendError`),
+    one has ``batch_id`` from the ledger, a ``failed`` one a [`RecordedSendError`][]),
     ``reconciled`` a request found in doubt (sent by a run that died) whose batch was
     then found by its reference, ``changed`` a request whose input differs from what the
-    ledger recorded when it was sent (not sent again).
+    ledger recorded when it was sent (not sent again), ``taken_over`` a request another
+    worker held when this run first reached it, which this run took over at the end of
+    its input (that worker's claim had expired: it died or stalled).
     """
 
     index: int
@@ -137,6 +156,8 @@ class SendOutcome:
     recorded_batch_id: str | None = None
     #: resumed, and the input at this index changed since the ledger recorded it
     changed: bool = False
+    #: taken over from another worker whose claim expired (see ``send_many``)
+    taken_over: bool = False
 
     @property
     def ok(self) -> bool:
@@ -186,12 +207,16 @@ class FanoutProgress:
     ``succeeded`` counts sent batches (undecodable 2xx included), ``failed`` every other
     outcome but ``pending`` ones, ``unknown`` the part of ``failed`` that may exist at
     Sinch, ``pending`` requests not attempted because the run stopped on an unavailable
-    store. In a campaign, ``resumed``, ``reconciled`` and ``changed`` are parts of
-    ``succeeded``/``failed`` (see :class:`SendOutcome`), and ``claimed_elsewhere`` counts
-    requests another live worker held (or took over from this one): they get no outcome
-    from this run (the holder reports them). ``lookups`` counts the campaign's lookups
-    at Sinch before sending (rows in doubt, rows whose records may be lost, the
-    lost-ledger probe).
+    store. In a campaign, ``resumed``, ``reconciled``, ``changed`` and ``taken_over`` are
+    parts of ``succeeded``/``failed`` (see [`SendOutcome`][]), and ``claimed_elsewhere``
+    counts requests that get no outcome from this run because another worker holds them,
+    took them over from this one, or finished them during this run (the worker that
+    finished a row reports it): ``finished_elsewhere`` is the part that another worker
+    finished, [`held_elsewhere`][] the rest. Rows held elsewhere are looked at again
+    at the end of the input (``send_many(takeover_wait=)``): taken over when their claim
+    has expired, counted as ``finished_elsewhere`` once their holder finishes them.
+    ``lookups`` counts the campaign's lookups at Sinch before sending (rows in doubt,
+    rows whose records may be lost, the lost-ledger probe).
     """
 
     submitted: int = 0
@@ -207,6 +232,13 @@ class FanoutProgress:
     pending: int = 0
     changed: int = 0
     lookups: int = 0
+    finished_elsewhere: int = 0
+    taken_over: int = 0
+
+    @property
+    def held_elsewhere(self) -> int:
+        """Rows another worker held when this run last looked (no outcome here)."""
+        return self.claimed_elsewhere - self.finished_elsewhere
 
     @property
     def in_flight(self) -> int:
@@ -223,13 +255,14 @@ _GRACE_OVER = object()  # the grace period ended before the next result
 
 @attrs.frozen
 class _Skipped:
-    """A request another worker holds: no outcome here (keeps the order window dense)."""
+    """A request another worker holds or finished: no outcome here (keeps the order
+    window dense; if this run takes it over later, its outcome is yielded then)."""
 
     index: int
 
 
 class SendMany:
-    """Async iterator of :class:`SendOutcome`; also an async context manager.
+    """Async iterator of [`SendOutcome`][]; also an async context manager.
 
     Reads requests lazily (a generator of millions is never materialised), keeps at most
     ``concurrency`` sends in flight and a bounded buffer of finished outcomes, and never
@@ -237,9 +270,17 @@ class SendMany:
 
     Every request that was read from the input ends in exactly one outcome: yielded to
     you, or, when you stop early (``break``, an exception, cancellation, Ctrl-C, an
-    ``on_progress`` that raised), collected in :attr:`unreported_outcomes`. The sends in
+    ``on_progress`` that raised), collected in [`unreported_outcomes`][]. The sends in
     flight then get ``grace`` seconds to finish; those still running after it are
-    cancelled and reported as unknown (:class:`SendOutcomeUnknown`).
+    cancelled and reported as unknown ([`SendOutcomeUnknown`][]).
+
+    In a campaign with a shared ledger, rows another worker held when this run reached
+    them are looked at again once the input is exhausted, for up to ``takeover_wait``
+    seconds (on the client's clock): rows their holder finished are counted in
+    ``progress.finished_elsewhere``; rows whose claim expired (a dead or stalled worker)
+    are taken over (looked up by reference, then sent only if not found) and yielded
+    then, after the other outcomes (``taken_over``). [`status`][] then says whether
+    the whole campaign is complete.
     """
 
     def __init__(
@@ -260,6 +301,8 @@ class SendMany:
         exists: ExistsFn | None = None,
         sinch_now: SinchNowFn | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        takeover_wait: float | None = None,
+        total: int | None = None,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise SinchConfigError("concurrency must be a positive integer")
@@ -276,6 +319,22 @@ class SendMany:
         self._sinch_now = sinch_now
         self._retry_failed = retry_failed
         self._force_resend = force_resend
+        self._takeover_wait = _takeover_wait(takeover_wait, ledger)
+        if total is None and isinstance(requests, Sized):
+            total = len(requests)
+        if total is not None and (
+            isinstance(total, bool) or not isinstance(total, int) or total < 0
+        ):
+            raise SinchConfigError("total must be a number of rows >= 0")
+        #: the input's length when known before it is read (recorded in the ledger)
+        self._total = total
+        # rows held elsewhere, looked at again at the end of the input: index ->
+        # (request, the last wait between looks); when, by index (a heap on the clock)
+        self._deferred: dict[int, tuple[Any, float]] = {}
+        self._due: list[tuple[float, int]] = []
+        self._exhausted = False
+        self._deadline: float | None = None
+        self._stopping = asyncio.Event()
         self._state = CampaignState(exists=False)
         #: rows up to this index without a record are looked up before they are sent
         self._frontier = -1
@@ -319,10 +378,14 @@ class SendMany:
 
     # --- workers --------------------------------------------------------------------------
 
-    async def _take(self) -> tuple[int, Any] | None:
+    async def _take(self) -> tuple[int, Any, bool] | None:
+        """The next row to handle: ``(index, request, revisit)`` (``revisit``: a row held
+        elsewhere, looked at again at the end of the input), None when there is none."""
         async with self._intake:
             if self._closing or self._input_error is not None:
                 return None
+            if self._exhausted:
+                return await self._next_revisit()
             try:
                 if self._peeked:
                     request = self._peeked.pop(0)
@@ -331,28 +394,105 @@ class SendMany:
                 else:
                     request = next(self._source)
             except (StopIteration, StopAsyncIteration):
-                self._closing = True
-                return None
+                await self._input_done()
+                return await self._next_revisit()
             except Exception as exc:  # the caller's generator failed: stop, report it
                 self._input_error = exc
                 return None
             index = self._next_index
             self._next_index += 1
             self.progress.submitted += 1
-            return index, request
+            return index, request, False
+
+    async def _input_done(self) -> None:
+        """The input is exhausted: record the campaign's row count, and start the time
+        rows held elsewhere are waited for."""
+        self._exhausted = True
+        self._deadline = self._clock.monotonic() + self._takeover_wait
+        ledger, campaign = self._ledger, self._campaign
+        if isinstance(ledger, StatusLedger) and campaign is not None:
+            try:
+                await ledger.set_total(campaign, self._next_index)
+            except Exception as exc:  # the status will not know it: not a reason to stop
+                log.warning("send_many: could not record the campaign's row count: %s", exc)
+
+    async def _next_revisit(self) -> tuple[int, Any, bool] | None:
+        """The next row held elsewhere to look at again (waiting for its turn, within the
+        takeover deadline), or None when none is left to look at."""
+        while self._due and not self._closing:
+            due, index = self._due[0]
+            now = self._clock.monotonic()
+            deadline = self._deadline if self._deadline is not None else now
+            if due > now:
+                if due > deadline:
+                    break
+                await self._nap(due - now)
+                continue
+            heapq.heappop(self._due)
+            entry = self._deferred.get(index)
+            if entry is not None:
+                return index, entry[0], True
+        return None
+
+    def _defer(self, index: int, request: Any, claim: Claim | None) -> None:
+        """Remember a row another worker holds, to look at it again: at the end of the
+        input the first time, then after a growing wait (no later than just past the
+        holder's lease, when the ledger tells it), while the takeover deadline allows."""
+        previous = self._deferred.get(index)
+        wait = _POLL_MIN if previous is None else min(previous[1] * 2, _POLL_MAX)
+        self._deferred[index] = (request, wait)
+        if previous is None:
+            heapq.heappush(self._due, (0.0, index))
+            return
+        now = self._clock.monotonic()
+        deadline = self._deadline if self._deadline is not None else now
+        if now >= deadline:  # looked at for the last time: it stays held elsewhere
+            log.warning(
+                "send_many: item %d still held by another worker (%s) after waiting %.1fs; "
+                "no outcome here",
+                index,
+                "unknown" if claim is None or claim.holder is None else claim.holder,
+                self._takeover_wait,
+                extra={"sinch_event": "held_elsewhere"},
+            )
+            return
+        if claim is not None and claim.lease_left is not None:
+            wait = min(wait, claim.lease_left + _POLL_MIN)
+        heapq.heappush(self._due, (min(now + wait, deadline), index))
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep on the client's clock, cut short when the run stops."""
+        nap = asyncio.ensure_future(self._clock.sleep(seconds))
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((nap, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
+            stop.cancel()
+
+    def _close_intake(self) -> None:
+        """Read no more input and look at no more rows held elsewhere."""
+        self._closing = True
+        self._stopping.set()
 
     async def _worker(self) -> None:
         try:
             while True:
-                if self._window is not None:
+                windowed = self._window is not None and not self._exhausted
+                if windowed:
+                    assert self._window is not None
                     await self._window.acquire()
                 taken = await self._take()
-                if taken is None:
-                    if self._window is not None:
+                if taken is None or taken[2]:
+                    if windowed:  # no input row: no place in the order window
+                        assert self._window is not None
                         self._window.release()
-                    return
-                index, request = taken
-                outcome = await self._one(index, request)
+                    if taken is None:
+                        return
+                index, request, revisit = taken
+                outcome = await self._one(index, request, revisit=revisit)
+                if outcome is None:
+                    continue
                 try:
                     await self._buffer.acquire()  # the consumer (or the shutdown) frees it
                 finally:  # even when cancelled here: the outcome is recorded, not lost
@@ -360,29 +500,31 @@ class SendMany:
         finally:
             self._results.put_nowait(_END)
 
-    async def _one(self, index: int, request: Any) -> SendOutcome | _Skipped:
+    async def _one(
+        self, index: int, request: Any, *, revisit: bool = False
+    ) -> SendOutcome | _Skipped | None:
         """Send one request; always returns its outcome (a cancelled send is recorded
         as unknown before the cancellation goes on). In a campaign: claim it in the
-        ledger first, and record its outcome after."""
+        ledger first, and record its outcome after; a row another worker holds or
+        finished is a `_Skipped`. ``revisit``: a row held elsewhere, looked at
+        again: None unless this run takes it over (then its outcome)."""
         claim: Claim | None = None
         digest = ""
         intent_at = 0.0
         reconciled = False
+        took_over = False  # a revisited row this run now holds: its outcome is ours
         try:
-            if not isinstance(request, _REQUEST_TYPES):
-                raise SinchValidationError(
-                    "requests",
-                    f"item {index} is a {type(request).__name__}, not a "
-                    "TextBatchRequest, BinaryBatchRequest or MediaBatchRequest",
-                )
+            request = check_request_type(request, "requests", index=index)
             if self._stop_error is not None:
+                if revisit:
+                    return None  # stays held elsewhere
                 raise SendNotAttempted(f"not sent: the run stopped ({self._stop_error})")
             if request.client_reference is None:
                 if self._campaign is not None:
                     reference = campaign_reference(self._campaign, index)
                     request = attrs.evolve(request, client_reference=reference)
                 elif self._auto_ref:
-                    request = attrs.evolve(request, client_reference=f"sa-{uuid.uuid4().hex}")
+                    request = attrs.evolve(request, client_reference=new_client_reference())
             if self._ledger is None or self._campaign is None:
                 batch = await self._send(request)
             else:
@@ -398,8 +540,24 @@ class SendMany:
                     intent_at=intent_at,
                 )
                 if claim.status == "elsewhere":
+                    self._defer(index, request, claim)
+                    if revisit:
+                        return None
                     self.progress.claimed_elsewhere += 1
                     return _Skipped(index)
+                if claim.status == "done" and (revisit or index > self._state.high_water):
+                    # finished by another worker during this run (it had no record when
+                    # this run opened the campaign): that worker reports it, not resumed
+                    self._deferred.pop(index, None)
+                    self.progress.finished_elsewhere += 1
+                    if revisit:
+                        return None
+                    self.progress.claimed_elsewhere += 1
+                    return _Skipped(index)
+                if revisit:  # the holder's claim expired: this run holds the row now
+                    took_over = True
+                    self._deferred.pop(index, None)
+                    self.progress.claimed_elsewhere -= 1
                 record = claim.record
                 if record is not None and not digest_matches(
                     record.digest, request, campaign, index
@@ -442,6 +600,8 @@ class SendMany:
 
                     batch = await self._send(request, before_write=check)
         except asyncio.CancelledError:
+            if revisit and not took_over:
+                raise  # still held elsewhere: no outcome of this run
             # Not recorded in the ledger: the intent stays, so a rerun looks it up.
             cause = asyncio.CancelledError("send_many shut down past its grace period")
             outcome = SendOutcome(
@@ -455,7 +615,8 @@ class SendMany:
         except ClaimLostError as exc:  # another worker owns the row now: not sent here
             log.warning("send_many: item %d not sent: %s", index, exc)
             self.progress.claimed_elsewhere += 1
-            return _Skipped(index)
+            self._defer(index, request, None)
+            return None if revisit else _Skipped(index)
         except (LedgerError, LimiterUnavailableError) as exc:  # fail closed: not sent, stop
             log.error(
                 "send_many: stopping: %s unavailable for item %d: %s",
@@ -464,6 +625,8 @@ class SendMany:
                 exc,
             )
             self._fail_closed(exc)
+            if revisit and not took_over:
+                return None  # still held elsewhere as far as this run knows
             outcome = SendOutcome(index=index, request=request, error=exc)
             claim = None  # the intent (if recorded) stays: a rerun looks it up
         except SendNotAttempted as exc:
@@ -494,10 +657,23 @@ class SendMany:
                 self._fail_closed(LedgerError(f"ledger failed: {type(exc).__name__}: {exc}"))
         if outcome.reconciled:
             self.progress.reconciled += 1
+        if took_over:
+            outcome = attrs.evolve(outcome, taken_over=True)
+            self.progress.taken_over += 1
         self._count(outcome)
         return outcome
 
     # --- campaign helpers ---------------------------------------------------------------
+
+    async def status(self) -> CampaignStatus:
+        """How this run's campaign stands in its ledger, across every worker (a
+        [`CampaignStatus`][]: ``complete`` when every row has a
+        final outcome). Call it after the run: this run's own outcomes are recorded then.
+        [`SinchConfigError`][] outside a campaign, or for a ledger that cannot tell
+        (not a [`StatusLedger`][])."""
+        if self._ledger is None or self._campaign is None:
+            raise SinchConfigError("status() needs a campaign (send_many(ledger=, campaign=))")
+        return await campaign_status(self._ledger, self._campaign)
 
     def _intent_time(self) -> float:
         """Now, on Sinch's clock when known (a lower bound), for an intent record."""
@@ -549,10 +725,12 @@ class SendMany:
                 f"belong to this row or to {rivals} other row(s) in doubt; not resending",
             )
         self._taken.add(matches[0].id)
+        shown, fields = reference_fields(request.client_reference)
         log.info(
-            "campaign send reconciled: batch %s found by client_reference",
+            "campaign send reconciled: batch %s found by %s",
             matches[0].id,
-            extra={"sinch_event": "reconciled", "sinch_batch_id": matches[0].id},
+            shown,
+            extra={"sinch_event": "reconciled", "sinch_batch_id": matches[0].id, **fields},
         )
         return matches[0]
 
@@ -566,6 +744,9 @@ class SendMany:
         campaign = self._campaign
         self._state = await self._ledger.open(campaign)
         self._frontier = self._state.high_water
+        if self._total is not None and isinstance(self._ledger, StatusLedger):
+            # the row count, for status() while the run goes (recorded again at the end)
+            await self._ledger.set_total(campaign, self._total)
         if self._state.exists and self._state.started_at is not None:
             if self._sinch_now is not None and self._sinch_now() is None:
                 # one cheap request to learn Sinch's clock from its Date header
@@ -618,7 +799,7 @@ class SendMany:
     def _fail_closed(self, exc: BaseException) -> None:
         if self._stop_error is None:
             self._stop_error = exc
-        self._closing = True
+        self._close_intake()
         self._wake_window()
 
     def _count(self, outcome: SendOutcome) -> None:
@@ -636,7 +817,7 @@ class SendMany:
             except Exception as exc:  # the caller's callback: stop the run, raise it to them
                 log.warning("send_many: on_progress raised %r; stopping the run", exc)
                 self._callback_error = exc
-                self._closing = True
+                self._close_intake()
                 self._wake_window()
 
     def _start(self) -> None:
@@ -708,7 +889,14 @@ class SendMany:
                 self._emit()
                 outcome: SendOutcome = item
                 return outcome
-            self._pending[item.index] = item
+            if isinstance(item, _Skipped):
+                # a row taken over may have its outcome here before its skip: keep it
+                self._pending.setdefault(item.index, item)
+            elif item.index < self._next_out:
+                late: SendOutcome = item  # taken over after its skip went by: out of order
+                return late
+            else:
+                self._pending[item.index] = item  # (replaces the skip of a row taken over)
 
     def _emit(self) -> None:
         if self._window is not None:
@@ -724,7 +912,7 @@ class SendMany:
     async def aclose(self) -> None:
         """Stop reading input; let in-flight sends finish (``grace`` seconds, then they are
         cancelled and reported unknown); collect what nobody read in
-        :attr:`unreported_outcomes`. Safe to call more than once, and while cancelled."""
+        [`unreported_outcomes`][]. Safe to call more than once, and while cancelled."""
         if self._shutdown_task is None:
             self._shutdown_task = asyncio.ensure_future(self._shutdown())
         task = self._shutdown_task
@@ -736,7 +924,7 @@ class SendMany:
             raise
 
     async def _shutdown(self) -> None:
-        self._closing = True
+        self._close_intake()
         self._wake_window()
         # The grace period runs on the client's clock (virtual time with a FakeClock).
         expired = asyncio.Event()
@@ -816,6 +1004,19 @@ class SendMany:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _takeover_wait(wait: float | None, ledger: Ledger | None) -> float:
+    """``send_many(takeover_wait=)``: the seconds given, else the ledger's ``lease`` plus
+    `TAKEOVER_MARGIN`, else `DEFAULT_TAKEOVER_WAIT`."""
+    if wait is None:
+        lease = getattr(ledger, "lease", None)
+        if isinstance(lease, int | float) and not isinstance(lease, bool) and lease > 0:
+            return float(lease) + TAKEOVER_MARGIN
+        return DEFAULT_TAKEOVER_WAIT
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not wait >= 0:
+        raise SinchConfigError("takeover_wait must be a number of seconds >= 0")
+    return float(wait)
 
 
 def _resumed(

@@ -5,22 +5,30 @@
 resumes it: recorded outcomes are not sent again, requests with an intent but no outcome
 (in doubt: the process died mid-send) are looked up by ``client_reference`` first.
 
-:class:`SqliteLedger` is the embedded default (one process). ``RedisLedger``
+[`SqliteLedger`][] is the embedded default (one process). ``RedisLedger``
 (``sinch_async.redis``) lets many workers share a campaign, each claiming its requests.
 
-Record format 2 (this version): a row's ``digest`` is :func:`row_digest` (12 characters;
+Record format 2 (this version): a row's ``digest`` is `row_digest` (12 characters;
 the row's default reference ``CAMPAIGN:INDEX`` left out, so a row's content can be
 recognised at another index). Format 1 records (32 hex characters, the request hashed
-with its reference: :func:`request_digest`) written by earlier versions are still
+with its reference: `request_digest`) written by earlier versions are still
 compared exactly, so their campaigns resume with the same references.
+
+[`StatusLedger`][] (both ledgers here) adds [`status`][StatusLedger.status], how a whole
+campaign stands across workers ([`CampaignStatus`][]), and
+[`set_total`][StatusLedger.set_total], its row count; a [`Ledger`][] of your own need not
+implement them.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import heapq
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -29,13 +37,15 @@ from typing import IO, Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
-from . import _constants as C
 from ._converter import dumps
 from ._errors import SinchConfigError, SinchError
+from ._validation import check_campaign, check_choice
 
 __all__ = [
     "LEDGER_FORMAT",
+    "STATUS_ROWS",
     "CampaignState",
+    "CampaignStatus",
     "Claim",
     "ClaimLostError",
     "ClaimStatus",
@@ -48,8 +58,14 @@ __all__ = [
     "LedgerRecord",
     "LedgerState",
     "RecordedSendError",
+    "RowState",
+    "RowStatus",
     "SqliteLedger",
+    "StatusCounter",
+    "StatusLedger",
+    "WorkerClaims",
     "campaign_reference",
+    "campaign_status",
     "check_campaign",
     "digest_matches",
     "find_input_mismatch",
@@ -62,12 +78,8 @@ LEDGER_FORMAT = 2
 
 #: ``intent``: about to be sent (or being sent); the rest are the three outcomes.
 LedgerState = Literal["intent", "ok", "unknown", "failed"]
-#: What :meth:`Ledger.begin` decided for one request (see :class:`Claim`).
+#: What `Ledger.begin` decided for one request (see `Claim`).
 ClaimStatus = Literal["new", "in_doubt", "done", "elsewhere"]
-
-_MAX_INDEX_SUFFIX = 21  # ":" and the digits of a 64-bit index
-#: The longest campaign id: ``f"{campaign}:{index}"`` must fit Sinch's client_reference.
-MAX_CAMPAIGN = C.MAX_CLIENT_REFERENCE - _MAX_INDEX_SUFFIX
 
 
 class LedgerError(SinchError):
@@ -81,7 +93,7 @@ class LedgerError(SinchError):
 
 
 class LedgerBusyError(LedgerError):
-    """Another process holds this :class:`SqliteLedger` file (it is single-process), or
+    """Another process holds this [`SqliteLedger`][] file (it is single-process), or
     another program holds a lock on it. Raised at once, never waited for."""
 
 
@@ -128,7 +140,7 @@ class LedgerRecord:
     index: int
     reference: str
     state: LedgerState
-    #: :func:`row_digest` of the request (format 1: :func:`request_digest`): a rerun
+    #: `row_digest` of the request (format 1: `request_digest`): a rerun
     #: with different input at this index is recognised
     digest: str
     #: when the intent was recorded, on Sinch's clock when known (seconds since the
@@ -155,7 +167,7 @@ class LedgerRecord:
 
 @attrs.frozen
 class Claim:
-    """The answer of :meth:`Ledger.begin` for one request.
+    """The answer of [`Ledger.begin`][] for one request.
 
     * ``new``: nothing recorded (or a failure, with ``retry_failed``); the intent is now
       recorded and this caller holds the request: send it.
@@ -164,16 +176,21 @@ class Claim:
       send only if it is not found.
     * ``done``: a final outcome (``ok``, or ``failed``) is recorded in ``record``: do not
       send.
-    * ``elsewhere``: another live worker holds the request (shared ledgers only).
+    * ``elsewhere``: another live worker holds the request (shared ledgers only);
+      ``holder`` and ``lease_left`` say which and for how long, when the ledger knows.
     """
 
     status: ClaimStatus
     record: LedgerRecord | None = None
+    #: ``elsewhere``: the worker holding the claim (its id), when the ledger knows
+    holder: str | None = None
+    #: ``elsewhere``: seconds left on that claim unless it is renewed, when known
+    lease_left: float | None = None
 
 
 @attrs.frozen
 class CampaignState:
-    """What a ledger holds for a campaign when a run opens it (:meth:`Ledger.open`)."""
+    """What a ledger holds for a campaign when a run opens it ([`Ledger.open`][])."""
 
     #: the campaign has been started in this ledger (records or its start mark exist)
     exists: bool
@@ -183,16 +200,195 @@ class CampaignState:
     started_at: float | None = None
 
 
+#: How many rows without a final outcome `CampaignStatus` names.
+STATUS_ROWS = 20
+#: Where a row without a final outcome stands (see `RowStatus`).
+RowState = Literal["claimed", "in_doubt", "not_started"]
+
+
+@attrs.frozen
+class RowStatus:
+    """A row of a campaign without a final outcome, as [`CampaignStatus`][] names it.
+
+    * ``claimed``: a live worker holds it (``worker``; ``lease_left`` seconds unless it
+      renews the claim): being sent or looked up;
+    * ``in_doubt``: an intent (``recorded="intent"``: a run died or stopped while sending
+      it) or an ``unknown`` outcome (``error``), and no live claim: the next run that
+      reaches it looks it up by reference before sending it;
+    * ``not_started``: nothing is recorded for it (no run has reached it).
+    """
+
+    index: int
+    state: RowState
+    #: its client reference (None: not started)
+    reference: str | None = None
+    #: what the ledger holds for it: ``intent`` or ``unknown`` (None: not started)
+    recorded: LedgerState | None = None
+    worker: str | None = None
+    lease_left: float | None = None
+    #: the error of an ``unknown`` outcome
+    error: str | None = None
+
+
+@attrs.frozen
+class WorkerClaims:
+    """The claims one worker holds on a campaign ([`CampaignStatus.workers`][])."""
+
+    worker: str
+    claims: int
+    #: seconds until the last of them expires unless the worker renews it (None: the
+    #: ledger has no leases)
+    lease_left: float | None = None
+
+
+@attrs.frozen
+class CampaignStatus:
+    """How a campaign stands in its ledger, across every worker
+    ([`StatusLedger.status`][], ``sinch-async campaign status``).
+
+    Every row (an index below ``total``) counts in exactly one of ``sent`` and ``failed``
+    (final outcomes), ``claimed`` (a live worker holds it), ``in_doubt`` (an intent or an
+    ``unknown`` outcome without a live claim: the next run looks it up) and
+    ``not_started``. ``total`` is the row count the last run recorded
+    ([`StatusLedger.set_total`][]); while it is unknown (None) ``not_started`` is None
+    and the campaign is not [`complete`][]. Records past ``total`` (a longer input of
+    an earlier run) are not counted.
+    """
+
+    campaign: str
+    #: anything is recorded for the campaign
+    exists: bool
+    total: int | None
+    sent: int = 0
+    failed: int = 0
+    claimed: int = 0
+    in_doubt: int = 0
+    not_started: int | None = None
+    #: who holds the ``claimed`` rows, by worker id
+    workers: tuple[WorkerClaims, ...] = ()
+    #: up to `STATUS_ROWS` rows without a final outcome: the claimed and in-doubt
+    #: ones by index, then rows not started
+    rows: tuple[RowStatus, ...] = ()
+
+    @property
+    def final(self) -> int:
+        """Rows with a final outcome (``ok`` or ``failed``)."""
+        return self.sent + self.failed
+
+    @property
+    def complete(self) -> bool:
+        """Every row has a final outcome (``ok`` or ``failed``): nothing claimed, in doubt
+        or not started, and the row count is known."""
+        return (
+            self.total is not None
+            and self.not_started == 0
+            and self.claimed == 0
+            and self.in_doubt == 0
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: the fields and ``complete``."""
+        data = attrs.asdict(self)
+        data["complete"] = self.complete
+        return data
+
+
+class StatusCounter:
+    """Builds a [`CampaignStatus`][] from a campaign's rows, read in any order (for
+    ledger implementations)."""
+
+    def __init__(self, campaign: str, total: int | None) -> None:
+        self.campaign = campaign
+        self.total = total
+        self.recorded = 0
+        self._counts = {"sent": 0, "failed": 0, "claimed": 0, "in_doubt": 0}
+        self._named: list[tuple[int, RowStatus]] = []  # a max-heap on the index (negated)
+        self._workers: dict[str, tuple[int, float | None]] = {}
+
+    def counts(self, index: int) -> bool:
+        """Whether row ``index`` is part of the campaign (below its total, when known)."""
+        return self.total is None or index < self.total
+
+    def final(self, index: int, state: LedgerState) -> None:
+        """Row ``index`` has the final outcome ``state`` (``ok`` or ``failed``)."""
+        if self.counts(index):
+            self.recorded += 1
+            self._counts["sent" if state == "ok" else "failed"] += 1
+
+    def finals(self, sent: int, failed: int) -> None:
+        """Add ``sent`` rows ``ok`` and ``failed`` rows ``failed`` (counted by the caller,
+        below the total)."""
+        self.recorded += sent + failed
+        self._counts["sent"] += sent
+        self._counts["failed"] += failed
+
+    def open(
+        self,
+        index: int,
+        state: LedgerState,
+        reference: str,
+        *,
+        holder: str | None = None,
+        lease_left: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Row ``index`` holds ``intent`` or ``unknown``; ``holder``: the live worker
+        claiming it (None: in doubt)."""
+        if not self.counts(index):
+            return
+        self.recorded += 1
+        where: RowState = "in_doubt" if holder is None else "claimed"
+        self._counts[where] += 1
+        if holder is not None:
+            n, left = self._workers.get(holder, (0, None))
+            if lease_left is not None:
+                left = lease_left if left is None else max(left, lease_left)
+            self._workers[holder] = (n + 1, left)
+        row = RowStatus(index, where, reference, state, holder, lease_left, error)
+        heapq.heappush(self._named, (-index, row))
+        if len(self._named) > STATUS_ROWS:
+            heapq.heappop(self._named)
+
+    @property
+    def missing(self) -> int | None:
+        """Rows below the total with nothing recorded (None: total unknown)."""
+        return None if self.total is None else max(self.total - self.recorded, 0)
+
+    @property
+    def room(self) -> int:
+        """How many rows not started the status can still name."""
+        return STATUS_ROWS - len(self._named)
+
+    def result(self, *, exists: bool, not_started: Sequence[int] = ()) -> CampaignStatus:
+        """The status; ``not_started``: the first rows with nothing recorded (up to
+        `room` of them are named)."""
+        named = sorted((row for _, row in self._named), key=lambda r: r.index)
+        named += [RowStatus(i, "not_started") for i in sorted(not_started)[: self.room]]
+        workers = tuple(WorkerClaims(w, n, left) for w, (n, left) in sorted(self._workers.items()))
+        return CampaignStatus(
+            campaign=self.campaign,
+            exists=exists,
+            total=self.total,
+            sent=self._counts["sent"],
+            failed=self._counts["failed"],
+            claimed=self._counts["claimed"],
+            in_doubt=self._counts["in_doubt"],
+            not_started=self.missing,
+            workers=workers,
+            rows=tuple(named),
+        )
+
+
 @runtime_checkable
 class Ledger(Protocol):
     """Where a campaign's intents and outcomes are kept. Implementations must make
-    :meth:`begin` atomic: two callers never both get ``new``/``in_doubt`` for one index
+    [`begin`][] atomic: two callers never both get ``new``/``in_doubt`` for one index
     while the first is alive."""
 
     async def open(self, campaign: str) -> CampaignState:
         """Open the ledger for a run of ``campaign`` (before anything is sent): raises
-        :class:`LedgerError` when it is unusable, :class:`LedgerBusyError` when another
-        process holds it, :class:`LedgerFormatError` when the campaign was written in a
+        [`LedgerError`][] when it is unusable, [`LedgerBusyError`][] when another
+        process holds it, `LedgerFormatError` when the campaign was written in a
         format this version cannot resume."""
         ...
 
@@ -216,11 +412,11 @@ class Ledger(Protocol):
 
     async def check(self, campaign: str, index: int) -> None:
         """Immediately before the request leaves: prove this caller still holds its
-        claim, or raise :class:`ClaimLostError` (shared ledgers; a no-op otherwise)."""
+        claim, or raise `ClaimLostError` (shared ledgers; a no-op otherwise)."""
         ...
 
     async def finish(self, campaign: str, record: LedgerRecord) -> None:
-        """Record the outcome of a request claimed with :meth:`begin` and release it."""
+        """Record the outcome of a request claimed with [`begin`][] and release it."""
         ...
 
     async def records(self, campaign: str) -> list[LedgerRecord]:
@@ -238,13 +434,34 @@ class Ledger(Protocol):
         ...
 
 
-def check_campaign(campaign: object) -> str:
-    """A valid campaign id, or :class:`SinchConfigError`."""
-    if not isinstance(campaign, str) or not campaign or len(campaign) > MAX_CAMPAIGN:
+@runtime_checkable
+class StatusLedger(Ledger, Protocol):
+    """A [`Ledger`][] that can say how a whole campaign stands (both ledgers of this
+    package are). A [`Ledger`][] of your own without these two methods still runs
+    campaigns; [`campaign_status`][] then raises [`SinchConfigError`][], and a run
+    cannot tell whether the campaign is complete."""
+
+    async def set_total(self, campaign: str, total: int) -> None:
+        """Record how many rows the campaign has (the input's length; the last value
+        recorded wins), so that rows no run has reached can be counted."""
+        ...
+
+    async def status(self, campaign: str) -> CampaignStatus:
+        """How the campaign stands across every worker: see [`CampaignStatus`][].
+        Read-only: it takes no claim and no lock (a [`SqliteLedger`][] is read while
+        a run holds it)."""
+        ...
+
+
+async def campaign_status(ledger: Ledger, campaign: str) -> CampaignStatus:
+    """``ledger.status(campaign)``, or [`SinchConfigError`][] when the ledger cannot
+    report a campaign's status (it is not a [`StatusLedger`][])."""
+    if not isinstance(ledger, StatusLedger):
         raise SinchConfigError(
-            f"campaign must be a non-empty string of at most {MAX_CAMPAIGN} characters"
+            f"{type(ledger).__name__} cannot report a campaign's status: it has no "
+            "status()/set_total() (see sinch_async._ledger.StatusLedger)"
         )
-    return campaign
+    return await ledger.status(campaign)
 
 
 def campaign_reference(campaign: str, index: int) -> str:
@@ -376,6 +593,13 @@ CREATE TABLE IF NOT EXISTS sinch_ledger_campaigns (
     # rows whose reference the caller gave (format 2 keeps '' for the default one)
     "CREATE INDEX IF NOT EXISTS sinch_ledger_ref ON sinch_ledger (campaign, reference) "
     "WHERE reference != ''",
+    # the row count of a campaign's input, as its last run recorded it (set_total)
+    """
+CREATE TABLE IF NOT EXISTS sinch_ledger_totals (
+    campaign   TEXT    PRIMARY KEY,
+    total      INTEGER NOT NULL
+) WITHOUT ROWID
+""",
 )
 _COLUMNS = "idx, reference, state, digest, intent_at, batch_id, error_type, error, done_at"
 
@@ -391,7 +615,7 @@ def _stored_reference(campaign: str, index: int, reference: str) -> str:
 
 
 class SqliteLedger:
-    """A :class:`Ledger` in one SQLite file (WAL), for a single process.
+    """A [`Ledger`][] in one SQLite file (WAL), for a single process.
 
     Writes are small single-row transactions done on the event loop thread: with WAL and
     ``synchronous="NORMAL"`` (the default) a commit writes to the OS without an fsync, in
@@ -399,16 +623,17 @@ class SqliteLedger:
     OS crash may lose the last commits (the next run looks such rows up before sending
     them). ``synchronous="FULL"`` fsyncs every commit (also power-safe, much slower). The
     file is locked (``path + ".lock"``, POSIX ``flock``) while open: a second process gets
-    :class:`LedgerBusyError`, as does a file another program holds a lock on (never
+    [`LedgerBusyError`][], as does a file another program holds a lock on (never
     waited for: the event loop is not blocked). A path that cannot be opened (a missing
-    directory, no permission) is a :class:`LedgerError` before anything is sent.
+    directory, no permission) is a [`LedgerError`][] before anything is sent. The lock
+    file names the process holding it (``HOST:PID``) for [`status`][], which another
+    process can call while a run holds the file: it reads without the lock.
     """
 
     def __init__(
         self, path: str | os.PathLike[str], *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     ) -> None:
-        if synchronous not in ("NORMAL", "FULL"):
-            raise SinchConfigError("synchronous must be 'NORMAL' or 'FULL'")
+        check_choice(synchronous, "synchronous", ("NORMAL", "FULL"), config=True)
         self.path = Path(path)
         self._synchronous = synchronous
         self._db: sqlite3.Connection | None = None
@@ -418,7 +643,7 @@ class SqliteLedger:
         if self._db is not None:
             return self._db
         try:
-            self._lock = _flock(self.path.with_name(self.path.name + ".lock"))
+            self._lock = _flock(self._lock_path)
             # timeout=0: a lock held by another program fails at once instead of blocking
             # the event loop
             db = sqlite3.connect(
@@ -441,6 +666,8 @@ class SqliteLedger:
 
     def _unlock(self) -> None:
         if self._lock is not None:
+            with contextlib.suppress(OSError):
+                self._lock.truncate(0)  # no holder any more (see _lock_holder)
             self._lock.close()  # closing the file drops the flock
             self._lock = None
 
@@ -566,6 +793,52 @@ class SqliteLedger:
             raise _sqlite_error(self.path, "read", exc) from exc
         return [_row(campaign, r) for r in rows]
 
+    async def set_total(self, campaign: str, total: int) -> None:
+        db = self._conn()
+        try:
+            db.execute(
+                "INSERT INTO sinch_ledger_totals (campaign, total) VALUES (?, ?) "
+                "ON CONFLICT (campaign) DO UPDATE SET total = excluded.total",
+                (campaign, int(total)),
+            )
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, "set_total", exc) from exc
+
+    async def status(self, campaign: str) -> CampaignStatus:
+        """How the campaign stands (see [`CampaignStatus`][]).
+
+        Not opened by this object, the file is read through a read-only connection
+        *without* its lock, so this works from another process while a run holds the
+        file: rows that run has in flight (intents) are ``claimed`` by it (``HOST:PID``,
+        from the lock file; no lease), and ``in_doubt`` once no live process holds the
+        file. Opened by this object (the ledger of a run, asked after the run), its own
+        connection is read and its intents are ``in_doubt``: what the run left in flight
+        is looked up by the next run. [`LedgerError`][] when there is no ledger file."""
+        own = self._db is not None
+        holder = None if own else _lock_holder(self._lock_path)
+        try:
+            db = self._db if self._db is not None else self._reader()
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, "status", exc) from exc
+        try:
+            return _sqlite_status(db, campaign, holder)
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, "status", exc) from exc
+        finally:
+            if not own:
+                db.close()
+
+    @property
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def _reader(self) -> sqlite3.Connection:
+        """A read-only connection that takes no lock (status from another process)."""
+        if not self.path.is_file():
+            raise LedgerError(f"no ledger file {self.path}")
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=1.0)
+
     async def aclose(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -578,6 +851,73 @@ class SqliteLedger:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+_NO_BOUND = 2**63 - 1
+
+
+def _sqlite_status(db: sqlite3.Connection, campaign: str, holder: str | None) -> CampaignStatus:
+    """[`SqliteLedger.status`][] on connection ``db`` (``holder``: the live process
+    holding the file, whose intents are claimed)."""
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "sinch_ledger" not in tables:
+        return StatusCounter(campaign, None).result(exists=False)
+    total = None
+    if "sinch_ledger_totals" in tables:
+        row = db.execute(
+            "SELECT total FROM sinch_ledger_totals WHERE campaign = ?", (campaign,)
+        ).fetchone()
+        total = None if row is None else int(row[0])
+    started = "sinch_ledger_campaigns" in tables and (
+        db.execute(
+            "SELECT 1 FROM sinch_ledger_campaigns WHERE campaign = ?", (campaign,)
+        ).fetchone()
+        is not None
+    )
+    bound = _NO_BOUND if total is None else total
+    counter = StatusCounter(campaign, total)
+    states = dict(
+        db.execute(
+            "SELECT state, COUNT(*) FROM sinch_ledger WHERE campaign = ? AND idx < ? "
+            "GROUP BY state",
+            (campaign, bound),
+        ).fetchall()
+    )
+    counter.finals(states.get("ok", 0), states.get("failed", 0))
+    for idx, reference, state, error in db.execute(
+        "SELECT idx, reference, state, error FROM sinch_ledger WHERE campaign = ? "
+        "AND idx < ? AND state IN ('intent', 'unknown') ORDER BY idx",
+        (campaign, bound),
+    ):
+        counter.open(
+            idx,
+            state,
+            reference or campaign_reference(campaign, idx),
+            holder=holder if state == "intent" else None,
+            error=error,
+        )
+    exists = started or bool(states)
+    if not counter.missing or not counter.room or total is None:
+        return counter.result(exists=exists)
+    # the first rows with nothing recorded: usually all past the highest recorded one
+    count, high = db.execute(
+        "SELECT COUNT(*), MAX(idx) FROM sinch_ledger WHERE campaign = ? AND idx < ?",
+        (campaign, total),
+    ).fetchone()
+    first = -1 if high is None else int(high)
+    gaps: list[int] = []
+    if count != first + 1:
+        expected = 0
+        for (idx,) in db.execute(
+            "SELECT idx FROM sinch_ledger WHERE campaign = ? AND idx < ? ORDER BY idx",
+            (campaign, total),
+        ):
+            gaps.extend(range(expected, min(idx, expected + counter.room - len(gaps))))
+            if len(gaps) >= counter.room:
+                break
+            expected = idx + 1
+    gaps.extend(range(first + 1, min(total, first + 1 + counter.room - len(gaps))))
+    return counter.result(exists=exists, not_started=gaps)
 
 
 def _sqlite_error(path: Path, what: str, exc: sqlite3.Error) -> LedgerError:
@@ -601,4 +941,34 @@ def _flock(path: Path) -> IO[bytes]:
             f"ledger {path.with_suffix('')} is in use by another process (SqliteLedger is "
             "single-process; use RedisLedger to share a campaign)"
         ) from exc
+    try:  # who holds it, for status() read by another process (never relied on to lock)
+        fh.truncate(0)
+        fh.write(_HOLDER.encode())
+        fh.flush()
+    except OSError:
+        pass
     return fh
+
+
+#: This process, as a `SqliteLedger`'s lock file names the process holding it.
+_HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _lock_holder(path: Path) -> str | None:
+    """The process holding a ledger file's lock (``HOST:PID``, written by `_flock`
+    and cleared on release), or None: none, or one that died without clearing it."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    host, _, pid = text.rpartition(":")
+    if not host or not pid.isdigit():
+        return None
+    if host == socket.gethostname():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return None  # killed: its intents are in doubt
+        except OSError:
+            pass  # alive (another user's process)
+    return text

@@ -1,6 +1,6 @@
 """One pager for every list: a page-number cursor (SMS) or a token cursor (Numbers).
 
-:class:`Pager` owns the walk's position (the page in progress, how much of it was handed
+[`Pager`][] owns the walk's position (the page in progress, how much of it was handed
 out, ``max_items``) and hands out items or pages from it; a *walk* (one per ``async for``)
 fetches the raw page at that position:
 
@@ -11,8 +11,13 @@ fetches the raw page at that position:
 * ``paging="token"`` (Numbers): ``pageSize`` [+ ``pageToken``] on the wire,
   ``nextPageToken`` and ``totalSize`` in every response. The walk stops on an empty
   ``nextPageToken``; a token it already followed, more than ``ceil(totalSize /
-  page_size) + 1`` pages, or :data:`MAX_EMPTY_PAGES` empty pages in a row are a
-  :class:`SinchPagingError`.
+  page_size) + 1`` pages, or `MAX_EMPTY_PAGES` empty pages in a row are a
+  [`SinchPagingError`][].
+
+An item the SDK cannot decode arrives as an [`UndecodableItem`][] in its
+place on the page (the rest of the page decoded); ``on_undecodable`` says what the walk does
+when it reaches one: ``"raise"`` it (the default; ``err.checkpoint`` is *at* the item) or
+``"skip"`` it (logged at WARNING, counted in [`Pager.skipped`][]).
 
 Iteration objects are plain classes, not async generators: nothing of a pager is left for
 the event loop to finalise at shutdown, so a pager still referenced when its loop stops
@@ -22,26 +27,22 @@ cannot log ``aclose(): asynchronous generator is already running``.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from . import _constants as C
 from ._checkpoint import PagerCheckpoint
-from ._errors import SinchError, SinchPagingError, SinchValidationError
-from ._validation import (
-    check_checkpoint_resource,
-    check_max_items,
-    check_page_size,
-    check_prefetch,
-)
+from ._errors import SinchError, SinchPagingError, UndecodableItem
+from ._validation import check_checkpoint_resource, check_on_undecodable, check_pager
 from ._wire import QueryValue
 from .models.common import Page
 
 __all__ = [
     "MAX_EMPTY_PAGES",
     "AsyncPager",
+    "OnUndecodable",
     "PageFetcher",
     "PageSource",
     "Pager",
@@ -49,13 +50,20 @@ __all__ = [
     "PagerItems",
     "PagerPages",
     "Paging",
+    "Position",
     "TokenPageFetcher",
 ]
 
 T = TypeVar("T")
 
+log = logging.getLogger("sinch_async")
+
 #: How a list is paged: by page number (SMS) or by page token (Numbers).
 Paging = Literal["page", "token"]
+#: What a walk does with an item the SDK cannot decode: raise it (the default) or skip it.
+OnUndecodable = Literal["raise", "skip"]
+#: A walk's position as plain values: (page, page_token, offset, yielded, done).
+Position = tuple[int, str | None, int, int, bool]
 #: Fetch one page of a page-number list given the full query (filters + page + page_size).
 PageFetcher = Callable[[Mapping[str, QueryValue]], Awaitable[Page[T]]]
 #: Fetch one page of a token list given the query pairs (filters + pageSize [+ pageToken]).
@@ -82,6 +90,11 @@ async def _no_fetch(query: Any) -> Page[Any]:
     raise AssertionError("a pager over a page source fetches through the source")
 
 
+def _undecodable(items: Sequence[Any]) -> tuple[int, ...]:
+    """The places of the items of a raw page that could not be decoded (usually none)."""
+    return tuple(i for i, item in enumerate(items) if isinstance(item, UndecodableItem))
+
+
 def _retrieve(task: asyncio.Task[Any]) -> None:
     """Mark a fetch-ahead task's exception retrieved: a walk that stopped early never
     awaits it, and the loop must not log it as lost."""
@@ -93,8 +106,8 @@ class Pager(Generic[T]):
     """Walks a list page by page.
 
     ``async for item in pager`` yields items; ``async for page in pager.pages()`` yields
-    :class:`Page` objects. Both continue from the pager's current position, which
-    :attr:`checkpoint` reports; an error raised mid-walk carries the same checkpoint as
+    [`Page`][] objects. Both continue from the pager's current position, which
+    [`checkpoint`][] reports; an error raised mid-walk carries the same checkpoint as
     ``err.checkpoint``. ``max_items`` bounds the walk exactly.
 
     ``paging="page"`` walks a page-number list (``page``, ``page_size``, ``count``) and may
@@ -103,6 +116,13 @@ class Pager(Generic[T]):
     ``max_items``, an error). ``paging="token"`` walks a token list (``pageSize``,
     ``pageToken`` -> ``nextPageToken``, ``totalSize``), one page at a time. The module
     docstring lists the bounds that stop a misbehaving server.
+
+    An item the SDK cannot decode never makes the rest of the walk unreadable:
+    ``on_undecodable="raise"`` (the default) raises it as an
+    [`UndecodableItem`][] when the walk reaches it, every item before it
+    handed out and ``err.checkpoint`` *at* it (resuming raises again; resuming with
+    ``"skip"`` passes it); ``on_undecodable="skip"`` logs it at WARNING, counts it in
+    [`skipped`][] and goes on.
     """
 
     def __init__(
@@ -117,22 +137,17 @@ class Pager(Generic[T]):
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
         prefetch: int = 1,
         filter_names: Collection[str] | None = None,
+        on_undecodable: OnUndecodable = "raise",
     ) -> None:
-        if paging not in ("page", "token"):
-            raise SinchValidationError("paging", "must be 'page' or 'token'")
-        maximum = C.MAX_PAGE_SIZE if paging == "page" else C.MAX_NUMBERS_PAGE_SIZE
-        check_page_size(page_size, maximum)
-        check_prefetch(prefetch)
-        if paging == "token" and prefetch != 1:
-            raise SinchValidationError("prefetch", "a token list is walked one page at a time")
-        check_max_items(max_items)
+        maximum = check_pager(paging, page_size, prefetch, max_items)
+        check_on_undecodable(on_undecodable)
         if resume is not None:
             cp = (
                 resume if isinstance(resume, PagerCheckpoint) else PagerCheckpoint.from_dict(resume)
             )
-            check_checkpoint_resource(cp.resource, resource)
-            if paging == "page" and cp.page_token is not None:
-                raise SinchValidationError("resume", "a page-number walk has no page token")
+            check_checkpoint_resource(
+                cp.resource, resource, paging=paging, page_token=cp.page_token
+            )
             cp.check(filter_names, max_page_size=maximum)
         else:
             if isinstance(filters, Mapping):
@@ -145,7 +160,14 @@ class Pager(Generic[T]):
                 page_size=page_size,
                 max_items=max_items,
             )
-        self._setup(cp, fetch, None, token_paging=paging == "token", prefetch=prefetch)
+        self._setup(
+            cp,
+            fetch,
+            None,
+            token_paging=paging == "token",
+            prefetch=prefetch,
+            on_undecodable=on_undecodable,
+        )
 
     def _setup(
         self,
@@ -155,9 +177,12 @@ class Pager(Generic[T]):
         *,
         token_paging: bool = False,
         prefetch: int = 1,
+        on_undecodable: OnUndecodable = "raise",
     ) -> None:
         """Set the pager up at ``cp``: over ``fetch`` (resumable: the checkpoint names the
         resource), or over a page ``source`` of its own (no checkpoint)."""
+        self._on_undecodable = on_undecodable
+        self._skipped = 0
         self._fetch: Callable[[Any], Awaitable[Page[T]]] = fetch or _no_fetch
         self._source = source
         self._token_paging = token_paging
@@ -179,17 +204,65 @@ class Pager(Generic[T]):
         """The position after everything handed out so far."""
         if self._resource is None:
             raise AttributeError("this pager has no checkpoint: it is not resumable")
+        return self._checkpoint_at(self._position())
+
+    def _position(self) -> Position:
+        """The position as plain values (cheap: taken per item by the merged list)."""
+        return (self._page, self._token, self._offset, self._yielded, self._done)
+
+    def _checkpoint_at(self, position: Position) -> PagerCheckpoint:
+        """The checkpoint of this walk at ``position`` (one `_position` returned)."""
+        page, token, offset, yielded, done = position
         return PagerCheckpoint(
-            resource=self._resource,
+            resource=self._resource or "",
             filters=self._filters,
             page_size=self._page_size,
-            page=self._page,
-            page_token=self._token,
-            offset=self._offset,
-            yielded=self._yielded,
+            page=page,
+            page_token=token,
+            offset=offset,
+            yielded=yielded,
             max_items=self._max_items,
-            done=self._done,
+            done=done,
         )
+
+    def _restore(self, position: Position, skipped: int) -> None:
+        """Go back to ``position`` (and the skip count then): the merged list undoing a
+        page it could not finish."""
+        self._page, self._token, self._offset, self._yielded, self._done = position
+        self._skipped = skipped
+
+    def _error_checkpoint(self) -> Any:
+        """What an error raised mid-walk carries as ``err.checkpoint`` (None: nothing,
+        this pager is not resumable)."""
+        return None if self._resource is None else self.checkpoint
+
+    def _skip(self, item: UndecodableItem, page: int) -> None:
+        """``on_undecodable="skip"``: count and log the item the walk passes."""
+        self._skipped += 1
+        log.warning(
+            "%s: skipped an item the SDK cannot decode (page %d, item %d): %s",
+            self._resource or "list",
+            page,
+            item.index,
+            item,
+            extra={
+                "sinch_event": "undecodable_skipped",
+                "sinch_resource": self._resource,
+                "sinch_page": page,
+                "sinch_index": item.index,
+            },
+        )
+
+    @property
+    def skipped(self) -> int:
+        """Items this pager passed because the SDK cannot decode them
+        (``on_undecodable="skip"``; each logged at WARNING)."""
+        return self._skipped
+
+    @property
+    def on_undecodable(self) -> OnUndecodable:
+        """What the walk does with an item the SDK cannot decode: ``"raise"`` or ``"skip"``."""
+        return self._on_undecodable
 
     @property
     def count(self) -> int | None:
@@ -227,9 +300,11 @@ class Pager(Generic[T]):
         if token:
             self._token = token
 
-    def _advance(self, n: int, page_total: int, last: bool, token: str | None) -> None:
+    def _advance(self, n: int, used: int, page_total: int, last: bool, token: str | None) -> None:
+        """``n`` items handed out, spanning ``used`` places of the page (the items passed
+        with them included)."""
         self._yielded += n
-        self._offset += n
+        self._offset += used
         if self._offset >= page_total:
             self._next_page(last, token)
 
@@ -289,23 +364,41 @@ class _Walk(Generic[T]):
         self._empty = 0  # empty pages in a row
         self._source = None if pager._source is None else pager._source()
         self._closed = False
+        #: a raw page with undecodable items, kept while the walk is on it: (page number
+        #: of the pager, the page, the places of those items)
+        self._held: tuple[int, Page[T], tuple[int, ...]] | None = None
 
-    async def next_page(self) -> tuple[Page[T], int, bool, str | None] | None:
+    async def next_page(self) -> tuple[Page[T], int, bool, str | None, int] | None:
         """(the page trimmed to what may be handed out, the items on the raw page, whether
-        it is the last page, the next page's token), or None when the walk is over."""
+        it is the last page, the next page's token, the places of the raw page the handed
+        out items span), or None when the walk is over.
+
+        A raw page with undecodable items is handed out in parts, each ending before such
+        an item; reaching one raises it (``on_undecodable="raise"``, the pager's position
+        at it) or passes it (``"skip"``). Walking by pages with ``"skip"``, the items
+        around it come as one page."""
         p = self._pager
         while True:
             remaining = p._remaining()
             if p._done or (remaining is not None and remaining <= 0):
                 return None
-            try:
-                raw = await self._raw_page(remaining)
-            except SinchError as exc:
-                if p._resource is not None:
-                    exc.checkpoint = p.checkpoint
-                raise
-            if raw.count is not None:
-                p._count = raw.count
+            held = self._held
+            if held is not None and held[0] == p._page:
+                raw, bad = held[1], held[2]
+            else:
+                self._held = None
+                try:
+                    raw = await self._raw_page(remaining)
+                except SinchError as exc:
+                    cp = p._error_checkpoint()
+                    if cp is not None:
+                        exc.checkpoint = cp
+                    raise
+                if raw.count is not None:
+                    p._count = raw.count
+                bad = () if self._source is not None else _undecodable(raw.items)
+                if bad:
+                    self._held = (p._page, raw, bad)
             total = len(raw.items)
             token = raw.next_page_token if p._token_paging else None
             if p._offset >= total:
@@ -315,9 +408,6 @@ class _Walk(Generic[T]):
                 # an empty page, or a page that shrank since the checkpoint: on to the next
                 p._next_page(not token, token)
                 continue
-            items = list(raw.items)[p._offset :]
-            if remaining is not None:
-                items = items[:remaining]
             if p._token_paging:
                 last, number = not token, p._page
             elif raw.count is None:
@@ -329,6 +419,19 @@ class _Walk(Generic[T]):
                 reached = p._page * p._page_size + total
                 last = reached == raw.count or (reached > raw.count and total < p._page_size)
                 number = raw.page
+            start = p._offset
+            if bad:
+                got = self._around(raw.items, bad, start, remaining, number)
+                if got is None:  # the walk passed an undecodable item: go on from there
+                    if p._offset >= total:
+                        p._next_page(last, token)
+                    continue
+                items, used = got
+            else:
+                items = list(raw.items)[start:]
+                if remaining is not None:
+                    items = items[:remaining]
+                used = len(items)
             page = Page(
                 items=items,
                 page=number,
@@ -336,7 +439,54 @@ class _Walk(Generic[T]):
                 page_size=raw.page_size,
                 next_page_token=raw.next_page_token,
             )
-            return page, total, last, token
+            return page, total, last, token, used
+
+    def _around(
+        self,
+        raw: Sequence[T],
+        bad: tuple[int, ...],
+        start: int,
+        remaining: int | None,
+        number: int,
+    ) -> tuple[list[T], int] | None:
+        """What may be handed out from place ``start`` of a raw page with undecodable
+        items (at places ``bad``): the items and the places they span; or None when the
+        item at ``start`` is undecodable and was skipped (the position moved past it).
+        With ``on_undecodable="raise"`` an undecodable item at ``start`` is raised."""
+        p = self._pager
+        if start in bad:
+            item = raw[start]
+            assert isinstance(item, UndecodableItem)
+            if p._on_undecodable == "raise":
+                cp = p._error_checkpoint()
+                if cp is not None:
+                    item.checkpoint = cp
+                raise item
+            p._skip(item, number)
+            p._offset += 1
+            return None
+        limit = len(raw) if remaining is None else remaining
+        if p._on_undecodable == "raise" or self._want is not None:
+            # up to the next undecodable item (walking by items, each one is reached
+            # with the position exactly at it)
+            end = next((i for i in bad if i > start), len(raw))
+            items = list(raw[start:end])[:limit]
+            return items, len(items)
+        # walking by pages, skipping: the page without its undecodable items
+        items = []
+        place = start
+        while place < len(raw) and len(items) < limit:
+            item = raw[place]
+            if place in bad:
+                assert isinstance(item, UndecodableItem)
+                p._skip(item, number)
+            else:
+                items.append(item)
+            place += 1
+        if not items:  # nothing but undecodable items left: the page is used up
+            p._offset = place
+            return None
+        return items, place - start
 
     async def _raw_page(self, remaining: int | None) -> Page[T]:
         p = self._pager
@@ -435,13 +585,13 @@ class _Walk(Generic[T]):
 
 class _Iteration(Generic[T]):
     """What the item and page iterators share: the walk, closed at the end, on an error
-    and by :meth:`aclose`; cancelled without waiting when the iterator is dropped."""
+    and by `aclose`; cancelled without waiting when the iterator is dropped."""
 
     def __init__(self, pager: Pager[T], *, want: int | None) -> None:
         self._pager = pager
         self._walk: _Walk[T] | None = _Walk(pager, want=want)
 
-    async def _next(self) -> tuple[Page[T], int, bool, str | None]:
+    async def _next(self) -> tuple[Page[T], int, bool, str | None, int]:
         walk = self._walk
         if walk is None:
             raise StopAsyncIteration
@@ -485,7 +635,7 @@ class PagerItems(_Iteration[T]):
         i = self._i
         items = self._items
         if i >= len(items):
-            page, self._total, self._last, self._token = await self._next()
+            page, self._total, self._last, self._token, _ = await self._next()
             items = self._items = list(page.items)
             i = 0
         self._i = i + 1
@@ -507,8 +657,8 @@ class PagerPages(_Iteration[T]):
         return self
 
     async def __anext__(self) -> Page[T]:
-        page, total, last, token = await self._next()
-        self._pager._advance(len(page.items), total, last, token)
+        page, total, last, token, used = await self._next()
+        self._pager._advance(len(page.items), used, total, last, token)
         return page
 
 

@@ -1,6 +1,6 @@
 """Retry policy as data, Retry-After aware waits, and the one loop that retries a request.
 
-:func:`retrying` is that loop (on ``backoff``): every HTTP request of the SDK (API calls
+`retrying` is that loop (on ``backoff``): every HTTP request of the SDK (API calls
 and the OAuth2 token endpoint alike, the first attempt included) runs inside it, and its
 waits pass through the client's clock (``SinchClient(clock=...)``).
 """
@@ -18,10 +18,10 @@ from backoff.types import Details
 from ._errors import (
     RateLimitError,
     SinchAPIError,
-    SinchConfigError,
     SinchTimeoutError,
     SinchTransportError,
 )
+from ._validation import check_number, check_positive_int, check_seconds
 
 __all__ = ["RetryPolicy", "retry_after_or_expo", "retrying"]
 
@@ -33,9 +33,12 @@ OnRetry = Callable[[Details, float], None]
 OnGiveup = Callable[[Details], None]
 
 
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not value >= 0:
-        raise SinchConfigError(f"RetryPolicy.{attribute.name} must be >= 0")
+def _seconds(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    check_seconds(value, f"RetryPolicy.{attribute.name}", config=True)
+
+
+def _factor(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    check_number(value, f"RetryPolicy.{attribute.name}", config=True)
 
 
 @attrs.frozen(kw_only=True, cache_hash=True)
@@ -50,7 +53,7 @@ class RetryPolicy:
       reconciliation).
     * Waits follow ``Retry-After`` (seconds or HTTP-date) when given, else full-jitter
       exponential backoff: ``uniform(0, min(max_delay, base_delay * factor**n))``.
-    * A ``Retry-After`` above ``max_retry_after`` fails fast with :class:`RateLimitError`.
+    * A ``Retry-After`` above ``max_retry_after`` fails fast with [`RateLimitError`][].
     * One send (``batches.send``) makes at most ``max_send_posts`` POSTs, its retries and
       its resends after a reconciliation lookup together (10 by default: whatever mix of
       429s, 5xx and resets the server answers).
@@ -60,17 +63,15 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
     retry_connection_errors: bool = True
     retry_timeouts: bool = True
-    base_delay: float = attrs.field(default=0.5, validator=_positive)
-    factor: float = attrs.field(default=2.0, validator=_positive)
-    max_delay: float = attrs.field(default=30.0, validator=_positive)
-    max_retry_after: float = attrs.field(default=60.0, validator=_positive)
+    base_delay: float = attrs.field(default=0.5, validator=_seconds)
+    factor: float = attrs.field(default=2.0, validator=_factor)
+    max_delay: float = attrs.field(default=30.0, validator=_seconds)
+    max_retry_after: float = attrs.field(default=60.0, validator=_seconds)
     max_send_posts: int = 10
 
     def __attrs_post_init__(self) -> None:
         for name in ("max_attempts", "max_send_posts"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not (isinstance(value, int) and value >= 1):
-                raise SinchConfigError(f"RetryPolicy.{name} must be an integer >= 1")
+            check_positive_int(getattr(self, name), f"RetryPolicy.{name}", config=True)
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
@@ -182,7 +183,7 @@ def retrying(
 
     ``backoff`` decides whether to try again (``policy.should_retry`` for this
     idempotency, at most ``max_tries`` attempts, default ``policy.max_attempts``); the wait
-    (:meth:`RetryPolicy.wait`) is taken with ``sleep``, the client's clock, after
+    ([`RetryPolicy.wait`][]) is taken with ``sleep``, the client's clock, after
     ``on_retry`` was told about it.
     """
 

@@ -1,22 +1,32 @@
 """The request engine: the one seam every request of every API goes through.
 
-Resources, pagers, per-call options (:class:`RequestOptions`), hooks and logs all meet in
-:meth:`Engine.request`: an :class:`~sinch_async._api.Api` (SMS, Numbers, the OAuth2 token
+Resources, pagers, per-call options (`RequestOptions`), hooks and logs all meet in
+`Engine.request`: an `Api` (SMS, Numbers, the OAuth2 token
 endpoint), method, path, query, body, cost (messages, for the rate limit), idempotency and
-options in; a :class:`Response` (or a decoded record, through :meth:`Session.call`) or a
-typed :class:`SinchError` out. Every request runs inside the one retry loop
-(:func:`_retry.retrying`, on ``backoff``), first attempt included, and every wait passes
-through the client's :class:`~sinch_async._clock.Clock`.
+options in; a `Response` (or a decoded record, through `Session.call`) or a
+typed [`SinchError`][] out. Every request runs inside the one retry loop
+(`_retry.retrying`, on ``backoff``), first attempt included, and every wait passes
+through the client's `Clock`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import enum
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+import weakref
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -46,6 +56,7 @@ from ._errors import (
 )
 from ._limits import Limits
 from ._retry import RetryPolicy, retrying
+from ._validation import check_seconds
 from ._wire import QueryValue, api_error, build_query
 
 __all__ = [
@@ -59,6 +70,7 @@ __all__ = [
     "Response",
     "Session",
     "check_header",
+    "current_operation",
     "encode_query",
 ]
 
@@ -81,7 +93,7 @@ def encode_query(query: Query) -> str:
 
 def check_header(name: object, value: object) -> None:
     """A header this client sends on every request (``user_agent``, ``default_headers``,
-    ``with_options(headers=...)``): refused now with :class:`SinchConfigError` when it could
+    ``with_options(headers=...)``): refused now with [`SinchConfigError`][] when it could
     not go out (CR/LF would split it, aiohttp would raise ``ValueError`` at request time)."""
     if not isinstance(name, str) or not name or not name.isascii():
         raise SinchConfigError(f"header name must be a non-empty ASCII string, got {name!r}")
@@ -110,7 +122,7 @@ class RequestOptions:
 
     ``deadline`` (seconds) bounds a whole SDK call: every attempt, retry wait and 429
     pause inside it (a send's reconciliation included); when it passes, the call raises
-    :class:`SinchTimeoutError`. It is measured on the client's clock
+    [`SinchTimeoutError`][]. It is measured on the client's clock
     (``SinchClient(clock=...)``): with a ``FakeClock`` it passes in virtual time.
     ``headers`` are added to every request.
     """
@@ -121,12 +133,7 @@ class RequestOptions:
     headers: tuple[tuple[str, str], ...] = ()
 
     def __attrs_post_init__(self) -> None:
-        if self.deadline is not None and (
-            isinstance(self.deadline, bool)
-            or not isinstance(self.deadline, int | float)
-            or not self.deadline > 0
-        ):
-            raise SinchConfigError("deadline must be a positive number of seconds")
+        check_seconds(self.deadline, "deadline", positive=True, optional=True, config=True)
         for name, value in self.headers:
             check_header(name, value)
 
@@ -146,17 +153,40 @@ _OP_IDS = itertools.count(1)
 class Operation:
     """One SDK-level call (``batches.send`` with its retries and reconciliation, one page
     fetch, ...). Hooks receive it with every event; ``data`` is theirs to keep state in
-    (a tracing span, a timer)."""
+    (a tracing span, a timer).
 
-    __slots__ = ("attempts", "data", "deadline_at", "id", "name", "started")
+    ``name`` never carries an id (``batches.send_text``, ``GET /batches/{batch_id}``);
+    ``batch_id`` and ``client_reference`` are the batch and reference the call is about,
+    where known: a get's id from the start, a send's reference from the start and its
+    batch's id by ``operation_end``."""
 
-    def __init__(self, name: str, deadline_at: float | None) -> None:
+    __slots__ = (
+        "attempts",
+        "batch_id",
+        "client_reference",
+        "data",
+        "deadline_at",
+        "id",
+        "name",
+        "started",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        deadline_at: float | None,
+        *,
+        batch_id: str | None = None,
+        client_reference: str | None = None,
+    ) -> None:
         self.id = next(_OP_IDS)
         self.name = name
         self.deadline_at = deadline_at
         self.started = time.perf_counter()
         self.attempts = 0
         self.data: dict[str, Any] = {}
+        self.batch_id = batch_id
+        self.client_reference = client_reference
 
     def __repr__(self) -> str:
         return f"<Operation {self.id} {self.name}>"
@@ -175,13 +205,21 @@ class HookEvent:
     * ``error`` when an attempt got no usable response (``error`` set);
     * ``retry`` before waiting ``wait`` seconds to try again.
 
-    ``url`` never carries credentials (they travel in headers).
+    ``url`` never carries credentials (they travel in headers) nor the query. ``route``
+    is the path's template relative to the API's base URL (``/batches/{batch_id}``: the
+    same for every batch, fit for a span or metric name). ``attempt`` counts the
+    operation's attempts (a send's reconciliation lookup included); ``resend_count`` how
+    often this same request was sent before (0 on its first attempt), and ``request_id``
+    tells the events of one request from another's in the same operation.
     """
 
     kind: EventKind
     operation: Operation
     method: str | None = None
     url: str | None = None
+    route: str | None = None
+    resend_count: int = 0
+    request_id: int = 0
     attempt: int = 0
     status: int | None = None
     error: BaseException | None = None
@@ -194,22 +232,39 @@ Hook = Callable[[HookEvent], None]
 _CURRENT: ContextVar[Operation | None] = ContextVar("sinch_async_operation", default=None)
 
 
+def current_operation() -> Operation | None:
+    """The operation of the running call (None when nobody listens and no deadline
+    applies: then there is none)."""
+    return _CURRENT.get()
+
+
 class _Scope:
     """``with engine.operation(...)``: the operation of everything awaited inside (nested
     scopes join the outer one)."""
 
     __slots__ = ("_engine", "_op", "_token")
 
-    def __init__(self, engine: Engine, name: str, deadline: float | None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        deadline: float | None,
+        batch_id: str | None = None,
+        client_reference: str | None = None,
+    ) -> None:
         self._engine = engine
         self._token: Any = None
-        if _CURRENT.get() is None:
+        outer = _CURRENT.get()
+        if outer is None:
             deadline_at = None
             if deadline is not None:
                 deadline_at = engine.clock.monotonic() + deadline
-            self._op: Operation | None = Operation(name, deadline_at)
+            self._op: Operation | None = Operation(
+                name, deadline_at, batch_id=batch_id, client_reference=client_reference
+            )
         else:
             self._op = None
+            _fill(outer, batch_id, client_reference)
 
     def __enter__(self) -> Operation | None:
         if self._op is not None:
@@ -228,8 +283,17 @@ class _Scope:
             self._engine.emit("operation_end", self._op, error=exc)
 
 
+def _fill(op: Operation, batch_id: str | None, client_reference: str | None) -> None:
+    """What a nested call knows of its batch and reference, told to the operation when
+    it does not know them yet."""
+    if batch_id is not None and op.batch_id is None:
+        op.batch_id = batch_id
+    if client_reference is not None and op.client_reference is None:
+        op.client_reference = client_reference
+
+
 class _NoScope:
-    """Stands in for :class:`_Scope` when there is nothing to track."""
+    """Stands in for `_Scope` when there is nothing to track."""
 
     __slots__ = ()
 
@@ -248,7 +312,7 @@ BeforeWrite = Callable[[], Awaitable[None]]
 
 class _WriteRefused(Exception):
     """Carries what a ``before_write`` callback raised past the retry loop, the deadline
-    and the transport error mapping; :meth:`Engine._request` raises ``error`` itself."""
+    and the transport error mapping; `Engine._request` raises ``error`` itself."""
 
     def __init__(self, error: Exception) -> None:
         super().__init__(error)
@@ -268,6 +332,8 @@ class _Call:
         "headers",
         "in_flight",
         "method",
+        "route",
+        "sent",
         "shown",
         "timeout",
         "url",
@@ -279,6 +345,7 @@ class _Call:
         method: str,
         url: URL,
         shown: str,
+        route: str,
         body: bytes | None,
         content_type: str,
         timeout: aiohttp.ClientTimeout,
@@ -291,6 +358,8 @@ class _Call:
         self.method = method
         self.url = url
         self.shown = shown
+        self.route = route
+        self.sent = 0  # times this request was written (retries and the 401 replay)
         self.body = body
         self.content_type = content_type
         self.timeout = timeout
@@ -317,7 +386,7 @@ def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
 
 class Engine:
     """The one engine of a client: owns (or borrows) the aiohttp session and sends every
-    request of every :class:`~sinch_async._api.Api` it serves, under that API's budget,
+    request of every `Api` it serves, under that API's budget,
     the client's retry policy, hooks and clock.
 
     The aiohttp session is created lazily inside the running event loop on first use and
@@ -354,6 +423,8 @@ class Engine:
         self._loops: dict[tuple[RetryPolicy, bool, int], Callable[[_Call], Awaitable[Response]]]
         self._loops = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        # closes the owned session when its loop shuts down (see _close_with_loop)
+        self._keeper: AsyncGenerator[None, None] | None = None
         self.hooks: list[Hook] = list(hooks)
         #: The clock every wait of this client passes through.
         self.clock = clock
@@ -374,12 +445,19 @@ class Engine:
 
     # --- hooks and operations --------------------------------------------------------------
 
-    def operation(self, name: str, deadline: float | None = None) -> _Scope | _NoScope:
+    def operation(
+        self,
+        name: str,
+        deadline: float | None = None,
+        *,
+        batch_id: str | None = None,
+        client_reference: str | None = None,
+    ) -> _Scope | _NoScope:
         """A scope that makes everything awaited inside one operation (free when nobody
         listens and no deadline applies)."""
         if deadline is None and not self.hooks:
             return _NO_SCOPE
-        return _Scope(self, name, deadline)
+        return _Scope(self, name, deadline, batch_id, client_reference)
 
     def emit(self, kind: EventKind, operation: Operation, **fields: Any) -> None:
         """Give ``kind`` to every hook; a hook that raises is logged, never breaks a call."""
@@ -403,16 +481,77 @@ class Engine:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self.default_timeout)
+            self._close_with_loop(self._session)
         elif self._session.closed:
             raise ClientClosedError("the aiohttp session this client uses is closed")
         self._state = _State.OPENED
         return self._session
 
+    def _close_with_loop(self, session: aiohttp.ClientSession) -> None:
+        """Close the owned ``session`` when the running loop shuts down.
+
+        An async generator started here, in the loop, is one the loop knows of: its
+        ``shutdown_asyncgens()`` (which ``asyncio.run()`` and ``asyncio.Runner`` call once
+        the main task is done, before closing the loop) finalizes it while the loop still
+        runs, and its ``finally`` closes the session properly: a client used from one
+        ``asyncio.run()`` per task leaves no connection of a finished loop open and no
+        "Unclosed client session" behind. A loop closed without that step (``loop.close()``
+        alone) is handled by `_abandon`, on the next use or at exit.
+        """
+        self._finish_keeper()
+        keeper = self._closing(session)
+        step = keeper.asend(None)  # its first step: the running loop adopts it here
+        try:
+            step.send(None)  # nothing is awaited before its yield: done at once
+        except StopIteration:
+            self._keeper = keeper
+        else:  # pragma: no cover - cannot happen (no await before the yield)
+            step.close()
+        _OWNED.add(self)
+
+    async def _closing(self, session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            if self._session is session:  # still ours: the loop is shutting down
+                self._session = None
+                try:
+                    await session.close()
+                except Exception:  # pragma: no cover - best effort at loop shutdown
+                    log.debug("could not close the session at loop shutdown", exc_info=True)
+
+    def _finish_keeper(self) -> None:
+        """End the keeper of a session already closed or dropped (its ``finally`` then has
+        nothing to do and awaits nothing: it ends at once, from any loop or none)."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is None:
+            return
+        step = keeper.aclose()
+        try:
+            step.send(None)
+        except (StopIteration, RuntimeError):  # ended (RuntimeError: it is running)
+            pass
+        else:  # pragma: no cover - it awaited: not ours to finish
+            step.close()
+
+    def _drop_dead_session(self) -> None:
+        """Drop an owned session whose loop is closed: its sockets closed, no warning."""
+        session = self._session
+        if session is None or not self._owns_session:
+            return
+        owner = getattr(session, "_loop", None)
+        if owner is not None and owner.is_closed():
+            self._session = None
+            _abandon(session)
+            self._finish_keeper()
+
     def _move_to(self, loop: asyncio.AbstractEventLoop) -> None:
         """Adopt ``loop``: the session and locks of a loop that has stopped are dropped.
 
         A client built at import time and used from successive ``asyncio.run()`` calls
-        (task queues) gets a fresh session per loop; two loops running at once is an error.
+        (task queues) gets a fresh session per loop, the previous one closed when its loop
+        shut down (`_close_with_loop`), or its sockets closed here; two loops running
+        at once is an error.
         """
         old = self._loop
         if old is not None:
@@ -427,8 +566,9 @@ class Engine:
                         "the borrowed aiohttp session belongs to an event loop that has "
                         "stopped; pass a session created in the running loop"
                     )
-                _abandon(self._session)
-                self._session = None
+                session, self._session = self._session, None
+                _abandon(session)
+            self._finish_keeper()
             for api in self.apis:
                 api.limits.rebind()
                 api.auth.rebind()
@@ -471,13 +611,16 @@ class Engine:
         name: str | None = None,
         before_write: BeforeWrite | None = None,
         attempts: Attempts | None = None,
+        route: str | None = None,
+        batch_id: str | None = None,
+        client_reference: str | None = None,
     ) -> Response:
         """Send a request to ``api`` under its budget, the retry policy and ``options``.
 
         Returns the 2xx response or raises a typed error. ``cost`` is the number of
         messages the request sends (for the messages-per-second limit). ``idempotent``
         defaults to True for GET/PUT/DELETE; non-idempotent calls are retried only when
-        Sinch certainly did not process them (see :class:`RetryPolicy`). ``attempts``
+        Sinch certainly did not process them (see [`RetryPolicy`][]). ``attempts``
         bounds the attempts together with other requests sharing it.
 
         Each attempt takes, in this order, a concurrency slot, waits out any 429 pause,
@@ -486,6 +629,11 @@ class Engine:
         ``before_write`` is then awaited, immediately before every write (each retry, and
         the replay after a 401 "token expired", included): whatever it raises propagates
         unchanged, is never retried, and means the request was not written.
+
+        ``route`` is the template ``path`` was built from (``/batches/{batch_id}``;
+        default: ``path`` itself, for a path without parameters): hooks, span names and
+        the operation's default name use it, never an id. ``batch_id`` and
+        ``client_reference`` tell the operation ([`Operation`][]) what it is about.
         """
         if api.unavailable is not None:
             raise SinchConfigError(api.unavailable)
@@ -512,6 +660,7 @@ class Engine:
             method,
             self.url(api, path, query) if url is None else url,
             api.base + path,
+            path if route is None else route,
             body,
             content_type,
             timeout,
@@ -532,10 +681,17 @@ class Engine:
             if op is None:
                 if not (self.hooks or deadline):
                     return await run(call)  # the common case: nothing else to do
-                with self.operation(name or f"{method} {path}", deadline) as op:
+                with self.operation(
+                    name or f"{method} {call.route}",
+                    deadline,
+                    batch_id=batch_id,
+                    client_reference=client_reference,
+                ) as op:
                     if op is None or op.deadline_at is None:
                         return await run(call)
                     return await self._within_deadline(run, call, op.deadline_at)
+            if batch_id is not None or client_reference is not None:
+                _fill(op, batch_id, client_reference)
             if op.deadline_at is None:
                 return await run(call)
             return await self._within_deadline(run, call, op.deadline_at)
@@ -570,6 +726,7 @@ class Engine:
                 extra={
                     "sinch_method": call.method,
                     "sinch_url": call.shown,
+                    "sinch_route": call.route,
                     "sinch_event": "deadline",
                 },
             )
@@ -590,7 +747,7 @@ class Engine:
             idempotent=idempotent,
             sleep=self.clock.sleep,
             on_retry=self._on_retry,
-            on_giveup=self._on_giveup,
+            on_giveup=lambda details: self._on_giveup(details, policy, idempotent),
             max_tries=tries,
         )
         if len(self._loops) < 64:
@@ -615,6 +772,7 @@ class Engine:
             extra={
                 "sinch_method": call.method,
                 "sinch_url": call.shown,
+                "sinch_route": call.route,
                 "sinch_status": getattr(exc, "status", None),
                 "sinch_attempt": attempt,
                 "sinch_wait": wait,
@@ -627,29 +785,56 @@ class Engine:
                 op,
                 method=call.method,
                 url=call.shown,
+                route=call.route,
+                resend_count=call.sent - 1,
+                request_id=id(call),
                 attempt=attempt,
                 error=exc,
                 wait=wait,
             )
 
-    def _on_giveup(self, details: Details) -> None:
-        if int(details.get("tries") or 0) < 2:
+    def _on_giveup(self, details: Details, policy: RetryPolicy, idempotent: bool) -> None:
+        """The end of a request that was retried and still failed.
+
+        WARNING ``give_up`` only when it failed for a transient reason: out of attempts on
+        a failure worth retrying, or a 429 whose ``Retry-After`` is too long to wait. A
+        definite answer after a retry (a 404 after a 503) or a failure that must not be
+        repeated (a send's ambiguous 5xx, which reconciliation takes over) is the
+        caller's to report: INFO ``retry_end``."""
+        tries = int(details.get("tries") or 0)
+        if tries < 2:
             return  # failed at once: not retried, so nothing was given up
         exc = details.get("exception")
         call: _Call = details["args"][0]
-        log.warning(
-            "%s %s: giving up after %d attempts: %s",
-            call.method,
-            call.shown,
-            details.get("tries"),
-            type(exc).__name__,
-            extra={
-                "sinch_method": call.method,
-                "sinch_url": call.shown,
-                "sinch_status": getattr(exc, "status", None),
-                "sinch_event": "give_up",
-            },
+        transient = isinstance(exc, RateLimitError) or (
+            isinstance(exc, Exception) and policy.should_retry(exc, idempotent=idempotent)
         )
+        extra = {
+            "sinch_method": call.method,
+            "sinch_url": call.shown,
+            "sinch_route": call.route,
+            "sinch_status": getattr(exc, "status", None),
+            "sinch_attempt": tries,
+            "sinch_event": "give_up" if transient else "retry_end",
+        }
+        if transient:
+            log.warning(
+                "%s %s: giving up after %d attempts: %s",
+                call.method,
+                call.shown,
+                tries,
+                type(exc).__name__,
+                extra=extra,
+            )
+        else:
+            log.info(
+                "%s %s: %s after %d attempts, not retried",
+                call.method,
+                call.shown,
+                type(exc).__name__,
+                tries,
+                extra=extra,
+            )
 
     async def _attempt(self, call: _Call) -> Response:
         """One try: take a slot, wait out a 429 pause, get the Authorization, take the
@@ -700,11 +885,21 @@ class Engine:
                 headers["Authorization"] = authorization
                 if call.body is not None:
                     headers["Content-Type"] = call.content_type
+                call.sent += 1
                 op = _CURRENT.get()
                 if op is not None:
                     op.attempts += 1
                     if self.hooks:
-                        self.emit("request", op, method=method, url=shown, attempt=op.attempts)
+                        self.emit(
+                            "request",
+                            op,
+                            method=method,
+                            url=shown,
+                            route=call.route,
+                            resend_count=call.sent - 1,
+                            request_id=id(call),
+                            attempt=op.attempts,
+                        )
                     else:
                         op = None  # nobody listens: skip building events below
                 started = time.perf_counter()
@@ -734,6 +929,9 @@ class Engine:
                             op,
                             method=method,
                             url=shown,
+                            route=call.route,
+                            resend_count=call.sent - 1,
+                            request_id=id(call),
                             attempt=op.attempts,
                             error=error or exc,
                             elapsed=time.perf_counter() - started,
@@ -746,7 +944,7 @@ class Engine:
                     raise error from exc
                 call.in_flight = False
                 if op is not None or log.isEnabledFor(logging.DEBUG):
-                    self._answered(op, method, shown, status, time.perf_counter() - started)
+                    self._answered(op, call, status, time.perf_counter() - started)
                 # --- a 401 "token expired": once more with a fresh token ---
                 if (
                     status == 401
@@ -766,35 +964,23 @@ class Engine:
         if status >= 300:  # redirects are never followed: a 3xx is an error too
             error = api_error(status, call.method, call.shown, resp_headers, data)
             if isinstance(error, RateLimitError) and error.retry_after is not None:
-                pause = min(error.retry_after, self.retry.max_retry_after)
-                if limits.pause(pause, cause=error):
-                    log.info(
-                        "%s %s -> 429: pausing %s requests for %.2fs",
-                        call.method,
-                        call.shown,
-                        api.name,
-                        pause,
-                        extra={
-                            "sinch_method": call.method,
-                            "sinch_url": call.shown,
-                            "sinch_status": 429,
-                            "sinch_wait": pause,
-                            "sinch_event": "pause",
-                        },
-                    )
+                # the limiter logs the pause (at INFO, with its scope)
+                limits.pause(min(error.retry_after, self.retry.max_retry_after), cause=error)
             raise error
         return Response(status=status, headers=resp_headers, body=data)
 
-    def _answered(
-        self, op: Operation | None, method: str, shown: str, status: int, elapsed: float
-    ) -> None:
+    def _answered(self, op: Operation | None, call: _Call, status: int, elapsed: float) -> None:
         """Hooks and the debug log of one response."""
+        method, shown = call.method, call.shown
         if op is not None:
             self.emit(
                 "response",
                 op,
                 method=method,
                 url=shown,
+                route=call.route,
+                resend_count=call.sent - 1,
+                request_id=id(call),
                 attempt=op.attempts,
                 status=status,
                 elapsed=elapsed,
@@ -805,7 +991,12 @@ class Engine:
             shown,
             status,
             elapsed * 1000,
-            extra={"sinch_method": method, "sinch_url": shown, "sinch_status": status},
+            extra={
+                "sinch_method": method,
+                "sinch_url": shown,
+                "sinch_route": call.route,
+                "sinch_status": status,
+            },
         )
 
     async def _authorize(self, auth: Auth) -> str:
@@ -813,7 +1004,7 @@ class Engine:
 
         The token request is an operation of its own (it serves every request waiting for
         the token) with its own retries: when it fails for good (5xx, 429, transport) the
-        API request was not sent, and is not retried on top: :class:`TokenEndpointError`.
+        API request was not sent, and is not retried on top: [`TokenEndpointError`][].
         """
         token = _CURRENT.set(None)
         try:
@@ -876,14 +1067,20 @@ class Engine:
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-        self._session = None
+        _OWNED.discard(self)
+        session, self._session = self._session, None
+        if self._owns_session and session is not None:
+            loop = self._loop
+            if loop is not None and loop is not asyncio.get_running_loop() and loop.is_closed():
+                _abandon(session)  # its loop is gone: closed here, without it
+            else:
+                await session.close()
+        self._finish_keeper()
 
 
 class Session:
-    """What resources hold: the client's :class:`Engine` and one of its APIs, seen through
-    one set of :class:`RequestOptions` (``client.with_options(...)`` makes another view)."""
+    """What resources hold: the client's `Engine` and one of its APIs, seen through
+    one set of `RequestOptions` (``client.with_options(...)`` makes another view)."""
 
     __slots__ = (
         "_headers",
@@ -932,15 +1129,18 @@ class Session:
         return Session(self.engine, api, self.options)
 
     def check(self) -> None:
-        """Raise :class:`SinchConfigError` now if this client cannot call the API."""
+        """Raise [`SinchConfigError`][] now if this client cannot call the API."""
         self.api.check()
 
-    def operation(self, name: str) -> _Scope | _NoScope:
-        """Make everything awaited inside one SDK-level operation (hooks, deadline)."""
+    def operation(
+        self, name: str, *, batch_id: str | None = None, client_reference: str | None = None
+    ) -> _Scope | _NoScope:
+        """Make everything awaited inside one SDK-level operation (hooks, deadline), about
+        ``batch_id`` / ``client_reference`` when known ([`Operation`][])."""
         deadline = self.options.deadline
         if deadline is None and not self.engine.hooks:
             return _NO_SCOPE
-        return _Scope(self.engine, name, deadline)
+        return _Scope(self.engine, name, deadline, batch_id, client_reference)
 
     def request(
         self,
@@ -955,8 +1155,11 @@ class Session:
         name: str | None = None,
         before_write: BeforeWrite | None = None,
         attempts: Attempts | None = None,
+        route: str | None = None,
+        batch_id: str | None = None,
+        client_reference: str | None = None,
     ) -> Coroutine[Any, Any, Response]:
-        """See :meth:`Engine.request` (returns its coroutine: one frame less per call)."""
+        """See `Engine.request` (returns its coroutine: one frame less per call)."""
         return self.engine.request(
             self.api,
             method,
@@ -971,6 +1174,9 @@ class Session:
             name=name,
             before_write=before_write,
             attempts=attempts,
+            route=route,
+            batch_id=batch_id,
+            client_reference=client_reference,
         )
 
     async def call(
@@ -985,9 +1191,13 @@ class Session:
         idempotent: bool | None = None,
         name: str | None = None,
         before_write: BeforeWrite | None = None,
+        route: str | None = None,
+        batch_id: str | None = None,
+        client_reference: str | None = None,
     ) -> T:
-        """:meth:`request`, then the body decoded into ``cast_to`` by the API's codec (a
-        typed error if it cannot be). ``Cast(Union)`` for a target that is not a class."""
+        """`request`, then the body decoded into ``cast_to`` by the API's codec (a
+        typed error if it cannot be). ``Cast(Union)`` for a target that is not a class.
+        ``route``: the template ``path`` was built from (see `Engine.request`)."""
         resp = await self.engine.request(
             self.api,
             method,
@@ -1000,6 +1210,9 @@ class Session:
             headers=self._headers,
             name=name,
             before_write=before_write,
+            route=route,
+            batch_id=batch_id,
+            client_reference=client_reference,
         )
         target = cast_to.target if isinstance(cast_to, Cast) else cast_to
         result: T = self.api.decode(resp.body, target, status=resp.status)
@@ -1008,7 +1221,14 @@ class Session:
     async def page(self, path: str, key: str, item: Any, query: Mapping[str, QueryValue]) -> Any:
         """One page of an SMS list endpoint, decoded (``page`` defaults to the one asked
         for)."""
-        resp = await self.request("GET", path, query=query, name=f"list {key}")
+        reference = query.get("client_reference")
+        resp = await self.request(
+            "GET",
+            path,
+            query=query,
+            name=f"list {key}",
+            client_reference=reference if isinstance(reference, str) else None,
+        )
         page = query.get("page", 0)
         return decode_page(
             resp.body,
@@ -1019,13 +1239,57 @@ class Session:
         )
 
 
+#: Engines with an owned session open: at exit, those whose loop is closed drop it.
+_OWNED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+@atexit.register
+def _drop_dead_sessions() -> None:
+    for engine in list(_OWNED):
+        engine._drop_dead_session()
+
+
 def _abandon(session: aiohttp.ClientSession) -> None:
-    """Drop a session whose event loop has stopped (it cannot be closed from another loop)."""
+    """Drop a session whose event loop has stopped (it cannot be closed from another loop).
+
+    When that loop is closed its connections cannot close themselves (that takes the
+    loop): their sockets are closed here, and the transports marked closed so that they do
+    not warn when collected."""
     connector = session.connector
     session.detach()
+    owner = getattr(connector, "_loop", None)
+    if owner is not None and owner.is_closed():
+        try:
+            for transport in _transports(connector):
+                _close_dead_transport(transport)
+        except Exception:  # pragma: no cover - best effort on a dead loop
+            log.debug("could not close the sockets of a closed loop", exc_info=True)
     close = getattr(connector, "_close", None)  # sync part of close(): marks it closed
     if close is not None:
         try:
             close()
         except Exception:  # pragma: no cover - best effort on a dead loop
             log.debug("could not close a connector of a stopped loop", exc_info=True)
+
+
+def _transports(connector: object) -> list[Any]:
+    """The transports of ``connector``'s connections, idle and in use (aiohttp's own
+    attributes: there is no public way to reach them)."""
+    protocols: list[Any] = [
+        proto for idle in getattr(connector, "_conns", {}).values() for proto, _ in idle
+    ]
+    protocols.extend(getattr(connector, "_acquired", ()))
+    return [t for p in protocols if (t := getattr(p, "transport", None)) is not None]
+
+
+def _close_dead_transport(transport: Any) -> None:
+    """Close the socket under ``transport``, whose loop is closed (a transport closes its
+    socket through its loop), and mark it closed (else it warns "unclosed transport")."""
+    ssl = getattr(transport, "_ssl_protocol", None)
+    if ssl is not None:  # TLS: the transport seen by the protocol, over the socket's
+        transport._closed = True
+        transport = getattr(ssl, "_transport", None)
+    sock = getattr(transport, "_sock", None)
+    if sock is not None:
+        transport._sock = None
+        sock.close()

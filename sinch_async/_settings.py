@@ -1,10 +1,10 @@
 """The one configuration resolver: every setting a client reads from the environment, the
-accounts file or the command line, in one table (:data:`SETTINGS`), and the rules that
-combine them. :meth:`SinchClient.from_env`, :meth:`SinchClient.from_account`,
-:class:`SinchAccounts` and every ``sinch-async`` command resolve through this module; it
+accounts file or the command line, in one table (`SETTINGS`), and the rules that
+combine them. [`SinchClient.from_env`][], [`SinchClient.from_account`][],
+[`SinchAccounts`][] and every ``sinch-async`` command resolve through this module; it
 imports nothing that builds a client.
 
-Each :class:`Setting` is at once a :class:`SinchClient` keyword, a TOML key of an
+Each `Setting` is at once a [`SinchClient`][] keyword, a TOML key of an
 ``[accounts.NAME]`` table, the variable ``SINCH_<KEY>`` (the ``default`` account) or
 ``SINCH_<NAME>_<KEY>`` (account ``NAME``), and for some a global option of the command.
 
@@ -13,13 +13,13 @@ keyword overrides (``from_env``/``from_account`` keywords, the command's options
 unsets a key). Credentials come in two kinds, either or both: a service plan
 (``service_plan_id`` + ``api_token``: SMS) and project keys (``project_id`` + ``key_id`` +
 ``key_secret``: Numbers, and SMS when there is no service plan). A kind given at all must be
-complete; the project-only keys (``auth_url``, ``numbers_base_url``) are dropped when there
-are no project keys. The one place where a kind sets the other aside is the command line:
-credential options of one kind (``--project-id ...``) replace the other kind from the
-environment and the account (:func:`cli_overrides`), so the credentials typed are the ones
-used.
+complete; the project-only keys (``auth_url``, ``numbers_base_url``, ``numbers_auth``) are
+dropped when there are no project keys. The one place where a kind sets the other aside is
+the command line: credential options of one kind (``--project-id ...``) replace the other
+kind from the environment and the account (`cli_overrides`), so the credentials typed
+are the ones used.
 
-Bad configuration raises :class:`SinchSettingError` (a :class:`SinchConfigError`) naming the
+Bad configuration raises [`SinchSettingError`][] (a [`SinchConfigError`][]) naming the
 file or variable, the account and the key, never a value.
 """
 
@@ -40,7 +40,14 @@ import attrs
 from . import _constants as C
 from ._config import Secret, redact_url, resolve_base_url
 from ._errors import SinchConfigError
-from ._validation import check_plain_id
+from ._validation import (
+    check_numbers_auth,
+    check_pause_scope,
+    check_plain_id,
+    parse_bool,
+    parse_float,
+    parse_int,
+)
 
 __all__ = [
     "ACCOUNT_KEYS",
@@ -105,25 +112,29 @@ def _text(value: object) -> str:
 
 
 def _positive_int(value: object) -> int:
-    if isinstance(value, str):  # from the environment
-        try:
-            value = int(value)
-        except ValueError:
-            value = None
+    text = isinstance(value, str)
+    if isinstance(value, str):  # from the environment: ASCII digits ("٣" is no 3)
+        value = parse_int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("must be a positive integer")
+        raise ValueError("must be a positive integer" + (" in ASCII digits" if text else ""))
     return value
 
 
 def _positive_number(value: object) -> float:
-    if isinstance(value, str):  # from the environment
-        try:
-            value = float(value)
-        except ValueError:
-            value = None
+    text = isinstance(value, str)
+    if isinstance(value, str):  # from the environment: ASCII digits, no "inf" or "nan"
+        value = parse_float(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
-        raise ValueError("must be a positive number")
+        raise ValueError("must be a positive number" + (" in ASCII digits" if text else ""))
     return float(value)
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, str):  # from the environment
+        value = parse_bool(value)
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false (or 1/0, yes/no, on/off)")
+    return value
 
 
 def _plain_id(value: str) -> None:
@@ -147,6 +158,20 @@ def _region(value: str) -> None:
         raise ValueError(f"unknown region; expected one of {', '.join(C.REGIONS)}")
 
 
+def _numbers_auth(value: str) -> None:
+    try:
+        check_numbers_auth(value)
+    except SinchConfigError:
+        raise ValueError("must be 'oauth' or 'basic'") from None
+
+
+def _pause_scope(value: str) -> None:
+    try:
+        check_pause_scope(value)
+    except SinchConfigError:
+        raise ValueError("must be 'shared', 'local' or 'off'") from None
+
+
 def _url(value: str) -> None:
     try:
         # the shape only: plain http:// to another host is the client's call
@@ -164,7 +189,7 @@ class Setting:
 
     key: str
     #: ``service_plan`` or ``project`` (the credentials and what only they use), ``sms``
-    #: (where SMS goes) or ``limits``.
+    #: (where SMS goes), ``limits`` or ``sends`` (how sends behave).
     group: str
     help: str
     #: The global option of ``sinch-async`` (``None``: not an option).
@@ -173,7 +198,7 @@ class Setting:
     credential: bool = False
     #: Never shown (``accounts list``, errors, reprs).
     secret: bool = False
-    #: Describes one account: a :class:`SinchAccounts` default cannot set it.
+    #: Describes one account: a `SinchAccounts` default cannot set it.
     per_account: bool = True
     #: The value's type, checked when the file or variable is read (raises ``ValueError``).
     parse: Callable[[object], Any] = _text
@@ -245,6 +270,12 @@ SETTINGS: tuple[Setting, ...] = (
         check=_url,
     ),
     Setting(
+        "numbers_auth",
+        PROJECT,
+        "Numbers authentication: oauth (default) or basic (key id and secret)",
+        check=_numbers_auth,
+    ),
+    Setting(
         "region",
         "sms",
         "SMS region: us, eu, au, br or ca (project keys: us or eu)",
@@ -271,6 +302,20 @@ SETTINGS: tuple[Setting, ...] = (
         "the plan's send budget",
         per_account=False,
         parse=_positive_number,
+    ),
+    Setting(
+        "pause_scope",
+        "limits",
+        "what a 429 pauses: shared (default: every process on the limiter), local, off",
+        per_account=False,
+        check=_pause_scope,
+    ),
+    Setting(
+        "auto_client_reference",
+        "sends",
+        "give every send without a client_reference a generated one (sa-<uuid>)",
+        per_account=False,
+        parse=_flag,
     ),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
@@ -384,7 +429,7 @@ def _check_name(name: object, where: str, path: Path | None = None) -> str:
 
 def config_mode_problem(path: Path) -> tuple[str, str] | None:
     """``(problem, fix)`` when other users can read the config file at ``path``: the one
-    wording of the warning :func:`load_accounts` gives and of ``doctor``'s check. ``None``
+    wording of the warning `load_accounts` gives and of ``doctor``'s check. ``None``
     when only its owner can, when it cannot be read, or off POSIX (no modes to check)."""
     if os.name != "posix":
         return None
@@ -503,8 +548,8 @@ class AccountInfo:
 
 
 class AccountsConfig:
-    """The accounts of one config file and environment (see :func:`load_accounts`);
-    ``path=None`` is the environment alone (:func:`env_options`)."""
+    """The accounts of one config file and environment (see `load_accounts`);
+    ``path=None`` is the environment alone (`env_options`)."""
 
     def __init__(
         self,
@@ -602,7 +647,7 @@ class AccountsConfig:
         return f"from the {env_prefix(name)}* variables"
 
     def options(self, name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Keyword arguments for :class:`SinchClient`: the account's keys, ``overrides`` over
+        """Keyword arguments for [`SinchClient`][]: the account's keys, ``overrides`` over
         them (``None`` unsets a key; other client keywords pass through), credentials
         complete, each value from the file or the environment checked."""
         layered = self._layers(name)
@@ -664,7 +709,7 @@ class AccountsConfig:
 def load_accounts(
     config_path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> AccountsConfig:
-    """Read and check the config file (``None``: :func:`default_config_path`, which may be
+    """Read and check the config file (``None``: `default_config_path`, which may be
     absent unless ``SINCH_CONFIG`` names it) and pair it with the environment."""
     env = os.environ if environ is None else environ
     if config_path is None:
@@ -682,14 +727,14 @@ def account_options(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The :class:`SinchClient` keywords of account ``name`` (as ``from_account``)."""
+    """The [`SinchClient`][] keywords of account ``name`` (as ``from_account``)."""
     return load_accounts(config_path, environ).options(name, overrides)
 
 
 def env_options(
     environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The :class:`SinchClient` keywords of the ``SINCH_*`` variables, no file (as
+    """The [`SinchClient`][] keywords of the ``SINCH_*`` variables, no file (as
     ``from_env``); ``overrides`` win (``None`` unsets)."""
     env = os.environ if environ is None else environ
     return AccountsConfig(None, {}, env).options(DEFAULT_ACCOUNT, overrides)

@@ -14,15 +14,30 @@ import time
 import zlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import attrs
 
-from ._errors import CheckpointInUseError, SinchPagingError, SinchValidationError
-from ._pagination import AsyncPager
-from ._validation import check_aware
+from ._errors import (
+    CheckpointInUseError,
+    SinchPagingError,
+    SinchValidationError,
+    UndecodableItem,
+)
+from ._pagination import AsyncPager, OnUndecodable
+from ._validation import (
+    check_aware,
+    check_choice,
+    check_commit_every,
+    check_count,
+    check_lag,
+    check_on_undecodable,
+    check_seconds,
+    check_timedelta,
+)
 from ._wire import format_datetime, parse_datetime
 
 __all__ = [
@@ -47,9 +62,9 @@ class CheckpointStore(Protocol):
 
     ``save`` must replace the state atomically (all or nothing). A store may also offer
     ``async acquire()`` / ``async release()``: the sync then holds it for its whole run, and
-    ``acquire`` raises :class:`CheckpointInUseError` when another sync holds it. A store
+    ``acquire`` raises [`CheckpointInUseError`][] when another sync holds it. A store
     held under an expiring lease also offers ``async ensure_held()``, awaited before each
-    item is handed out: it raises (:class:`CheckpointLeaseLost`) once the lease is gone,
+    item is handed out: it raises ([`CheckpointLeaseLost`][]) once the lease is gone,
     and the sync stops.
     """
 
@@ -112,7 +127,7 @@ class JsonFileCheckpoint:
     thread so the event loop keeps running (``python -m benchmarks.sync`` measures both).
 
     A sync holds ``path.lock`` (an exclusive ``flock``) while it runs: a second sync on
-    the same file gets :class:`CheckpointInUseError` at once. Symbolic links at any of the
+    the same file gets [`CheckpointInUseError`][] at once. Symbolic links at any of the
     three file names are refused.
     """
 
@@ -148,7 +163,7 @@ class JsonFileCheckpoint:
             return None  # torn or foreign: the other slot decides
 
     async def acquire(self) -> None:
-        """Take the checkpoint's lock (:class:`CheckpointInUseError` if another sync has it)."""
+        """Take the checkpoint's lock ([`CheckpointInUseError`][] if another sync has it)."""
         self._lock.acquire()
 
     async def release(self) -> None:
@@ -210,10 +225,10 @@ class SqliteCheckpoint:
 
     Give a path (the store opens its own connection; saves run in a worker thread) or your
     own ``sqlite3.Connection`` (saves run on your thread, as your other writes do). With
-    ``sync(..., commit="manual")``, call :meth:`write` with ``sync.position`` inside the
+    ``sync(..., commit="manual")``, call [`write`][] with ``sync.position`` inside the
     transaction that stores the item: both commit together or neither does. ``name`` keys
     the row, so one database can hold many checkpoints. A sync holds ``<db>.<name>.lock``
-    while it runs (:class:`CheckpointInUseError` for a second one).
+    while it runs ([`CheckpointInUseError`][] for a second one).
     """
 
     TABLE = "sinch_async_checkpoints"
@@ -277,12 +292,12 @@ class SqliteCheckpoint:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._save_now, state)
 
     async def acquire(self) -> None:
-        """Take the checkpoint's lock (:class:`CheckpointInUseError` if another sync has it)."""
+        """Take the checkpoint's lock ([`CheckpointInUseError`][] if another sync has it)."""
         if self._lock is not None:
             self._lock.acquire()
 
     async def release(self) -> None:
-        """Drop the lock (the connection stays open; :meth:`close` closes an owned one)."""
+        """Drop the lock (the connection stays open; [`close`][] closes an owned one)."""
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -333,6 +348,9 @@ class SyncStats:
     rewalk_limit_hits: int = 0
     skipped_duplicates: int = 0
     commits: int = 0
+    #: items passed because the SDK cannot decode them (``on_undecodable="skip"``; a
+    #: sub-window walked again counts its own again)
+    skipped: int = 0
 
 
 class _Cursor:
@@ -372,7 +390,7 @@ class _Cursor:
 def _check_state(saved: object, kind: str) -> None:
     """Refuse a loaded state that is not one this sync wrote, whatever the store (an
     intact record, e.g. a JSON file with a valid checksum, may still hold anything):
-    :class:`SinchValidationError` naming what is wrong, never a ``KeyError`` later."""
+    [`SinchValidationError`][] naming what is wrong, never a ``KeyError`` later."""
     if not isinstance(saved, dict):
         raise SinchValidationError(
             "checkpoint", f"checkpoint holds a JSON {type(saved).__name__}, not a sync state"
@@ -418,8 +436,12 @@ CommitMode = Literal["auto", "manual"]
 class Sync(Generic[T]):
     """Async iterator over every item of a pinned window; resumable from a checkpoint.
 
-    * The window ends when the sync starts (``until``) and starts at the last
-      checkpoint's end, or ``since`` (default: 24 h back) on the first run.
+    * The window ends at ``until``, else ``lag`` before the sync starts (``now``, the
+      client's clock; ``lag`` leaves room for items Sinch indexes late: they fall in the
+      next run's window), and starts at the last checkpoint's end, or ``since`` (default:
+      24 h back) on the first run. A run that resumes an unfinished window keeps that
+      window's end. ``lag`` is a non-negative `timedelta`; a non-zero ``lag``
+      together with ``until`` is refused ([`SinchValidationError`][]: they contradict).
     * It is split into sub-windows of ``chunk``, walked oldest first; inside one, pages
       come newest first (``prefetch`` pages at a time) and items are de-duplicated by id.
     * When ``count`` changes during a sub-window's walk, the sub-window is walked again
@@ -432,14 +454,19 @@ class Sync(Generic[T]):
       when you ask for the next one, so an item you were handling when the process died
       is handed out again, and none is lost. ``commit_every=N`` (or ``"page"``) and
       ``commit_interval=T`` seconds commit less often (a crash then repeats up to N items,
-      a page, or T seconds' worth). :meth:`commit` commits the item in hand at once
+      a page, or T seconds' worth). [`commit`][] commits the item in hand at once
       (before a ``break``).
-    * ``"manual"``, **exactly once**: the sync never saves; store :attr:`position` in the
+    * ``"manual"``, **exactly once**: the sync never saves; store [`position`][] in the
       same transaction as each item (or each batch of items; see
-      :class:`SqliteCheckpoint`), and once more after the loop (the window is done).
+      [`SqliteCheckpoint`][]), and once more after the loop (the window is done).
 
     The store is held (locked) for the whole run when it supports it; a store held
-    under a lease stops the sync with :class:`CheckpointLeaseLost` once the lease is lost.
+    under a lease stops the sync with [`CheckpointLeaseLost`][] once the lease is lost.
+
+    An item the SDK cannot decode stops the sync with [`UndecodableItem`][]
+    (``on_undecodable="raise"``, the default; the checkpoint stays before it, so a rerun
+    stops there again), or is passed (``"skip"``): logged at WARNING, counted in
+    ``stats.skipped``, and the commits of the items after it go past it.
     """
 
     def __init__(
@@ -460,24 +487,19 @@ class Sync(Generic[T]):
         commit_every: int | Literal["page"] = 1,
         commit_interval: float | None = None,
         max_rewalks: int = 3,
+        lag: timedelta = timedelta(0),
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_undecodable: OnUndecodable = "raise",
     ) -> None:
+        self._on_undecodable = check_on_undecodable(on_undecodable)
         check_aware(since, "since")
         check_aware(until, "until")
-        if chunk <= timedelta(0):
-            raise SinchValidationError("chunk", "must be a positive timedelta")
-        if commit not in ("auto", "manual"):
-            raise SinchValidationError("commit", "must be 'auto' or 'manual'")
-        if commit_every != "page" and (
-            isinstance(commit_every, bool) or not isinstance(commit_every, int) or commit_every < 1
-        ):
-            raise SinchValidationError("commit_every", "must be a positive integer or 'page'")
-        if commit_interval is not None and not (
-            isinstance(commit_interval, int | float) and commit_interval > 0
-        ):
-            raise SinchValidationError("commit_interval", "must be a positive number or None")
-        if isinstance(max_rewalks, bool) or not isinstance(max_rewalks, int) or max_rewalks < 0:
-            raise SinchValidationError("max_rewalks", "must be a non-negative integer")
+        check_timedelta(chunk, "chunk", positive=True)
+        self._lag = check_lag(lag, until)
+        check_choice(commit, "commit", ("auto", "manual"))
+        check_commit_every(commit_every)
+        check_seconds(commit_interval, "commit_interval", positive=True, optional=True)
+        check_count(max_rewalks, "max_rewalks")
         self._kind = kind
         self._list = list_fn
         self._time_of = time_of
@@ -514,7 +536,7 @@ class Sync(Generic[T]):
 
         Store it with the item (same transaction) for exactly-once delivery; a store whose
         ``load()`` returns it resumes right after that item. Available once the first item
-        was handed out (:class:`SinchValidationError` before)."""
+        was handed out ([`SinchValidationError`][] before)."""
         if self._position is None:
             raise SinchValidationError("position", "no item has been handed out yet")
         return json.loads(json.dumps(self._materialized()))  # type: ignore[no-any-return]
@@ -588,7 +610,7 @@ class Sync(Generic[T]):
             start = parse_datetime(saved["end"])
         else:
             start = self._since or (self._now() - timedelta(hours=24))
-        end = self._until or self._now()
+        end = self._until or self._now() - self._lag
         if end <= start:
             end = start  # nothing new yet
         return {
@@ -664,13 +686,16 @@ class Sync(Generic[T]):
             probe = self._list(
                 start_date=start, end_date=end, page_size=1, max_items=1, **self._filters
             )
-            async for _ in probe.pages():
-                break
+            # only the count is wanted: an undecodable item is for the walk to meet
+            with suppress(UndecodableItem):
+                async for _ in probe.pages():
+                    break
             state = {**state, "total": probe.count}
             self._position = state
         self.stats.total = state["total"]
         while done_until < end:
             sub_end = min(done_until + self._chunk, end)
+            began = (done_until, self.stats.items, self.stats.pages, self.stats.commits)
             async for item in self._walk_window(state, done_until, sub_end):
                 yield item
             done_until = sub_end
@@ -683,8 +708,36 @@ class Sync(Generic[T]):
             if self._commit == "auto":
                 await self._save(state)
             self.stats.windows_done += 1
+            self._log_window(*began, sub_end)
         # manual: nothing is saved here; ``position`` now says the window is done, for the
         # consumer to store with its last items (saving it ourselves could get ahead of them)
+
+    def _log_window(
+        self, low: datetime, items: int, pages: int, commits: int, high: datetime
+    ) -> None:
+        """INFO at the end of a sub-window: what it took (``items`` etc.: the stats when
+        it began)."""
+        stats = self.stats
+        log.info(
+            "sync %s: window %s..%s done: %d items, %d pages, %d commits (window %d of %d)",
+            self._kind,
+            format_datetime(low),
+            format_datetime(high),
+            stats.items - items,
+            stats.pages - pages,
+            stats.commits - commits,
+            stats.windows_done,
+            stats.windows,
+            extra={
+                "sinch_event": "sync_window",
+                "sinch_kind": self._kind,
+                "sinch_window_start": format_datetime(low),
+                "sinch_window_end": format_datetime(high),
+                "sinch_items": stats.items - items,
+                "sinch_pages": stats.pages - pages,
+                "sinch_commits": stats.commits - commits,
+            },
+        )
 
     async def _walk_window(
         self, state: dict[str, Any], low: datetime, high: datetime
@@ -709,12 +762,16 @@ class Sync(Generic[T]):
                 end_date=upper,
                 page_size=self._page_size,
                 prefetch=self._prefetch,
+                on_undecodable=self._on_undecodable,
                 **self._filters,
             )
             first_count: int | None = None
             changed = False
+            skipped = 0  # the pager's skips already in the stats
             try:
                 async for page in pager.pages():
+                    self.stats.skipped += pager.skipped - skipped
+                    skipped = pager.skipped
                     self.stats.pages += 1
                     if first_count is None:
                         first_count = page.count
@@ -749,6 +806,8 @@ class Sync(Generic[T]):
                     raise
                 log.info("sync %s: re-walking a sub-window after %s", self._kind, exc)
                 changed = True
+            finally:
+                self.stats.skipped += pager.skipped - skipped
             if not changed:
                 return
             if walks > self._max_rewalks:

@@ -3,17 +3,23 @@
 Checks refuse only what Sinch would refuse or what is unsafe; they also *normalise* what
 Sinch accepts in several spellings (phone numbers with separators or a ``00`` prefix, known
 enum values in any case), so the wire carries one canonical form. Limits live in
-:mod:`_constants`.
+`_constants`.
 
-Each rule is written once here: the strict E.164 core (:func:`is_e164`, for numbers in
-URL paths), SMS recipients built on it (:func:`normalize_number`), ids, page sizes,
-``max_items``, prefetch and pager checkpoints. Digits are ASCII digits everywhere
-(``str.isdigit`` alone would let Arabic-Indic or full-width digits through). FakeSinch
-(:mod:`sinch_async.testing._validation`) uses the same number syntax and limits where the
+Each rule is written once here: the strict E.164 core (`is_e164`, for numbers in
+URL paths), SMS recipients built on it (`normalize_number`), ids (groups,
+campaigns), page sizes, ``max_items``, prefetch, pager calls and checkpoints, sync
+options (``chunk``, ``lag``, ``commit_every``), the Numbers API's call shapes, rates and
+bursts, counts, seconds (leases, timeouts, TTLs), timedeltas, fixed choices and durations.
+Digits are ASCII digits everywhere (``str.isdigit``, ``str.isidentifier``, ``int()`` and
+``float()`` alone would let Arabic-Indic or full-width digits through: `parse_int`,
+`parse_float`). A rule checked on a client's
+or store's construction raises [`SinchConfigError`][] (``config=True``), one checked on
+a call [`SinchValidationError`][]: the same rule, the caller's usual error. FakeSinch
+(`sinch_async.testing._validation`) uses the same number syntax and limits where the
 SDK and the fake must agree; its server behaviour (error codes, the xms leniency about
 numbers) stays its own.
 
-This module imports only :mod:`_constants`, :mod:`_errors` and the models, so that any
+This module imports only `_constants`, `_errors` and the models, so that any
 module may import it without an import cycle (``tests/unit/test_import_cycles.py``).
 """
 
@@ -21,10 +27,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, NoReturn, TypeGuard, TypeVar, overload
 from urllib.parse import urlsplit
 
 import attrs
@@ -54,31 +61,83 @@ from .models.groups import (
 )
 
 __all__ = [
+    "MAX_CAMPAIGN",
+    "NUMBERS_AUTH",
+    "NUMBERS_ORDER_BY",
+    "NUMBER_CAPABILITIES",
+    "NUMBER_TYPES",
+    "PAUSE_SCOPES",
+    "VOICE_TYPES",
+    "PauseScope",
     "ascii_digits",
     "canonical_delivery_report",
+    "check_absent",
+    "check_api_name",
     "check_aware",
     "check_batch_request",
     "check_batch_update",
+    "check_bool",
+    "check_campaign",
+    "check_capabilities",
     "check_checkpoint",
     "check_checkpoint_resource",
+    "check_choice",
+    "check_commit_every",
+    "check_count",
     "check_delivery_codes",
     "check_delivery_statuses",
     "check_direction",
     "check_dry_run_recipients",
     "check_e164",
+    "check_expiry",
+    "check_filter_values",
     "check_group_id",
     "check_group_request",
     "check_group_update",
+    "check_hmac_secret",
+    "check_lag",
+    "check_list_values",
     "check_max_items",
+    "check_number",
+    "check_number_pattern",
+    "check_number_type",
+    "check_number_types",
+    "check_numbers_auth",
+    "check_on_undecodable",
+    "check_order_by",
+    "check_owner_id",
     "check_page_size",
+    "check_pager",
     "check_path_id",
+    "check_pause_scope",
     "check_plain_id",
+    "check_positive_int",
     "check_prefetch",
+    "check_rate",
     "check_recipients",
+    "check_redis_key",
+    "check_region_code",
+    "check_region_codes",
     "check_report_type",
+    "check_request_type",
+    "check_seconds",
+    "check_sender",
+    "check_senders",
+    "check_sms_link",
+    "check_some_update",
+    "check_text",
+    "check_timedelta",
+    "check_update_call",
+    "check_update_fields",
+    "check_voice_configuration",
     "check_window",
     "is_e164",
+    "is_group_id",
     "normalize_number",
+    "parse_bool",
+    "parse_duration",
+    "parse_float",
+    "parse_int",
 ]
 
 R = TypeVar("R")
@@ -93,6 +152,19 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _PARAM_KEY = re.compile(r"[A-Za-z0-9._-]+")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*")
 _WORD = re.compile(r"\w+")
+# ``[0-9]`` and ``[A-Za-z]`` are ASCII ranges (``\d`` and ``\w`` would match any script).
+_ASCII_INT = re.compile(r"-?[0-9]+")
+_ASCII_FLOAT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_API_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DURATION = re.compile(r"([0-9]+)([mhd])")
+_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_FLAGS = dict.fromkeys(("1", "true", "yes", "on"), True)
+_FLAGS |= dict.fromkeys(("0", "false", "no", "off"), False)
+_BATCH_REQUESTS = (TextBatchRequest, BinaryBatchRequest, MediaBatchRequest)
+_BATCH_REQUEST_NAMES = "TextBatchRequest, BinaryBatchRequest or MediaBatchRequest"
+_MAX_INDEX_SUFFIX = 21  # ":" and the digits of a 64-bit index
+#: The longest campaign id: ``f"{campaign}:{index}"`` must fit Sinch's client_reference.
+MAX_CAMPAIGN = C.MAX_CLIENT_REFERENCE - _MAX_INDEX_SUFFIX
 _DELIVERY_REPORTS = {v.value.lower(): v for v in DeliveryReportType}
 _STATUSES = {s.value.lower(): s for s in DeliveryStatus}
 
@@ -112,13 +184,13 @@ def _e164_digits(digits: str) -> bool:
 
 def is_e164(value: object) -> bool:
     """The strict E.164 core: ``+``, a first digit 1-9, 7..15 ASCII digits in all, nothing
-    else (see :data:`_constants.E164_MIN_DIGITS` for the source of the rule)."""
+    else (see `_constants.E164_MIN_DIGITS` for the source of the rule)."""
     return isinstance(value, str) and value[:1] == "+" and _e164_digits(value[1:])
 
 
 def check_e164(value: object, field: str = "phone_number") -> str:
     """A phone number for a URL path (the Numbers API): whitespace dropped, then
-    :func:`is_e164` or :class:`SinchValidationError`. No other normalisation: a path
+    `is_e164` or [`SinchValidationError`][]. No other normalisation: a path
     cannot be rescued by the server the way the SMS API normalises recipients."""
     if not isinstance(value, str):
         raise SinchValidationError(field, "must be a string")
@@ -136,7 +208,7 @@ def normalize_number(value: str) -> str | None:
     """``value`` as Sinch reads it (separators dropped, ``00`` as ``+``), or None when it is
     not a phone number or short code.
 
-    Built on :func:`is_e164`: a number with ``+`` must pass it; the same digits without
+    Built on `is_e164`: a number with ``+`` must pass it; the same digits without
     the ``+`` pass as they are (the SMS API accepts both); short codes are
     3..8 ASCII digits."""
     if is_e164(value):  # the common case, already canonical: no regex needed
@@ -163,9 +235,12 @@ def check_recipients(
 ) -> tuple[str, ...]:
     """Recipients as sent: numbers normalised to E.164 (or short codes), group ids (where
     allowed) as given; anything else is refused."""
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+    if type(values) is tuple:  # a record's field: no ABC check, no copy
+        items: Collection[Any] = values
+    elif isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise SinchValidationError(field, "must be a list of recipients, not a single value")
-    items = list(values)
+    else:
+        items = list(values)
     if len(items) < minimum or (maximum is not None and len(items) > maximum):
         bound = f"{minimum}..{maximum}" if maximum is not None else f"at least {minimum}"
         raise SinchValidationError(field, f"must hold {bound} recipients, got {len(items)}")
@@ -176,7 +251,7 @@ def check_recipients(
         number = normalize_number(item)
         if number is not None:
             out.append(number)
-        elif allow_groups and _GROUP_ID.fullmatch(item):
+        elif allow_groups and is_group_id(item):
             out.append(item)
         else:
             what = "number (like +46701234567), short code or group id"
@@ -186,16 +261,57 @@ def check_recipients(
     return tuple(out)
 
 
+def check_sender(value: object, field: str = "from_") -> str:
+    """A sender (``from``), the one rule of a send and of the lists' sender filters: a
+    phone number or short code (returned normalised, as `normalize_number` reads
+    it), or an alphanumeric sender id (returned as given): a non-blank string with at
+    least one letter, no control character and no comma (the lists join senders with
+    commas). A string without a letter that is no number (``"+1"``, digits of another
+    script) is refused: it is a mistyped number, not a sender id."""
+    if not isinstance(value, str) or not value.strip():
+        raise SinchValidationError(field, "must be a non-empty string")
+    number = normalize_number(value)
+    if number is not None:
+        return number
+    if (
+        "," in value
+        or not any(ch.isalpha() for ch in value)
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+    ):
+        raise SinchValidationError(
+            field,
+            f"{value!r} is not an E.164 number, short code or alphanumeric sender id",
+        )
+    return value
+
+
+def check_senders(values: Iterable[str], field: str = "from_") -> tuple[str, ...]:
+    """At least one sender (`check_sender` each, numbers normalised): a list's
+    ``from_`` filter, which takes every sender a send takes."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise SinchValidationError(field, "must be a list of senders, not a single value")
+    items = list(values)
+    if not items:
+        raise SinchValidationError(field, "must hold at least 1 sender")
+    return tuple(check_sender(item, field) for item in items)
+
+
+def is_group_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a group id as the SDK sends one: 1..64 ASCII letters, digits,
+    ``_`` and ``-``, at least one a letter (so never a phone number or short code)."""
+    return isinstance(value, str) and _GROUP_ID.fullmatch(value) is not None
+
+
 def check_group_id(value: object, field: str = "group_id") -> str:
-    """A group id: letters/digits/``_``/``-`` with at least one letter, up to 64."""
-    if not isinstance(value, str) or not _GROUP_ID.fullmatch(value):
+    """A group id (`is_group_id`), or [`SinchValidationError`][]."""
+    if not is_group_id(value):
         raise SinchValidationError(field, f"{value!r} is not a group id")
     return value
 
 
 def check_plain_id(value: object, field: str) -> str:
     """An id that becomes a path segment of every request (service plan, project):
-    :class:`SinchConfigError` unless it is a plain id."""
+    [`SinchConfigError`][] unless it is a plain id."""
     if not isinstance(value, str) or not _PLAIN_ID.fullmatch(value):
         raise SinchConfigError(
             f"{field} must be a plain id (letters, digits, '-' and '_', at most 128 "
@@ -214,7 +330,176 @@ def check_path_id(value: object, field: str = "id") -> str:
     return value
 
 
+def check_campaign(campaign: object) -> str:
+    """A ``send_many`` campaign id: a non-empty string of at most `MAX_CAMPAIGN`
+    characters (``CAMPAIGN:INDEX`` is every row's default client_reference), or
+    [`SinchConfigError`][]."""
+    if not isinstance(campaign, str) or not campaign or len(campaign) > MAX_CAMPAIGN:
+        raise SinchConfigError(
+            f"campaign must be a non-empty string of at most {MAX_CAMPAIGN} characters"
+        )
+    return campaign
+
+
 # --- simple values ----------------------------------------------------------------------
+
+
+def _refuse(field: str, message: str, config: bool) -> NoReturn:
+    """The caller's usual error: a construction argument is a [`SinchConfigError`][]
+    (``"field message"``), a call argument a [`SinchValidationError`][]."""
+    if config:
+        raise SinchConfigError(f"{field} {message}")
+    raise SinchValidationError(field, message)
+
+
+def _number(value: object) -> TypeGuard[int | float]:
+    """A real number (``bool`` is not one here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_int(text: str) -> int | None:
+    """``text`` as an integer when it is ASCII digits after an optional ``-``, else None
+    (``int()`` alone also reads ``"٣"``, ``" 3"``, ``"+3"`` and ``"1_000"``)."""
+    if not _ASCII_INT.fullmatch(text):
+        return None
+    try:
+        return int(text)
+    except ValueError:  # more digits than int() reads (sys.get_int_max_str_digits)
+        return None
+
+
+def parse_bool(text: str) -> bool | None:
+    """``text`` as a flag: ``1``, ``true``, ``yes``, ``on`` or ``0``, ``false``, ``no``,
+    ``off`` (ASCII, any case), else None."""
+    return _FLAGS.get(text.lower()) if text.isascii() else None
+
+
+def check_bool(value: object, field: str, *, config: bool = False) -> bool:
+    """``True`` or ``False`` (a truthy string such as ``"false"`` is refused)."""
+    if not isinstance(value, bool):
+        _refuse(field, f"must be True or False, got {value!r}", config)
+    return value
+
+
+def parse_float(text: str) -> float | None:
+    """``text`` as a finite number when it is written in ASCII (``-``, digits, an optional
+    ``.`` fraction and ``e`` exponent: ``2``, ``0.5``, ``1e3``), else None (``float()``
+    alone also reads ``"٣"``, ``" 3"``, ``"1_0"``, ``"inf"`` and ``"nan"``)."""
+    if not _ASCII_FLOAT.fullmatch(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None  # "1e999" is inf
+
+
+def parse_duration(text: str, field: str = "since") -> timedelta | None:
+    """``30m``, ``12h`` or ``7d`` (ASCII digits and a unit) as a `timedelta`; None
+    when ``text`` is not written that way; [`SinchValidationError`][] when it is too
+    long to be a duration."""
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        return None
+    amount, unit = match.groups()
+    try:
+        return timedelta(**{_DURATION_UNITS[unit]: int(amount)})
+    except (OverflowError, ValueError):
+        raise SinchValidationError(field, f"{text!r} is too long a duration") from None
+
+
+@overload
+def check_positive_int(
+    value: object, field: str, *, optional: Literal[False] = ..., config: bool = ...
+) -> int: ...
+@overload
+def check_positive_int(
+    value: object, field: str, *, optional: Literal[True], config: bool = ...
+) -> int | None: ...
+def check_positive_int(
+    value: object, field: str, *, optional: bool = False, config: bool = False
+) -> int | None:
+    """An integer >= 1 (a count: connections, concurrency, a search size); None passes
+    when ``optional``."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        _refuse(
+            field,
+            "must be a positive integer" + (", or None" if optional else "") + f", got {value!r}",
+            config,
+        )
+    return value
+
+
+def check_count(value: object, field: str) -> int:
+    """An integer >= 0 (a number of retries or re-walks; 0 means none)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SinchValidationError(field, f"must be a non-negative integer, got {value!r}")
+    return value
+
+
+def check_number(value: object, field: str, *, minimum: float = 0.0, config: bool = False) -> float:
+    """A finite real number ``>= minimum`` (a factor, not a duration: see
+    `check_seconds`), returned as a float."""
+    if not _number(value) or not math.isfinite(value) or value < minimum:
+        _refuse(field, f"must be a number >= {minimum:g}, got {value!r}", config)
+    return float(value)
+
+
+@overload
+def check_seconds(
+    value: object,
+    field: str,
+    *,
+    minimum: float = ...,
+    positive: bool = ...,
+    optional: Literal[False] = ...,
+    config: bool = ...,
+) -> float: ...
+@overload
+def check_seconds(
+    value: object,
+    field: str,
+    *,
+    minimum: float = ...,
+    positive: bool = ...,
+    optional: Literal[True],
+    config: bool = ...,
+) -> float | None: ...
+def check_seconds(
+    value: object,
+    field: str,
+    *,
+    minimum: float = 0.0,
+    positive: bool = False,
+    optional: bool = False,
+    config: bool = False,
+) -> float | None:
+    """A duration in seconds (a lease, a timeout, a TTL, a wait): a finite number
+    ``>= minimum`` (``> 0`` with ``positive``), returned as a float; None passes when
+    ``optional``. ``inf`` and ``nan`` are refused: a lease or a timeout that never ends is
+    a hang, not a setting."""
+    if value is None and optional:
+        return None
+    if (
+        not _number(value)
+        or not math.isfinite(value)
+        or (value <= 0 if positive else value < minimum)
+    ):
+        bound = (
+            "a positive number of seconds" if positive else f"a number of seconds >= {minimum:g}"
+        )
+        _refuse(
+            field,
+            f"must be {bound}" + (", or None" if optional else "") + f", got {value!r}",
+            config,
+        )
+    return float(value)
+
+
+def check_expiry(expires_at: object, field: str = "expires_at") -> float:
+    """A point in time (POSIX seconds) a nonce store keeps a nonce until: finite."""
+    if not _number(expires_at) or not math.isfinite(expires_at):
+        raise SinchValidationError(field, f"must be finite, got {expires_at!r}")
+    return float(expires_at)
 
 
 def check_aware(value: datetime | None, field: str) -> None:
@@ -235,11 +520,72 @@ def check_window(start_date: datetime | None, end_date: datetime | None) -> None
         raise SinchValidationError("end_date", "must be after start_date")
 
 
+def check_timedelta(value: object, field: str, *, positive: bool = False) -> timedelta:
+    """A span of time: a `timedelta` ``>= 0`` (``> 0`` with ``positive``)."""
+    if not isinstance(value, timedelta) or (
+        value <= timedelta(0) if positive else value < timedelta(0)
+    ):
+        sign = "positive" if positive else "non-negative"
+        raise SinchValidationError(field, f"must be a {sign} timedelta, got {value!r}")
+    return value
+
+
+def check_choice(value: object, field: str, choices: Sequence[str], *, config: bool = False) -> str:
+    """One of a few fixed words, spelt exactly (``commit="auto"``, ``paging="page"``)."""
+    if not isinstance(value, str) or value not in choices:
+        words = [repr(c) for c in choices]
+        either = " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+        _refuse(field, f"must be {either}", config)
+    return value
+
+
+def check_absent(value: object, field: str, why: str, *, config: bool = False) -> None:
+    """A keyword this call shape does not take (``why`` says what to do instead): only
+    None passes."""
+    if value is not None:
+        _refuse(field, why, config)
+
+
+# --- syncs ------------------------------------------------------------------------------
+
+
+#: How far a 429 pauses (``SinchClient(pause_scope=...)``; see ``sinch_async.PauseScope``).
+PauseScope = Literal["shared", "local", "off"]
+PAUSE_SCOPES: tuple[PauseScope, ...] = ("shared", "local", "off")
+
+
+def check_pause_scope(value: object) -> PauseScope:
+    """``pause_scope``: ``"shared"``, ``"local"`` or ``"off"`` (a construction argument)."""
+    check_choice(value, "pause_scope", PAUSE_SCOPES, config=True)
+    return PAUSE_SCOPES[PAUSE_SCOPES.index(value)]
+
+
+def check_lag(lag: object, until: datetime | None) -> timedelta:
+    """A sync's ``lag`` (its window ends that long before now): a non-negative
+    `timedelta`, and none with ``until`` (which already says where the window
+    ends: the two would contradict)."""
+    span = check_timedelta(lag, "lag")
+    if span and until is not None:
+        raise SinchValidationError("lag", "cannot be given with until (until ends the window)")
+    return span
+
+
+def check_commit_every(value: object) -> int | Literal["page"]:
+    """How often an ``auto`` sync commits: every N items (N >= 1) or every ``"page"``."""
+    if value == "page":
+        return "page"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SinchValidationError(
+            "commit_every", f"must be a positive integer or 'page', got {value!r}"
+        )
+    return value
+
+
 # --- paging -----------------------------------------------------------------------------
 
 
 def check_page_size(page_size: object, maximum: int = C.MAX_PAGE_SIZE) -> int:
-    """Page sizes are 1..100 (SMS) or 1..:data:`~_constants.MAX_NUMBERS_PAGE_SIZE`
+    """Page sizes are 1..100 (SMS) or 1..`MAX_NUMBERS_PAGE_SIZE`
     (Numbers: pass ``maximum``); returns the page size."""
     if isinstance(page_size, bool) or not isinstance(page_size, int):
         raise SinchValidationError("page_size", "must be an integer")
@@ -258,7 +604,7 @@ def check_max_items(max_items: object) -> int | None:
 
 
 def check_prefetch(prefetch: object) -> int:
-    """Pages fetched ahead by a page-number pager: 1..:data:`~_constants.MAX_PREFETCH`."""
+    """Pages fetched ahead by a page-number pager: 1..`MAX_PREFETCH`."""
     if (
         isinstance(prefetch, bool)
         or not isinstance(prefetch, int)
@@ -268,10 +614,34 @@ def check_prefetch(prefetch: object) -> int:
     return prefetch
 
 
-def check_checkpoint_resource(found: str, expected: str) -> None:
-    """A checkpoint resumes only the walk it was taken from."""
+def check_pager(paging: object, page_size: object, prefetch: object, max_items: object) -> int:
+    """A pager's call: ``paging`` is ``page`` (a page-number list) or ``token`` (a token
+    list, walked one page at a time), with that kind's page size, ``prefetch`` and
+    ``max_items``. Returns the largest page size of that kind of list."""
+    check_choice(paging, "paging", ("page", "token"))
+    maximum = C.MAX_PAGE_SIZE if paging == "page" else C.MAX_NUMBERS_PAGE_SIZE
+    check_page_size(page_size, maximum)
+    check_prefetch(prefetch)
+    if paging == "token" and prefetch != 1:
+        raise SinchValidationError("prefetch", "a token list is walked one page at a time")
+    check_max_items(max_items)
+    return maximum
+
+
+def check_on_undecodable(value: object) -> Literal["raise", "skip"]:
+    """A walk's ``on_undecodable``: ``"raise"`` (the default) or ``"skip"``."""
+    return "skip" if check_choice(value, "on_undecodable", ("raise", "skip")) == "skip" else "raise"
+
+
+def check_checkpoint_resource(
+    found: str, expected: str, *, paging: str = "token", page_token: str | None = None
+) -> None:
+    """A checkpoint resumes only the walk it was taken from: the same resource, and no
+    page token for a page-number walk (``paging="page"``)."""
     if found != expected:
         raise SinchValidationError("resume", f"checkpoint is for {found!r}, not {expected!r}")
+    if paging == "page" and page_token is not None:
+        raise SinchValidationError("resume", "a page-number walk has no page token")
 
 
 def check_checkpoint(
@@ -303,6 +673,283 @@ def check_checkpoint(
         raise SinchValidationError("resume", "checkpoint holds control characters")
 
 
+# --- rates and shared stores -----------------------------------------------------------
+
+
+def check_rate(messages_per_second: object, burst: object = None) -> tuple[float, float]:
+    """A messages-per-second budget, in-process or shared (Redis): a finite rate > 0 and a
+    finite burst > 0 (default half a second of budget); returns ``(rate, burst)``.
+    [`SinchConfigError`][] otherwise (``None``, not ``inf``, means no limit)."""
+    if not _number(messages_per_second) or not 0 < messages_per_second < math.inf:
+        raise SinchConfigError(
+            "messages_per_second must be a finite number > 0 (None for no limit), "
+            f"got {messages_per_second!r}"
+        )
+    rate = float(messages_per_second)
+    if burst is None:
+        return rate, rate / 2
+    if not _number(burst) or not 0 < burst < math.inf:
+        raise SinchConfigError(f"burst must be a finite number > 0, got {burst!r}")
+    return rate, float(burst)
+
+
+def check_redis_key(value: object, field: str = "key", *, config: bool = True) -> str:
+    """A Redis key (or key prefix) a store is built on: a non-empty string."""
+    if not isinstance(value, str) or not value:
+        _refuse(field, "must be a non-empty string", config)
+    return value
+
+
+def check_owner_id(value: object, field: str = "owner_id") -> str:
+    """An id that names a shared budget (a service plan or project id): non-empty, no
+    whitespace (ASCII or not) and no control or format characters."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or not all(ch.isprintable() and not ch.isspace() for ch in value)
+    ):
+        raise SinchConfigError(f"{field} must be a non-empty id without spaces or controls")
+    return value
+
+
+def check_api_name(value: object) -> str:
+    """The name of an API in a limiter key: an ASCII identifier (``sms``, ``numbers``)."""
+    if not isinstance(value, str) or not _API_NAME.fullmatch(value):
+        raise SinchConfigError(f"api must be a name such as 'sms' or 'numbers', got {value!r}")
+    return value
+
+
+# --- Numbers API call shapes ------------------------------------------------------------
+
+
+def check_text(value: object, field: str, *, config: bool = False) -> str:
+    """A required text argument (a region code, a number type, a pattern, a secret): a
+    non-empty string."""
+    if not isinstance(value, str) or not value:
+        _refuse(field, "must be a non-empty string", config)
+    return value
+
+
+def check_filter_values(value: object, field: str) -> list[str]:
+    """A list filter: one string or several, each non-empty; None is no filter."""
+    if value is None:
+        return []
+    if isinstance(value, bytes) or not isinstance(value, str | Iterable):
+        raise SinchValidationError(field, f"must be a string or strings, got {value!r}")
+    items: list[str] = []
+    for item in [value] if isinstance(value, str) else value:
+        if not isinstance(item, str) or not item:
+            raise SinchValidationError(field, f"values must be non-empty strings, got {item!r}")
+        items.append(item)
+    return items
+
+
+def check_number_pattern(pattern: object, search_pattern: object) -> tuple[str, str | None] | None:
+    """``number_pattern`` (digits to look for) and ``search_pattern`` (where: ``START``,
+    ``CONTAINS`` or ``END``, any case; sent in upper case); ``search_pattern`` needs
+    ``number_pattern``. None when neither is given."""
+    if pattern is None:
+        if search_pattern is not None:
+            raise SinchValidationError("search_pattern", "needs number_pattern")
+        return None
+    digits = check_text(pattern, "number_pattern")
+    if search_pattern is None:
+        return digits, None
+    return digits, check_text(search_pattern, "search_pattern").upper()
+
+
+def check_sms_link(service_plan_id: object, campaign_id: object) -> dict[str, str] | None:
+    """A number's SMS configuration: a service plan (``""`` unlinks one) and optionally a
+    campaign, which needs the plan. Returns the wire object (None when no plan given)."""
+    if service_plan_id is None:
+        if campaign_id is not None:
+            raise SinchValidationError("sms_campaign_id", "needs sms_service_plan_id")
+        return None
+    if not isinstance(service_plan_id, str):
+        raise SinchValidationError("sms_service_plan_id", "must be a string")
+    config = {"servicePlanId": service_plan_id}
+    if campaign_id is not None:
+        if not isinstance(campaign_id, str):
+            raise SinchValidationError("sms_campaign_id", "must be a string")
+        config["campaignId"] = campaign_id
+    return config
+
+
+def check_some_update(changes: Mapping[str, object]) -> None:
+    """An update must change something."""
+    if not changes:
+        raise SinchValidationError("update", "nothing to update")
+
+
+def check_update_call(update: object, batch_type: object, given: Mapping[str, object]) -> None:
+    """``batches.update``'s call shape: an update record, or keyword arguments (``given``,
+    those not None, and ``type``) that change something; not both."""
+    if update is None:
+        check_some_update(given)
+    elif given or batch_type is not None:
+        raise SinchValidationError(
+            "update", "pass either an update record or keyword arguments, not both"
+        )
+
+
+_UPDATE_RECORDS: Mapping[str, type[BatchUpdate]] = {
+    "mt_text": TextBatchUpdate,
+    "mt_binary": BinaryBatchUpdate,
+    "mt_media": MediaBatchUpdate,
+}
+
+
+def check_update_fields(batch_type: object, fields: Iterable[str]) -> type[BatchUpdate]:
+    """The update record of ``batch_type`` (``mt_text``, ``mt_binary``, ``mt_media``;
+    None: ``mt_text``), which must have every field named in ``fields``."""
+    record = (
+        _UPDATE_RECORDS.get(batch_type or "mt_text") if isinstance(batch_type, str | None) else None
+    )
+    if record is None:
+        raise SinchValidationError("type", f"unknown batch type {batch_type!r}")
+    wrong = sorted(set(fields) - {a.name for a in attrs.fields(record)})
+    if wrong:
+        raise SinchValidationError(
+            "update", f"{', '.join(wrong)} cannot be updated on a {record.type} batch"
+        )
+    return record
+
+
+#: The Numbers API's enums as the reference lists them (§7.7). They are open: a value not
+#: listed goes out as given (Sinch may know it), a listed one in the API's spelling.
+NUMBER_TYPES = ("MOBILE", "LOCAL", "TOLL_FREE")
+NUMBER_CAPABILITIES = ("SMS", "VOICE")
+NUMBERS_ORDER_BY = ("phoneNumber", "displayName")
+#: Voice configuration ``type`` -> (the record's id attribute, its wire name) (§4.4).
+VOICE_TYPES: Mapping[str, tuple[str, str]] = {
+    "RTC": ("app_id", "appId"),
+    "EST": ("trunk_id", "trunkId"),
+    "FAX": ("service_id", "serviceId"),
+}
+#: How Numbers may authenticate with project keys: OAuth2 tokens (the default) or HTTP
+#: Basic with the key id and secret (§1).
+NUMBERS_AUTH = ("oauth", "basic")
+# the hmacSecret rule of Sinch's Python SDK (the reference has no other, §10)
+_HMAC_SECRET = re.compile(r"[A-Za-z0-9-]{32,64}")
+_REGION_CODE = re.compile(r"[A-Za-z]{2}")
+
+
+def _enum_key(text: str) -> str:
+    return text.strip().replace("_", "").replace("-", "").lower()
+
+
+def _enum_table(values: Iterable[str]) -> dict[str, str]:
+    return {_enum_key(v): v for v in values}
+
+
+_NUMBER_TYPES = _enum_table(NUMBER_TYPES)
+_CAPABILITIES = _enum_table(NUMBER_CAPABILITIES)
+_ORDER_BY = _enum_table(NUMBERS_ORDER_BY)
+
+
+def _canonical(value: object, field: str, table: Mapping[str, str]) -> str:
+    """A Numbers enum input: a listed value in any case, with or without ``_``/``-``
+    (``local``, ``toll-free``, ``PHONE_NUMBER``), in the API's spelling; any other
+    non-empty string as given."""
+    text = check_text(value, field)
+    return table.get(_enum_key(text), text)
+
+
+def check_number_type(value: object, field: str = "number_type") -> str:
+    """A number type (``MOBILE``, ``LOCAL``, ``TOLL_FREE`` in any case, or another)."""
+    return _canonical(value, field, _NUMBER_TYPES)
+
+
+def check_number_types(value: object, field: str = "types") -> list[str]:
+    """Number types as a list filter (`check_filter_values`), each canonical."""
+    return [_canonical(v, field, _NUMBER_TYPES) for v in check_filter_values(value, field)]
+
+
+def check_capabilities(value: object, field: str = "capabilities") -> list[str]:
+    """Capabilities as a list filter (``SMS``, ``VOICE`` in any case, or others)."""
+    return [_canonical(v, field, _CAPABILITIES) for v in check_filter_values(value, field)]
+
+
+def check_order_by(value: object) -> str | None:
+    """The order of an active-number list: ``phoneNumber`` or ``displayName`` (any case,
+    snake_case too: ``phone_number``, ``PHONE_NUMBER``); None for Sinch's default."""
+    return None if value is None else _canonical(value, "order_by", _ORDER_BY)
+
+
+def check_region_code(value: object, field: str = "region_code") -> str:
+    """An ISO 3166-1 alpha-2 region code: two letters go out upper-case (``us`` -> ``US``),
+    anything else non-empty as given."""
+    text = check_text(value, field)
+    return text.upper() if _REGION_CODE.fullmatch(text) else text
+
+
+def check_region_codes(value: object, field: str = "region_code") -> list[str]:
+    """Region codes as a list filter, each as `check_region_code` has it."""
+    return [check_region_code(v, field) for v in check_filter_values(value, field)]
+
+
+def check_voice_configuration(
+    value: object, field: str = "voice_configuration"
+) -> dict[str, str] | None:
+    """A number's voice configuration as its wire object, or None when not given.
+
+    ``value`` is one of the voice records of [`sinch_async.numbers`][] (read by their
+    attributes: ``type`` and the id that type needs, ``RTC`` -> ``app_id``, ``EST`` ->
+    ``trunk_id``, ``FAX`` -> ``service_id``; another type carries its wire fields in
+    ``fields``). The id must be a non-empty string: the reference says an empty voice
+    configuration is an error, so none is ever sent."""
+    if value is None:
+        return None
+    kind = getattr(value, "type", None)
+    if not isinstance(kind, str) or not kind.strip():
+        raise SinchValidationError(
+            field,
+            "must be an RtcVoiceConfiguration, EstVoiceConfiguration, FaxVoiceConfiguration "
+            f"or UnknownVoiceConfiguration, got {type(value).__name__}",
+        )
+    known = VOICE_TYPES.get(kind)
+    if known is not None:
+        attribute, wire = known
+        ident = getattr(value, attribute, None)
+        if not isinstance(ident, str) or not ident.strip():
+            raise SinchValidationError(
+                f"{field}.{attribute}",
+                "must be a non-empty string (Sinch refuses an empty voice configuration)",
+            )
+        return {"type": kind, wire: ident}
+    fields = getattr(value, "fields", None)
+    if (
+        not isinstance(fields, Mapping)
+        or not fields
+        or not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in fields.items())
+        or "type" in fields
+    ):
+        raise SinchValidationError(
+            f"{field}.fields",
+            "must map wire names to non-empty strings (not 'type'), at least one",
+        )
+    return {"type": kind, **fields}
+
+
+def check_hmac_secret(value: object, field: str = "hmac_secret") -> str:
+    """The project's Numbers callback secret: 32..64 ASCII letters, digits and ``-`` (the
+    rule of Sinch's Python SDK). The error never shows the value."""
+    if not isinstance(value, str) or not _HMAC_SECRET.fullmatch(value):
+        raise SinchValidationError(
+            field, "must be 32..64 characters, each an ASCII letter, digit or '-'"
+        )
+    return value
+
+
+def check_numbers_auth(value: object, *, config: bool = True) -> str:
+    """How Numbers authenticates: ``"oauth"`` (the default) or ``"basic"``, any case."""
+    text = value.strip().lower() if isinstance(value, str) else value
+    return check_choice(text, "numbers_auth", NUMBERS_AUTH, config=config)
+
+
+# --- URLs, ranges, enums ----------------------------------------------------------------
+
+
 def _check_url(value: str | None, field: str, max_length: int | None = None) -> None:
     if value is None:
         return
@@ -326,6 +973,15 @@ def _check_range(value: int | None, field: str, low: int, high: int | None) -> N
     if value < low or (high is not None and value > high):
         bound = f"{low}..{high}" if high is not None else f">= {low}"
         raise SinchValidationError(field, f"must be {bound}, got {value}")
+
+
+def check_list_values(items: list[str], field: str) -> list[str]:
+    """The values of a list query parameter, sent comma-separated: none may hold a ``,``
+    (it would split into two values on the server)."""
+    for item in items:
+        if "," in item:
+            raise SinchValidationError(field, f"list values cannot contain ',': {item!r}")
+    return items
 
 
 def check_report_type(value: object) -> str:
@@ -438,9 +1094,8 @@ def _check_common(req: Any) -> dict[str, Any]:
         raise SinchValidationError(
             "client_reference", f"must be a string of at most {C.MAX_CLIENT_REFERENCE} characters"
         )
-    from_ = req.from_
-    if from_ is not None and (not isinstance(from_, str) or not from_.strip()):
-        raise SinchValidationError("from_", "must be a non-empty string")
+    if req.from_ is not None:
+        check_sender(req.from_)  # sent as given: the rule only refuses
     _check_range(getattr(req, "from_ton", None), "from_ton", 0, 6)
     _check_range(getattr(req, "from_npi", None), "from_npi", 0, 18)
     _check_range(
@@ -495,15 +1150,26 @@ def _evolve(record: R, changes: dict[str, Any]) -> R:
     return attrs.evolve(record, **changes) if changes else record  # type: ignore[misc]
 
 
+def check_request_type(
+    request: object, field: str = "request", *, index: int | None = None
+) -> BatchRequest:
+    """A send's request is a [`TextBatchRequest`][], [`BinaryBatchRequest`][] or
+    [`MediaBatchRequest`][] (``index``: its place in a ``send_many`` input)."""
+    if not isinstance(request, _BATCH_REQUESTS):
+        got = type(request).__name__
+        raise SinchValidationError(
+            field,
+            f"expected a {_BATCH_REQUEST_NAMES}, got {got}"
+            if index is None
+            else f"item {index} is a {got}, not a {_BATCH_REQUEST_NAMES}",
+        )
+    return request
+
+
 def check_batch_request(req: BatchRequest) -> BatchRequest:
     """Everything the API would reject in a send/replace/dry-run body, caught locally;
     returns the request as it goes on the wire (recipients and enums normalised)."""
-    if not isinstance(req, TextBatchRequest | BinaryBatchRequest | MediaBatchRequest):
-        raise SinchValidationError(
-            "request",
-            "expected a TextBatchRequest, BinaryBatchRequest or MediaBatchRequest, "
-            f"got {type(req).__name__}",
-        )
+    req = check_request_type(req)
     changes = _check_common(req)
     to = check_recipients(req.to)
     if to != req.to:

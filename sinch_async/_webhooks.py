@@ -1,15 +1,15 @@
 """The framework-neutral webhook core: body bytes + headers in, a status + a typed event out.
 
-:class:`WebhookReceiver` does everything a callback endpoint has to decide: verify the
+[`WebhookReceiver`][] does everything a callback endpoint has to decide: verify the
 signature (claiming its nonce), parse the body, await the user's handler, release the nonce
 when the handler failed, and map each outcome to the status Sinch expects. The aiohttp
-adapter (:func:`sinch_async.webhooks.webhook_app`) and the ASGI adapter
-(:func:`sinch_async.webhooks.asgi_app`) only move bytes in and out of it.
+adapter ([`sinch_async.webhooks.webhook_app`][]) and the ASGI adapter
+([`sinch_async.webhooks.asgi_app`][]) only move bytes in and out of it.
 
-An event family is a verifier + a parser: the SMS family is :class:`CallbackVerifier` +
-:func:`parse_callback`; another family (e.g. Numbers events, signed differently) plugs into
-the same receiver and the same adapters with ``WebhookReceiver(on_event, verifier=...,
-parser=...)``.
+An event family is a verifier + a parser: the SMS family is [`CallbackVerifier`][] +
+[`parse_callback`][]; another family (e.g. Numbers events, signed differently:
+[`sinch_async.numbers.numbers_receiver`][]) plugs into the same receiver and the same
+adapters with ``WebhookReceiver(on_event, verifier=..., parser=...)``.
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ from ._callbacks import (
     NonceStore,
     parse_callback,
 )
-from ._errors import SinchConfigError
+from ._errors import SinchConfigError, SinchError
 
 __all__ = [
     "MAX_BODY",
+    "WebhookDuplicate",
     "WebhookReceiver",
     "WebhookResponse",
     "WebhookVerifier",
@@ -53,14 +54,35 @@ E = TypeVar("E")
 _JSON = (("Content-Type", "application/json"),)
 
 
+class WebhookDuplicate(SinchError):
+    """Raised by a verifier: the request is authentic, but its event was accepted before.
+
+    For event families whose signature carries no nonce or timestamp (Numbers events), a
+    replay verifies, and Sinch's retry of an event whose 200 was lost looks just like one.
+    The receiver answers **200** ``{"ok": true, "duplicate": true}`` without handing the
+    event over (Sinch stops retrying; the handler sees each event once), or **503**
+    ``event_in_progress`` while this receiver is still handling the first delivery of
+    ``claim`` (Sinch retries; if that handling fails its claim is released and the retry is
+    handed over). Deliberately not a [`CallbackError`][]: it is not a refusal.
+    """
+
+    reason = "duplicate_event"
+
+    def __init__(self, claim: str, message: str = "") -> None:
+        super().__init__(message or f"event {claim[:80]!r} was already accepted")
+        self.claim = claim
+
+
 class WebhookVerifier(Protocol):
-    """How a :class:`WebhookReceiver` authenticates a request (:class:`CallbackVerifier` is one).
+    """How a [`WebhookReceiver`][] authenticates a request ([`CallbackVerifier`][] is one).
 
     ``verify`` returns a *claim* (for SMS callbacks, the signature nonce, now remembered so a
     replay is refused) or ``None``; the receiver passes it to ``release`` when the callback
-    was not handled, so that Sinch's retry is accepted. Raise :class:`CallbackSignatureError`
-    for a request to refuse (401), :class:`CallbackNonceStoreFull` when the replay store is
-    full (503); any other exception means the store could not be asked (503 too).
+    was not handled, so that Sinch's retry is accepted. Raise [`CallbackSignatureError`][]
+    for a request to refuse (401), [`CallbackNonceStoreFull`][] when the replay store is
+    full (503), [`WebhookDuplicate`][] for an authentic request whose claim is taken
+    (200 without handing it over); any other exception means the store could not be asked
+    (503 too).
     """
 
     async def verify(self, body: bytes, headers: Mapping[str, str], /) -> str | None:
@@ -117,27 +139,31 @@ def _answer(
 class WebhookReceiver(Generic[E]):
     """Verifies, parses and hands over one callback; answers with the status Sinch expects.
 
-    ``await receiver.handle(body, headers)`` returns a :class:`WebhookResponse`:
+    ``await receiver.handle(body, headers)`` returns a [`WebhookResponse`][]:
 
     ====== ===============================================================================
     200    ``on_event`` returned (an unknown ``type`` too: it arrives as
-           :class:`~sinch_async.UnknownCallback`)
+           [`UnknownCallback`][])
     400    the body is not a callback (not JSON, not an object, no ``type``, or fields that
            do not fit a known ``type``); ``on_event`` is not called
+    200    the verifier raised [`WebhookDuplicate`][] (an event accepted before, e.g. a
+           Numbers event's retry): ``{"ok": true, "duplicate": true}``, ``on_event`` is
+           not called
     401    missing, wrong, stale or undecodable signature, unknown signature algorithm,
            replayed nonce; ``on_event`` is not called (Sinch does not retry 4xx)
     413    the body is larger than ``max_body``
     500    ``on_event`` raised: logged, the nonce released so Sinch's retry is accepted
-    503    the nonce store is full or unavailable (e.g. Redis down); ``on_event`` is not
-           called, Sinch retries
+    503    the nonce store is full or unavailable (e.g. Redis down), or a duplicate
+           arrived while this receiver still handles the first delivery
+           (``event_in_progress``); ``on_event`` is not called, Sinch retries
     ====== ===============================================================================
 
-    With ``secret``, a :class:`CallbackVerifier` is built with ``tolerance`` (25 h by
+    With ``secret``, a [`CallbackVerifier`][] is built with ``tolerance`` (25 h by
     default, Sinch's whole retry schedule) and ``nonce_store`` (a
-    :class:`~sinch_async.MemoryNonceStore` by default: give every process receiving the same
-    callbacks one shared store, e.g. :class:`~sinch_async.redis.RedisNonceStore`). Pass
+    [`MemoryNonceStore`][] by default: give every process receiving the same
+    callbacks one shared store, e.g. [`RedisNonceStore`][sinch_async.redis.RedisNonceStore]). Pass
     ``verifier`` instead to configure it fully, or neither to accept unsigned callbacks.
-    ``parser`` turns the body into the event (:func:`~sinch_async.parse_callback` by
+    ``parser`` turns the body into the event ([`parse_callback`][] by
     default); another event family brings its own ``verifier`` and ``parser``.
 
     If ``on_event`` is cancelled, the nonce is released and the cancellation propagates.
@@ -195,6 +221,9 @@ class WebhookReceiver(Generic[E]):
         self._parser = parser
         self._verifier = verifier
         self._max_body = max_body
+        # claims whose handling has not ended yet (a count: a released claim may be taken
+        # again by a retry before the first handling has returned)
+        self._in_flight: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"WebhookReceiver(verifier={self._verifier!r}, max_body={self._max_body})"
@@ -233,6 +262,14 @@ class WebhookReceiver(Generic[E]):
             except CallbackSignatureError as exc:
                 log.warning("refused callback: %s", exc.reason)
                 return _answer(401, exc.reason, error=exc)
+            except WebhookDuplicate as exc:
+                if exc.claim in self._in_flight:
+                    log.info("duplicate of an event still being handled: 503, Sinch retries")
+                    return _answer(503, "event_in_progress", error=exc)
+                log.info("duplicate event answered 200, not handed over again")
+                return WebhookResponse(
+                    status=200, body=b'{"ok":true,"duplicate":true}', reason=exc.reason
+                )
             except CallbackNonceStoreFull as exc:
                 # Never evict an unexpired nonce (a replay would pass): 503, Sinch retries.
                 retry: tuple[tuple[str, str], ...] = ()
@@ -242,6 +279,20 @@ class WebhookReceiver(Generic[E]):
             except Exception as exc:
                 log.exception("nonce store failed; answering 503 so Sinch retries")
                 return _answer(503, "nonce_store_unavailable", error=exc)
+        if claim is None:
+            return await self._handle(body, None)
+        in_flight = self._in_flight
+        in_flight[claim] = in_flight.get(claim, 0) + 1
+        try:
+            return await self._handle(body, claim)
+        finally:
+            if in_flight[claim] == 1:
+                del in_flight[claim]
+            else:
+                in_flight[claim] -= 1
+
+    async def _handle(self, body: bytes, claim: str | None) -> WebhookResponse[E]:
+        """Parse and hand over a verified callback (``claim`` held, released on failure)."""
         try:
             event = self._parser(body)
         except CallbackParseError as exc:

@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 import orjson
 
-from ._errors import RateLimitError, SinchAPIError, SinchValidationError, api_error_for_status
-from ._validation import check_path_id
+from ._errors import RateLimitError, SinchAPIError, api_error_for_status
+from ._validation import check_aware, check_list_values, check_path_id
 
 __all__ = [
     "QueryValue",
@@ -33,8 +33,7 @@ def format_datetime(value: datetime, field: str = "datetime") -> str:
     Naive datetimes are refused: the API would read them as UTC, which is rarely
     what a caller holding a local time meant.
     """
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        raise SinchValidationError(field, "naive datetime; pass a timezone-aware datetime")
+    check_aware(value, field)
     value = value.astimezone(UTC)
     if value.microsecond == 0:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -76,10 +75,7 @@ def build_query(params: Mapping[str, QueryValue]) -> str:
             items = [_query_text(name, v) for v in value]
             if not items:
                 continue
-            for item in items:
-                if "," in item:
-                    raise SinchValidationError(name, f"list values cannot contain ',': {item!r}")
-            text = ",".join(items)
+            text = ",".join(check_list_values(items, name))
         parts.append(f"{quote(name, safe='')}={quote(text, safe=',:')}")
     return "&".join(parts)
 

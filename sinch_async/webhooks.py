@@ -15,15 +15,20 @@ api = FastAPI()
 api.mount("/sinch", asgi_app(on_event, secret="..."))
 ```
 
-Both are thin adapters of one framework-neutral core, :class:`WebhookReceiver`
-(``await receiver.handle(body, headers)`` -> :class:`WebhookResponse`), and answer alike:
+Both are thin adapters of one framework-neutral core, [`WebhookReceiver`][]
+(``await receiver.handle(body, headers)`` -> [`WebhookResponse`][]), and answer alike:
 200 once ``on_event`` returned (a callback of an unknown ``type`` is handed over as
-:class:`UnknownCallback` and answered 200 too), 400 for a body that is not a callback, 401
+[`UnknownCallback`][] and answered 200 too), 400 for a body that is not a callback, 401
 for a missing/wrong/stale/undecodable signature, an unknown signature algorithm or a
 replayed nonce (Sinch does not retry 4xx), 413 for a body over 1 MiB, 503 when the nonce
 store is full or unavailable (Sinch retries 5xx: the event is not lost; ``on_event`` is not
 called), and 500 if ``on_event`` raised (Sinch retries, and the nonce is released so the
 retry is accepted).
+
+Numbers events (provisioning of a rented number, number orders) are served by the same
+adapters: ``asgi_app(numbers_receiver(on_event, hmac_secret="..."))`` (or ``webhook_app``);
+an event handed over before is answered 200 ``{"ok": true, "duplicate": true}`` and not
+handed over again (see [`sinch_async.numbers.numbers_receiver`][]).
 """
 
 from __future__ import annotations
@@ -41,18 +46,29 @@ from ._callbacks import (
     NonceStore,
     UnknownCallback,
 )
-from ._webhooks import MAX_BODY, WebhookReceiver, WebhookResponse, WebhookVerifier, build_receiver
+from ._webhooks import (
+    MAX_BODY,
+    WebhookDuplicate,
+    WebhookReceiver,
+    WebhookResponse,
+    WebhookVerifier,
+    build_receiver,
+)
+from .numbers._events import NumbersCallbackEvent, numbers_receiver
 
 __all__ = [
     "MAX_BODY",
     "CallbackEvent",
     "EventHandler",
+    "NumbersCallbackEvent",
     "UnknownCallback",
     "WebhookASGIApp",
+    "WebhookDuplicate",
     "WebhookReceiver",
     "WebhookResponse",
     "WebhookVerifier",
     "asgi_app",
+    "numbers_receiver",
     "webhook_app",
     "webhook_handler",
 ]
@@ -61,7 +77,7 @@ __all__ = [
 EventHandler = Callable[[CallbackEvent], Awaitable[None]]
 
 #: What the adapters take: an SMS handler (with the options to build its receiver), or a
-#: ready :class:`WebhookReceiver` of any event family (then without options).
+#: ready `WebhookReceiver` of any event family (then without options).
 HandlerOrReceiver = Callable[[CallbackEvent], Awaitable[object]] | WebhookReceiver[Any]
 
 
@@ -73,10 +89,10 @@ def webhook_handler(
     tolerance: float = DEFAULT_TOLERANCE,
     nonce_store: NonceStore | None = None,
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """An aiohttp handler serving a :class:`WebhookReceiver` (route it to ``POST``).
+    """An aiohttp handler serving a [`WebhookReceiver`][] (route it to ``POST``).
 
     ``on_event`` is your handler, and the options build the receiver as
-    :class:`WebhookReceiver` does (``secret`` with ``tolerance`` and ``nonce_store``, or a
+    [`WebhookReceiver`][] does (``secret`` with ``tolerance`` and ``nonce_store``, or a
     ``verifier``); or ``on_event`` is a ready receiver, and no option may be given.
     """
     receiver = build_receiver(
@@ -107,10 +123,10 @@ def webhook_app(
     nonce_store: NonceStore | None = None,
     path: str = "/",
 ) -> web.Application:
-    """An aiohttp sub-application answering ``POST {path}`` with :func:`webhook_handler`.
+    """An aiohttp sub-application answering ``POST {path}`` with [`webhook_handler`][].
 
     Mount it with ``app.add_subapp("/sinch", webhook_app(on_event, secret=...))``; options
-    as for :func:`webhook_handler`.
+    as for [`webhook_handler`][].
     """
     handler = webhook_handler(
         on_event,
@@ -134,11 +150,11 @@ def asgi_app(
     nonce_store: NonceStore | None = None,
     max_body: int | None = None,
 ) -> WebhookASGIApp:
-    """A pure ASGI 3 application serving a :class:`WebhookReceiver` (no framework needed).
+    """A pure ASGI 3 application serving a [`WebhookReceiver`][] (no framework needed).
 
     In FastAPI or Starlette: ``app.mount("/sinch", asgi_app(on_event, secret=...))`` (Sinch's
     callback URL is then ``https://host/sinch/``); or run it alone under any ASGI server.
-    Options as for :func:`webhook_handler`, plus ``max_body`` (1 MiB by default).
+    Options as for [`webhook_handler`][], plus ``max_body`` (1 MiB by default).
     """
     receiver = build_receiver(
         on_event,

@@ -14,6 +14,12 @@
   so a plain checkout (plugin not installed) has them too.
 * ``redis_url`` (one redis-server per session) and ``redis_client`` (a ``redis.asyncio.Redis``
   on an emptied database).
+* ``virtual_time``: the event loop's own clock made virtual for the test
+  (``tests.support.virtual_time.VirtualTime``): when the loop is idle its clock jumps to the
+  next timer, so aiohttp's transport timeouts, ``asyncio.timeout`` and ``asyncio.sleep``
+  pass in no wall time, in deadline order. ``virtual_time.clock`` is a ``sinch_async``
+  clock on that time (for clients and fakes whose waits re-read the clock: rate limits,
+  429 pauses). Not for tests whose other side runs in a thread or process.
 * Area markers, set by path and fixture use: everything under ``tests/process`` is
   ``process`` (and ``realtime``); every test under ``tests/redis`` or using ``redis_url`` /
   ``redis_client`` is ``redis``. Markers are registered in pyproject.toml.
@@ -23,6 +29,7 @@ Folder conftests (``tests/<area>/conftest.py``) hold the fixtures of one area.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -35,6 +42,7 @@ from sinch_async.testing import FakeClock, pytest_plugin
 from sinch_async.testing.pytest_plugin import FakeSinchFactory
 from tests.support.fake_http import NOW
 from tests.support.redis_server import start_redis
+from tests.support.virtual_time import VirtualTime
 
 if TYPE_CHECKING:
     from sinch_async.testing import FakeSinch
@@ -69,6 +77,14 @@ def clock() -> FakeClock:
     """Virtual time starting at ``tests.support.fake_http.NOW``: pass it as
     ``SinchClient(clock=clock)`` (or ``fake.client(clock=clock)``) and ``FakeSinch(now=clock)``."""
     return FakeClock(NOW)
+
+
+@pytest_asyncio.fixture
+async def virtual_time() -> AsyncIterator[VirtualTime]:
+    """The running loop's clock, virtual for this test (its fixtures set up after it and
+    torn down before it included); see ``tests/support/virtual_time.py``."""
+    with VirtualTime(asyncio.get_running_loop()) as virtual:
+        yield virtual
 
 
 # --- FakeSinch --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The ``sinch-async`` command line (needs the ``cli`` extra: typer and rich).
 
-This module imports neither: without them :func:`main` prints the install hint and exits
+This module imports neither: without them [`main`][] prints the install hint and exits
 2, so a core install (``pip install sinch-async``) has a console script that explains
 itself instead of a traceback.
 """

@@ -14,6 +14,7 @@ import hashlib
 import io
 import string
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -34,13 +35,16 @@ from .._config import redact_url
 from .._errors import LimiterUnavailableError, SinchConfigError, SinchError, SinchValidationError
 from .._fanout import FanoutProgress, SendOutcome
 from .._ledger import (
+    CampaignStatus,
     Ledger,
     LedgerBusyError,
     LedgerError,
     LedgerFormatError,
     LedgerLostError,
     RecordedSendError,
+    RowStatus,
     SqliteLedger,
+    campaign_status,
     find_input_mismatch,
 )
 from ..models.batches import TextBatchRequest
@@ -63,11 +67,20 @@ from ._sync import _StopOnSignal
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["BulkInput", "BulkResult", "CsvInputError", "campaign_for", "read_csv", "send_bulk"]
+__all__ = [
+    "BulkInput",
+    "BulkResult",
+    "CsvInputError",
+    "OpenRow",
+    "campaign_for",
+    "read_csv",
+    "send_bulk",
+]
 
 #: Recipient columns, in order of preference (case-insensitive).
 RECIPIENT_COLUMNS = ("to", "phone")
-#: Failed (and in-doubt) rows named in the summary; ``--failed-out`` has them all.
+#: Failed (and in-doubt) rows named in the summary; ``--failed-out`` has them all. Also
+#: the rows without a final outcome it names (the campaign status names as many).
 LISTED_ROWS = 20
 #: The leading columns of ``--failed-out``; the CSV's own columns follow.
 FAILED_OUT_COLUMNS = ("row", "to", "error_type", "error")
@@ -112,9 +125,45 @@ class RowProblem:
         return {"row": self.row, "to": self.to, "error_type": self.error_type, "error": self.error}
 
 
+@attrs.frozen
+class OpenRow:
+    """A row of the campaign without a final outcome when the run ended, as the summary
+    names it (from the campaign's status in the ledger, every worker included)."""
+
+    index: int
+    to: str
+    #: ``claimed`` (a worker holds it), ``in_doubt`` or ``not_started``
+    state: str
+    worker: str | None = None
+    lease_left: float | None = None
+    error: str | None = None
+
+    @property
+    def row(self) -> int:
+        """The row number for people (1 = the first data row)."""
+        return self.index + 1
+
+    @classmethod
+    def of(cls, status: RowStatus, to: str) -> OpenRow:
+        """The row a campaign status names, with its recipient."""
+        return cls(status.index, to, status.state, status.worker, status.lease_left, status.error)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "to": self.to,
+            "state": self.state,
+            "worker": self.worker,
+            "lease_left": self.lease_left,
+            "error": self.error,
+        }
+
+
 @attrs.define
 class BulkResult:
-    """How a ``send-bulk`` run ended (counts from the outcomes this run saw)."""
+    """How a ``send-bulk`` run ended: counts from the outcomes this run saw, and the
+    campaign's status in the ledger when the run ended (``status``: every worker's rows;
+    it decides `complete`)."""
 
     total: int
     campaign: str
@@ -122,6 +171,10 @@ class BulkResult:
     signal: int | None = None
     #: the shared store (ledger or rate limiter) that stopped the run, if one did
     store_error: BaseException | None = None
+    #: the campaign in the ledger after the run (None: it could not be read)
+    status: CampaignStatus | None = None
+    #: up to `LISTED_ROWS` rows without a final outcome (from ``status``)
+    open_rows: list[OpenRow] = attrs.field(factory=list)
     sent: int = 0
     failed: int = 0
     unknown: int = 0
@@ -153,17 +206,37 @@ class BulkResult:
 
     @property
     def claimed_elsewhere(self) -> int:
+        """Rows given no outcome here because another worker held or finished them."""
         return self.progress.claimed_elsewhere
 
     @property
+    def finished_elsewhere(self) -> int:
+        """The part of `claimed_elsewhere` another worker finished."""
+        return self.progress.finished_elsewhere
+
+    @property
+    def held_elsewhere(self) -> int:
+        """Rows another worker still held when this run last looked."""
+        return self.progress.held_elsewhere
+
+    @property
+    def taken_over(self) -> int:
+        """Rows this run took over from a worker whose claim expired."""
+        return self.progress.taken_over
+
+    @property
     def not_reached(self) -> int:
-        """Rows this run gave no outcome and no other worker holds."""
+        """Rows this run gave no outcome and no other worker held or finished."""
         seen = self.sent + self.failed + self.unknown + self.pending + self.claimed_elsewhere
         return max(self.total - seen, 0)
 
     @property
     def complete(self) -> bool:
-        """Every row has a final outcome (``ok`` or ``failed``)."""
+        """Every row of the campaign has a final outcome (``ok`` or ``failed``),
+        whichever worker sent it: from `status`. Without a status (the ledger could
+        not be read), only when this run itself gave every row a final outcome."""
+        if self.status is not None:
+            return self.status.complete
         return (
             self.signal is None
             and self.store_error is None
@@ -171,15 +244,20 @@ class BulkResult:
         )
 
     @property
+    def failed_rows_in_campaign(self) -> int:
+        """Failed rows of the whole campaign (every worker's), or this run's."""
+        return self.status.failed if self.status is not None else self.failed
+
+    @property
     def exit_code(self) -> int:
-        """See :data:`EXIT_CODES_HELP`."""
+        """See `EXIT_CODES_HELP`."""
         if self.signal is not None:
             return EXIT_INTERRUPTED
         if self.store_error is not None or self.pending:
             return EXIT_STORE_UNAVAILABLE
         if not self.complete:
             return EXIT_INCOMPLETE
-        return EXIT_FAILED if self.failed else EXIT_OK
+        return EXIT_FAILED if self.failed_rows_in_campaign else EXIT_OK
 
 
 def _problem(outcome: SendOutcome, to: str) -> RowProblem:
@@ -200,7 +278,7 @@ def render(template: str, row: dict[str, str]) -> str:
 
 
 def template_fields(template: str) -> set[str]:
-    """The column names a template refers to; :class:`typer.BadParameter` if malformed."""
+    """The column names a template refers to; `typer.BadParameter` if malformed."""
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
@@ -243,10 +321,10 @@ def campaign_for(csv_path: Path, body: str, sender: str | None) -> str:
 def read_csv(csv_path: Path, body: str, sender: str | None) -> BulkInput:
     """Read and check the whole CSV once, before anything is sent.
 
-    :class:`CsvInputError` (one line: the byte offset of a decoding error, else the row)
+    `CsvInputError` (one line: the byte offset of a decoding error, else the row)
     for a file that is not UTF-8, a malformed CSV (strict quoting), a field over the csv
     module's field size limit, or a row without a recipient;
-    :class:`typer.BadParameter` for a header without a recipient column or without a
+    `typer.BadParameter` for a header without a recipient column or without a
     column the template uses. Blank lines are skipped (they are not rows).
     """
     try:
@@ -328,6 +406,14 @@ def write_failed(path: Path, data: BulkInput, failed: Sequence[RowProblem]) -> N
 # --- the command --------------------------------------------------------------------------
 
 
+class PauseScopeChoice(StrEnum):
+    """``--pause-scope``: the client's ``pause_scope``."""
+
+    shared = "shared"
+    local = "local"
+    off = "off"
+
+
 def send_bulk(
     ctx: typer.Context,
     csv_file: Annotated[
@@ -363,13 +449,47 @@ def send_bulk(
         float | None,
         typer.Option(min=0.001, help="Your service plan's message rate limit."),
     ] = None,
+    pause_scope: Annotated[
+        PauseScopeChoice | None,
+        typer.Option(
+            "--pause-scope",
+            help="What a 429 pauses: shared (every process on the --redis budget; the "
+            "default), local (this process only) or off (only the request that got it "
+            "waits, then retries). A pause lasts at most 60 s (RetryPolicy.max_retry_after). "
+            "Default: SINCH_PAUSE_SCOPE or the account's pause_scope, else shared.",
+        ),
+    ] = None,
     redis_url: Annotated[
         str | None,
         typer.Option(
             "--redis",
             help="Redis URL: share the campaign between several processes (a Redis ledger "
             "instead of --ledger; each process claims its rows) and, with "
-            "--messages-per-second, one rate budget for all of them.",
+            "--messages-per-second, one rate budget for all of them (the Redis key "
+            "sinch-async:mps:PLAN; Python workers get the same key from "
+            "sinch_async.redis.default_limiter_key(PLAN) and share the budget).",
+        ),
+    ] = None,
+    lease: Annotated[
+        float | None,
+        typer.Option(
+            "--lease",
+            min=0.001,
+            help="With --redis: seconds a worker's claim on a row lasts unless renewed "
+            "(every third of it while the worker runs). A killed worker's rows are taken "
+            "over once it runs out. Longer than your longest send, retries included. "
+            "Default 30.",
+        ),
+    ] = None,
+    takeover_wait: Annotated[
+        float | None,
+        typer.Option(
+            "--takeover-wait",
+            min=0,
+            help="With --redis: at the end of the CSV, seconds to wait for rows other "
+            "workers still hold; a killed worker's rows are taken over (looked up, then "
+            "sent only if Sinch does not have them) once its claims run out. 0: look once, "
+            "do not wait. Default: the lease plus 2 s.",
         ),
     ] = None,
     campaign: Annotated[
@@ -409,6 +529,8 @@ def send_bulk(
     output = Output(json=options.json)
     if ledger_file is None and redis_url is None:
         raise typer.BadParameter("give --ledger FILE (or --redis URL)", param_hint="--ledger")
+    if lease is not None and redis_url is None:
+        raise typer.BadParameter("--lease is the lease of a --redis ledger", param_hint="--lease")
     try:
         data = read_csv(csv_file, body, from_)
     except CsvInputError as exc:
@@ -416,11 +538,12 @@ def send_bulk(
     if failed_out is not None and not failed_out.resolve().parent.is_dir():
         _fail(output, EXIT_USAGE, "Invalid --failed-out", f"no directory {failed_out.parent}")
     campaign_id = campaign or campaign_for(csv_file, body, from_)
-    client, limiter_redis = _make_client(options, output, messages_per_second, redis_url)
+    scope = None if pause_scope is None else pause_scope.value
+    client, limiter_redis = _make_client(options, output, messages_per_second, redis_url, scope)
 
     async def go() -> BulkResult:
         try:
-            ledger = await _open_ledger(ledger_file, redis_url)
+            ledger = await _open_ledger(ledger_file, redis_url, lease=lease)
             try:
                 records = await ledger.records(campaign_id)
                 if records:  # a rerun: rows shifted since the last run are refused here
@@ -439,6 +562,7 @@ def send_bulk(
                         concurrency=concurrency,
                         retry_failed=retry_failed,
                         force_resend=force_resend,
+                        takeover_wait=takeover_wait,
                     )
             finally:
                 await ledger.aclose()
@@ -492,6 +616,13 @@ edited row that was sent is counted as changed, not resent); rows that were in f
 looked up first; --retry-failed sends the failed rows again. The CSV is checked against the
 ledger before anything is sent. Rows are numbered from 1, the header not counted.
 
+With --redis, any number of workers run the same command: each claims its rows. At the
+end of the CSV a worker waits (--takeover-wait) for rows others still hold, and takes over
+the rows of a worker that died once its claims run out (--lease). "complete" (exit 0 or 1)
+means every row of the campaign has a final outcome, whichever worker sent it; otherwise
+the summary names the rows that do not (up to 20) and the exit code is 4.
+Run sinch-async campaign status to see how a campaign stands at any time.
+
 {EXIT_CODES_HELP}
 """
 
@@ -501,7 +632,7 @@ class _Mismatch(Exception):
 
 
 def _fail(output: Output, code: int, label: str, message: object) -> NoReturn:
-    """:func:`_line`, then exit ``code``."""
+    """`_line`, then exit ``code``."""
     _line(output, label, message)
     raise typer.Exit(code)
 
@@ -515,18 +646,24 @@ def _line(output: Output, label: str, message: object) -> None:
 
 
 def _make_client(
-    options: Options, output: Output, mps: float | None, redis_url: str | None
+    options: Options,
+    output: Output,
+    mps: float | None,
+    redis_url: str | None,
+    pause_scope: str | None = None,
 ) -> tuple[SinchClient, Redis | None]:
     """The client, made as every command makes it (``--account`` included), and the
     Redis client of its limiter: with ``--redis`` the messages-per-second budget is shared
     in Redis by every process sending for the same service plan or project. A ``--redis``
     value that is not a Redis URL exits 2 here, before anything else (the password never
-    shown), for the limiter and the ledger alike."""
+    shown), for the limiter and the ledger alike. ``pause_scope`` (``--pause-scope``)
+    wins over the environment and the account when given."""
     if redis_url is not None:
         _check_redis_url(output, redis_url)
+    extra: dict[str, Any] = {} if pause_scope is None else {"pause_scope": pause_scope}
     if mps is None:
-        return make_client(options, output), None
-    client = make_client(options, output, messages_per_second=mps)
+        return make_client(options, output, **extra), None
+    client = make_client(options, output, messages_per_second=mps, **extra)
     if redis_url is None:
         return client, None
     try:
@@ -542,7 +679,7 @@ def _make_client(
     key = default_limiter_key(client.sms_owner_id)
     redis = redis_asyncio.from_url(redis_url)
     limiter = RedisRateLimiter(redis, key, mps)
-    return make_client(options, output, messages_per_second=limiter), redis
+    return make_client(options, output, messages_per_second=limiter, **extra), redis
 
 
 _REDIS_EXTRA = "--redis needs the redis extra: pip install 'sinch-async[redis]'"
@@ -560,7 +697,9 @@ def _check_redis_url(output: Output, redis_url: str) -> None:
         _fail(output, EXIT_USAGE, "Configuration error", message)
 
 
-async def _open_ledger(ledger_file: Path | None, redis_url: str | None) -> Ledger:
+async def _open_ledger(
+    ledger_file: Path | None, redis_url: str | None, *, lease: float | None = None
+) -> Ledger:
     if redis_url is not None:
         try:
             import redis.asyncio as redis_asyncio
@@ -568,7 +707,10 @@ async def _open_ledger(ledger_file: Path | None, redis_url: str | None) -> Ledge
             raise SinchConfigError(_REDIS_EXTRA) from None
         from ..redis._ledger import RedisLedger
 
-        return RedisLedger(redis_asyncio.from_url(redis_url))
+        redis = redis_asyncio.from_url(redis_url)
+        if lease is None:
+            return RedisLedger(redis)
+        return RedisLedger(redis, lease=lease)
     assert ledger_file is not None
     return SqliteLedger(ledger_file)
 
@@ -583,6 +725,7 @@ async def _run(
     concurrency: int,
     retry_failed: bool,
     force_resend: bool,
+    takeover_wait: float | None = None,
 ) -> BulkResult:
     loop = asyncio.get_running_loop()
     total = len(data.requests)
@@ -607,6 +750,8 @@ async def _run(
         concurrency=concurrency,
         retry_failed=retry_failed,
         force_resend=force_resend,
+        takeover_wait=takeover_wait,
+        total=total,
     )
     p = sm.progress
     result = BulkResult(total=total, campaign=campaign, progress=p)
@@ -646,6 +791,16 @@ async def _run(
                 result.add(outcome, to(outcome))
         refresh(bar)
     result.signal = stop.signal
+    if result.store_error is None:
+        try:  # how the campaign stands, every worker's rows included
+            result.status = await campaign_status(ledger, campaign)
+        except LedgerError as exc:
+            result.store_error = exc
+        else:
+            result.open_rows = [
+                OpenRow.of(row, data.requests[row.index].to[0] if row.index < total else "")
+                for row in result.status.rows[:LISTED_ROWS]
+            ]
     return result
 
 
@@ -661,14 +816,20 @@ def _summary(output: Output, result: BulkResult, failed_out: Path | None) -> Non
         "resumed": result.resumed,
         "reconciled": result.reconciled,
         "claimed_elsewhere": result.claimed_elsewhere,
+        "finished_elsewhere": result.finished_elsewhere,
+        "held_elsewhere": result.held_elsewhere,
+        "taken_over": result.taken_over,
         "not_reached": result.not_reached,
         "changed": result.changed,
         "pending": result.pending,
         "complete": result.complete,
         "failed_rows": [r.as_json() for r in failed[:LISTED_ROWS]],
         "unknown_rows": [r.as_json() for r in unknown[:LISTED_ROWS]],
+        "status": None if result.status is None else status_json(result.status, rows=False),
+        "open_rows": [r.as_json() for r in result.open_rows],
     }
     store = result.store_error
+    status = result.status
     if output.json:
         output.data(data)
     else:
@@ -677,17 +838,19 @@ def _summary(output: Output, result: BulkResult, failed_out: Path | None) -> Non
             for k, v in data.items()
             if isinstance(v, int) and not isinstance(v, bool)
         ]
-        output.table(f"Campaign {result.campaign}", ["outcome", "rows"], counts, right=["rows"])
+        output.table(
+            f"Campaign {result.campaign}: this run", ["outcome", "rows"], counts, right=["rows"]
+        )
         _rows_table(output, "Failed rows", failed)
         _rows_table(output, "In doubt: run again to look them up", unknown)
+        if status is not None:
+            show_status(output, status, result.open_rows, title="every worker")
         if result.changed:
             output.info(f"{result.changed} row(s) changed after they were sent: not sent again")
         if result.signal is not None:
             output.info("interrupted: run the same command again to resume")
-        elif store is None and result.unknown:
-            output.info("some rows are in doubt: run the same command again to look them up")
-        elif store is None and result.claimed_elsewhere:
-            output.info("some rows are held by another worker: run again once it is done")
+        elif store is None and not result.complete:
+            output.info(incomplete_hint(status))
         if result.failed and result.signal is None:
             if failed_out is not None:
                 where = f"; all of them are in {failed_out}"
@@ -706,6 +869,89 @@ def _summary(output: Output, result: BulkResult, failed_out: Path | None) -> Non
             f"{str(store).rstrip('. ')}; {result.pending + result.not_reached} row(s) not "
             "sent yet: run again to resume",
         )
+
+
+def status_json(status: CampaignStatus, *, rows: bool = True) -> dict[str, Any]:
+    """A campaign status as JSON: its counts, ``complete``, its workers and (``rows``)
+    the rows it names, each with its 1-based ``row`` number."""
+    data = status.as_dict()
+    if rows:
+        for row in data["rows"]:
+            row["row"] = row["index"] + 1
+    else:
+        del data["rows"]
+    return data
+
+
+def show_status(
+    output: Output, status: CampaignStatus, rows: Sequence[OpenRow], *, title: str
+) -> None:
+    """A campaign status as tables for people: the rows per state, the workers holding
+    claims, and the rows without a final outcome it names."""
+    unknown = "unknown"
+    counts = [
+        ("rows", unknown if status.total is None else status.total),
+        ("sent", status.sent),
+        ("failed", status.failed),
+        ("claimed", status.claimed),
+        ("in doubt", status.in_doubt),
+        ("not started", unknown if status.not_started is None else status.not_started),
+        ("complete", "yes" if status.complete else "no"),
+    ]
+    output.table(f"Campaign {status.campaign}: {title}", ["state", "rows"], counts, right=["rows"])
+    if status.workers:
+        output.table(
+            "Claims by worker",
+            ["worker", "claims", "lease left"],
+            [(w.worker, w.claims, _seconds(w.lease_left)) for w in status.workers],
+            right=["claims", "lease left"],
+        )
+    if rows:
+        missing = status.total - status.final if status.total is not None else None
+        more = f" (first {len(rows)} of {missing})" if missing and missing > len(rows) else ""
+        with_to = any(r.to for r in rows)
+        output.table(
+            "Rows without a final outcome" + more,
+            ["row", *(["to"] if with_to else []), "state", "worker", "lease left", "error"],
+            [
+                (
+                    r.row,
+                    *([r.to] if with_to else []),
+                    r.state.replace("_", " "),
+                    r.worker or "",
+                    _seconds(r.lease_left),
+                    r.error or "",
+                )
+                for r in rows
+            ],
+            right=["row", "lease left"],
+        )
+
+
+def incomplete_hint(status: CampaignStatus | None) -> str:
+    """What to do about a campaign that is not complete (one line)."""
+    if status is None:
+        return "the campaign is not complete: run the same command again"
+    parts = []
+    if status.claimed:
+        workers = len(status.workers)
+        left = max((w.lease_left or 0.0 for w in status.workers), default=0.0)
+        parts.append(
+            f"{status.claimed} row(s) still held by {workers} other worker(s): complete once "
+            f"they finish them; a dead worker's claims run out within {left:.0f}s, then run "
+            "again to take them over"
+        )
+    if status.in_doubt:
+        parts.append(f"{status.in_doubt} row(s) in doubt: run again to look them up")
+    if status.not_started:
+        parts.append(f"{status.not_started} row(s) not started: run again to send them")
+    if status.total is None:
+        parts.append("the campaign's row count is not recorded: run it again to completion")
+    return "the campaign is not complete: " + "; ".join(parts)
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}s"
 
 
 def _rows_table(output: Output, title: str, rows: Sequence[RowProblem]) -> None:

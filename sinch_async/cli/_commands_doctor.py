@@ -1,5 +1,5 @@
 """``doctor``: what the guarantees rest on, checked before a campaign (the checks of
-:func:`sinch_async._doctor.run_checks`, printed as a table or JSON)."""
+[`sinch_async._doctor.run_checks`][], printed as a table or JSON)."""
 
 from __future__ import annotations
 

@@ -77,11 +77,24 @@ def messages_list(
     ] = None,
     from_: Annotated[
         list[str] | None,
-        typer.Option("--from", help="Only messages from this number (repeatable)."),
+        typer.Option(
+            "--from",
+            help="Only messages from this sender: a number, short code or alphanumeric "
+            "sender id (repeatable).",
+        ),
     ] = None,
     since: Annotated[
         str | None,
         typer.Option(help="How far back: 30m, 12h, 7d or an ISO-8601 time. Default: 24 h."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="Only messages before this: 30m, 12h, 7d ago or an ISO-8601 time. Default: now."
+        ),
+    ] = None,
+    client_reference: Annotated[
+        str | None, typer.Option(help="Only messages with this client reference.")
     ] = None,
     max_items: Annotated[
         int, typer.Option("--max-items", "--max", min=1, help="Show at most this many.")
@@ -92,6 +105,7 @@ def messages_list(
     if direction is not None:
         chosen = "mt" if direction is DirectionChoice.mt else "mo"
     start = parse_since(since)
+    end = parse_since(until, "--until")
     options = get_options(ctx)
     output = Output(json=options.json)
 
@@ -101,6 +115,8 @@ def messages_list(
             to=to,
             from_=from_,
             start_date=start,
+            end_date=end,
+            client_reference=client_reference,
             page_size=100,
             max_items=max_items,
             prefetch=2,

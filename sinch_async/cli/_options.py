@@ -1,8 +1,8 @@
 """The global options of one invocation, passed to the commands through the typer context.
 
-Credentials and the API origins are resolved by :mod:`sinch_async._settings` (through
-:meth:`SinchClient.from_env`, or :meth:`SinchClient.from_account` with ``--account``), the
-options given on the command line as overrides (:func:`~sinch_async._settings.cli_overrides`:
+Credentials and the API origins are resolved by `sinch_async._settings` (through
+[`SinchClient.from_env`][], or [`SinchClient.from_account`][] with ``--account``), the
+options given on the command line as overrides (`cli_overrides`:
 credential options of one kind set the other kind of the environment and the account
 aside). This module does no credential handling of its own.
 """
@@ -57,7 +57,7 @@ class Options:
         return {n: v for n in CLI_SETTINGS if (v := getattr(self, n)) is not None}
 
     def client_overrides(self) -> dict[str, Any]:
-        """Keyword overrides for :meth:`SinchClient.from_env` / ``from_account``.
+        """Keyword overrides for [`SinchClient.from_env`][] / ``from_account``.
 
         The options given win over the environment and the account, key by key.
         Credential options of one kind (service plan or project) also set the other
@@ -88,6 +88,6 @@ class Options:
 
 
 def get_options(ctx: typer.Context) -> Options:
-    """The :class:`Options` the root callback stored on the context."""
+    """The `Options` the root callback stored on the context."""
     options = ctx.find_object(Options)
     return options if options is not None else Options()

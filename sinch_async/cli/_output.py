@@ -20,6 +20,7 @@ __all__ = [
     "BATCH_COLUMNS",
     "GROUP_COLUMNS",
     "INBOUND_COLUMNS",
+    "REGION_COLUMNS",
     "REPORT_COLUMNS",
     "Column",
     "Output",
@@ -102,7 +103,7 @@ class Output:
         *,
         right: Sequence[str] = (),
     ) -> None:
-        """A free-form table (people only; JSON callers use :meth:`data`); the ``right``
+        """A free-form table (people only; JSON callers use `data`); the ``right``
         columns are right-aligned."""
         table = Table(title=title)
         for name in columns:
@@ -207,4 +208,9 @@ AVAILABLE_NUMBER_COLUMNS: list[Column] = [
     ("capability", lambda n: ", ".join(n.capability)),
     ("setup", lambda n: _money(n.setup_price)),
     ("monthly", lambda n: _money(n.monthly_price)),
+]
+REGION_COLUMNS: list[Column] = [
+    ("region", lambda r: r.region_code),
+    ("name", lambda r: r.region_name),
+    ("types", lambda r: ", ".join(r.types)),
 ]

@@ -1,6 +1,6 @@
 """Running one command's async job: build the client, run it, map failures to exit codes.
 
-The exit codes of every command are the constants below (:data:`EXIT_CODES_HELP` is the
+The exit codes of every command are the constants below (`EXIT_CODES_HELP` is the
 table shown in ``--help``).
 """
 
@@ -59,7 +59,8 @@ EXIT_CODES_HELP = (
     "  2  bad input or usage: nothing sent\n"
     "  3  stopped: a shared store (rate limiter or ledger) is unavailable,\n"
     "     rows left pending; run again\n"
-    "  4  incomplete: rows in doubt (unknown) or held by another worker; run again\n"
+    "  4  incomplete: rows of the campaign in doubt, held by a worker or not\n"
+    "     started; run again\n"
     "  5  busy: the ledger or checkpoint is held by another process\n"
     "130  interrupted (Ctrl-C); run again to resume"
 )
@@ -75,7 +76,7 @@ def make_client(options: Options, output: Output, **extra: Any) -> SinchClient:
     ``extra`` client keywords (e.g. ``messages_per_second``); exit 2 if they do not add up.
 
     Every command builds its client here, through the one resolver
-    (:mod:`sinch_async._settings`): ``from_account(NAME)`` with ``--account NAME``, else
+    (`sinch_async._settings`): ``from_account(NAME)`` with ``--account NAME``, else
     ``from_env``, the global options and ``extra`` as overrides."""
     try:
         with output.warnings():

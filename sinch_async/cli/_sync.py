@@ -51,8 +51,8 @@ class SyncResult:
 
 
 class _StopOnSignal:
-    """While entered: the first SIGINT/SIGTERM sets :attr:`signal` (stop when convenient),
-    a second one cancels the current task (stop now; :attr:`aborted`).
+    """While entered: the first SIGINT/SIGTERM sets `signal` (stop when convenient),
+    a second one cancels the current task (stop now; `aborted`).
 
     On exit the loop's handlers are removed, so a later Ctrl-C is an ordinary
     ``KeyboardInterrupt``. Where handlers cannot be installed (Windows, not the main

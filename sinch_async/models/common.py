@@ -27,7 +27,7 @@ def str_tuple(value: Any) -> tuple[str, ...]:
 
 
 def opt_str_tuple(value: Any) -> tuple[str, ...] | None:
-    """:func:`str_tuple`, keeping ``None``."""
+    """[`str_tuple`][], keeping ``None``."""
     return None if value is None else str_tuple(value)
 
 
@@ -86,7 +86,7 @@ class Page(Generic[T]):
 
     @property
     def total_size(self) -> int | None:
-        """Deprecated alias of :attr:`count` (the name of the 0.1 ``TokenPage``)."""
+        """Deprecated alias of [`count`][] (the name of the 0.1 ``TokenPage``)."""
         warnings.warn(
             "Page.total_size is deprecated; use Page.count", DeprecationWarning, stacklevel=2
         )

@@ -1,30 +1,75 @@
-"""The Sinch Numbers API: ``client.numbers`` (project credentials required)."""
+"""The Sinch Numbers API: ``client.numbers`` (project credentials required), and the
+events Sinch POSTs to a number's ``callbackUrl`` ([`numbers_receiver`][])."""
 
+from ._events import (
+    DEFAULT_EVENT_RETENTION,
+    NUMBERS_SIGNATURE_HEADER,
+    NumbersCallbackEvent,
+    NumbersEvent,
+    NumbersEventStatus,
+    NumbersEventType,
+    NumbersEventVerifier,
+    NumbersFailureCode,
+    NumbersResourceType,
+    UnknownNumbersEvent,
+    numbers_receiver,
+    parse_numbers_event,
+    sign_numbers_event,
+)
 from ._models import (
     ActiveNumber,
     AvailableNumber,
     AvailableRegion,
+    CallbackConfiguration,
+    EstVoiceConfiguration,
+    FaxVoiceConfiguration,
     Money,
+    RtcVoiceConfiguration,
     ScheduledSmsProvisioning,
     ScheduledVoiceProvisioning,
     SmsConfiguration,
+    UnknownVoiceConfiguration,
     VoiceConfiguration,
+    VoiceTarget,
 )
 from ._pager import TokenPage, TokenPager, TokenPagerCheckpoint
+from ._provisioning import ProvisioningFailedError, ProvisioningState, ProvisioningTimeoutError
 from ._resource import DEFAULT_NUMBERS_BASE_URL, NumbersResource
 
 __all__ = [
+    "DEFAULT_EVENT_RETENTION",
     "DEFAULT_NUMBERS_BASE_URL",
+    "NUMBERS_SIGNATURE_HEADER",
     "ActiveNumber",
     "AvailableNumber",
     "AvailableRegion",
+    "CallbackConfiguration",
+    "EstVoiceConfiguration",
+    "FaxVoiceConfiguration",
     "Money",
+    "NumbersCallbackEvent",
+    "NumbersEvent",
+    "NumbersEventStatus",
+    "NumbersEventType",
+    "NumbersEventVerifier",
+    "NumbersFailureCode",
     "NumbersResource",
+    "NumbersResourceType",
+    "ProvisioningFailedError",
+    "ProvisioningState",
+    "ProvisioningTimeoutError",
+    "RtcVoiceConfiguration",
     "ScheduledSmsProvisioning",
     "ScheduledVoiceProvisioning",
     "SmsConfiguration",
     "TokenPage",
     "TokenPager",
     "TokenPagerCheckpoint",
+    "UnknownNumbersEvent",
+    "UnknownVoiceConfiguration",
     "VoiceConfiguration",
+    "VoiceTarget",
+    "numbers_receiver",
+    "parse_numbers_event",
+    "sign_numbers_event",
 ]

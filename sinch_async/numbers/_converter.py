@@ -1,4 +1,4 @@
-"""The Numbers API's converter: the SDK's one codec (:func:`~sinch_async._converter.make_converter`)
+"""The Numbers API's converter: the SDK's one codec (`make_converter`)
 in its camelCase style. Scalar rules are the SMS ones: ``null`` means "not given" (``None``
 for optional fields, the field's default otherwise, an error for required fields), booleans
 are JSON booleans, money is a ``Decimal`` from a string or a number, unknown fields are

@@ -1,4 +1,4 @@
-"""Token paging of the Numbers API: 0.1's names for :class:`sinch_async.Pager` with
+"""Token paging of the Numbers API: 0.1's names for [`sinch_async.Pager`][] with
 ``paging="token"`` (kept so that code written for 0.1 keeps working)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from .. import _constants as C
 from .._checkpoint import PagerCheckpoint
-from .._pagination import Pager, TokenPageFetcher
+from .._pagination import OnUndecodable, Pager, TokenPageFetcher
 from ..models.common import Page
 
 __all__ = ["MAX_PAGE_SIZE", "TokenPage", "TokenPager", "TokenPagerCheckpoint"]
@@ -18,13 +18,13 @@ T = TypeVar("T")
 #: Numbers documents no maximum ``pageSize``; 1000 keeps requests sane.
 MAX_PAGE_SIZE = C.MAX_NUMBERS_PAGE_SIZE
 
-#: 0.1's name of the checkpoint of a token walk: one :class:`PagerCheckpoint` now.
+#: 0.1's name of the checkpoint of a token walk: one `PagerCheckpoint` now.
 TokenPagerCheckpoint = PagerCheckpoint
 
 
 class TokenPage(Page[T]):
-    """0.1's page of a token list: a :class:`Page` built as ``TokenPage(items,
-    next_page_token, total_size)`` (``total_size`` is :attr:`Page.count`)."""
+    """0.1's page of a token list: a [`Page`][] built as ``TokenPage(items,
+    next_page_token, total_size)`` (``total_size`` is [`Page.count`][])."""
 
     items: list[T]  # a list, as in 0.1
 
@@ -59,6 +59,7 @@ class TokenPager(Pager[T]):
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
         filter_names: Collection[str] | None = None,
+        on_undecodable: OnUndecodable = "raise",
     ) -> None:
         super().__init__(
             fetch,
@@ -69,4 +70,5 @@ class TokenPager(Pager[T]):
             max_items=max_items,
             resume=resume,
             filter_names=filter_names,
+            on_undecodable=on_undecodable,
         )

@@ -1,23 +1,49 @@
-"""``client.numbers``: the Sinch Numbers API (project-scoped, OAuth2, token paging)."""
+"""``client.numbers``: the Sinch Numbers API (project-scoped, OAuth2 or Basic, token
+paging)."""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, TypeVar
 
 import orjson
 
 from .._api import Api, Auth
 from .._checkpoint import PagerCheckpoint
-from .._errors import SinchDecodeError, SinchValidationError
+from .._converter import decode_items
+from .._errors import SinchDecodeError
 from .._limits import Limits
-from .._pagination import Pager
+from .._pagination import OnUndecodable, Pager
 from .._session import Session
-from .._validation import check_e164
-from ._converter import decode, structure
-from ._models import ActiveNumber, AvailableNumber, AvailableRegion
+from .._validation import (
+    NUMBER_TYPES,
+    check_capabilities,
+    check_e164,
+    check_hmac_secret,
+    check_max_items,
+    check_number_pattern,
+    check_number_type,
+    check_number_types,
+    check_order_by,
+    check_positive_int,
+    check_region_code,
+    check_region_codes,
+    check_seconds,
+    check_sms_link,
+    check_some_update,
+    check_voice_configuration,
+)
+from ._converter import converter, decode, structure
+from ._models import (
+    ActiveNumber,
+    AvailableNumber,
+    AvailableRegion,
+    CallbackConfiguration,
+    VoiceTarget,
+)
 from ._pager import TokenPage
+from ._provisioning import ProvisioningFailedError, ProvisioningState, ProvisioningTimeoutError
 
 __all__ = ["DEFAULT_NUMBERS_BASE_URL", "NumbersResource", "numbers_api"]
 
@@ -42,8 +68,9 @@ _NEEDS_PROJECT = (
 def numbers_api(
     *, project_id: str | None, auth: Auth | None, base_url: str | None, limits: Limits
 ) -> Api:
-    """The Numbers API of a client (``{origin}/v1/projects/{project_id}``, the project's
-    OAuth2 tokens, camelCase JSON, its own budget); unavailable without project keys."""
+    """The Numbers API of a client (``{origin}/v1/projects/{project_id}``, ``auth``: the
+    project's OAuth2 tokens or HTTP Basic with its key, camelCase JSON, its own budget);
+    unavailable without project keys."""
     if project_id is None or auth is None:
         return Api.missing("numbers", _NEEDS_PROJECT, decode)
     return Api(
@@ -56,46 +83,55 @@ def numbers_api(
     )
 
 
+#: Route templates (hooks, spans: never a number in a name).
+_ACTIVE = "/activeNumbers/{phone_number}"
+_AVAILABLE = "/availableNumbers/{phone_number}"
+
+
 def _number_segment(phone_number: str) -> str:
     return check_e164(phone_number, "phone_number")  # '+' is literal in a path
 
 
-def _values(name: str, value: str | Iterable[str] | None) -> list[tuple[str, str]]:
-    if value is None:
-        return []
-    items = [value] if isinstance(value, str) else list(value)
-    for item in items:
-        if not isinstance(item, str) or not item:
-            raise SinchValidationError(name, f"values must be non-empty strings, got {item!r}")
-    return [(name, item) for item in items]
-
-
 def _pattern(pattern: str | None, search_pattern: str | None) -> list[tuple[str, str]]:
-    pairs = _values("numberPattern.pattern", pattern)
-    if search_pattern is not None:
-        if pattern is None:
-            raise SinchValidationError("search_pattern", "needs number_pattern")
-        pairs += _values("numberPattern.searchPattern", search_pattern.upper())
+    checked = check_number_pattern(pattern, search_pattern)
+    if checked is None:
+        return []
+    number_pattern, position = checked
+    pairs = [("numberPattern.pattern", number_pattern)]
+    if position is not None:
+        pairs.append(("numberPattern.searchPattern", position))
     return pairs
 
 
-def _sms_config(service_plan_id: str | None, campaign_id: str | None) -> dict[str, str] | None:
-    if service_plan_id is None:
-        if campaign_id is not None:
-            raise SinchValidationError("campaign_id", "needs sms_service_plan_id")
-        return None
-    config = {"servicePlanId": service_plan_id}
-    if campaign_id is not None:
-        config["campaignId"] = campaign_id
-    return config
+def _configuration(
+    body: dict[str, Any],
+    sms_service_plan_id: str | None,
+    sms_campaign_id: str | None,
+    voice_configuration: VoiceTarget | None,
+    callback_url: str | None,
+) -> dict[str, Any]:
+    """``body`` with the configuration objects given, and only those: the reference says
+    an SMS-only request that carries a ``voiceConfiguration`` (or an empty one) fails."""
+    sms = check_sms_link(sms_service_plan_id, sms_campaign_id)
+    if sms is not None:
+        body["smsConfiguration"] = sms
+    voice = check_voice_configuration(voice_configuration)
+    if voice is not None:
+        body["voiceConfiguration"] = voice
+    if callback_url is not None:
+        body["callbackUrl"] = callback_url
+    return body
 
 
 class NumbersResource:
-    """Active numbers (list, get, update, release), available numbers (search, check,
-    rent, rent any) and available regions of the client's project.
+    """Active numbers (list, get, update, release, wait until provisioned), available
+    numbers (search, check, rent, rent any), available regions and the project's callback
+    configuration.
 
-    Needs project credentials; a service-plan client raises :class:`SinchConfigError`
-    on first use.
+    Needs project credentials; a service-plan client raises [`SinchConfigError`][]
+    on first use. Enum arguments (``number_type``, ``capabilities``, ``search_pattern``,
+    ``order_by``, ``types``) take the API's values in any case (``"local"``,
+    ``"sms"``); region codes go out upper-case; phone numbers must be E.164 with ``+``.
     """
 
     def __init__(self, session: Session) -> None:
@@ -110,6 +146,7 @@ class NumbersResource:
         body: Mapping[str, Any] | None = None,
         idempotent: bool | None = None,
         name: str,
+        route: str | None = None,
     ) -> T:
         return await self._session.call(
             method,
@@ -118,13 +155,14 @@ class NumbersResource:
             body=None if body is None else orjson.dumps(body),
             idempotent=idempotent,
             name=name,
+            route=route,
         )
 
     async def _fetch_active(self, query: list[tuple[str, str]]) -> TokenPage[ActiveNumber]:
         resp = await self._session.request(
             "GET", "/activeNumbers", query=query, name="list activeNumbers"
         )
-        return _decode_page(resp.body, "activeNumbers", ActiveNumber, resp.status)
+        return _decode_page(resp.body, "activeNumbers", ActiveNumber, resp.status, each=True)
 
     # --- active numbers -----------------------------------------------------------------
 
@@ -140,18 +178,30 @@ class NumbersResource:
         page_size: int = 100,
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
+        on_undecodable: OnUndecodable = "raise",
     ) -> Pager[ActiveNumber]:
         """Walk the project's active numbers (token paging; resumable via
-        ``pager.checkpoint``, an error's ``.checkpoint`` too). ``capabilities`` goes out
-        as repeated ``capability``."""
+        ``pager.checkpoint``, an error's ``.checkpoint`` too). ``on_undecodable="skip"``
+        passes a number the SDK cannot decode (see [`Pager`][]).
+
+        ``capabilities`` goes out as repeated ``capability``; ``order_by`` is
+        ``"phoneNumber"`` or ``"displayName"`` (``"phone_number"`` etc. accepted).
+
+        Without ``number_type`` the reference leaves open which numbers come back: the
+        API reference makes the filter optional, Sinch's own guide says only MOBILE
+        numbers are then listed (an open question until checked live). To be sure to see
+        every number, walk each type in turn with [`list_all_types`][].
+        """
         self._session.check()
         filters = [
-            *_values("regionCode", region_code),
-            *_values("type", number_type),
-            *_values("capability", capabilities),
+            *(("regionCode", v) for v in check_region_codes(region_code)),
+            *(("type", v) for v in check_number_types(number_type, "number_type")),
+            *(("capability", v) for v in check_capabilities(capabilities)),
             *_pattern(number_pattern, search_pattern),
-            *_values("orderBy", order_by),
         ]
+        order = check_order_by(order_by)
+        if order is not None:
+            filters.append(("orderBy", order))
         return Pager(
             self._fetch_active,
             paging="token",
@@ -161,13 +211,62 @@ class NumbersResource:
             max_items=max_items,
             resume=resume,
             filter_names=_LIST_FILTERS,
+            on_undecodable=on_undecodable,
         )
 
+    def list_all_types(
+        self,
+        *,
+        region_code: str | None = None,
+        capabilities: str | Iterable[str] | None = None,
+        number_pattern: str | None = None,
+        search_pattern: str | None = None,
+        order_by: str | None = None,
+        page_size: int = 100,
+        max_items: int | None = None,
+        on_undecodable: OnUndecodable = "raise",
+    ) -> AsyncIterator[ActiveNumber]:
+        """Every active number whatever its type: [`list`][] once per type of the
+        reference (MOBILE, LOCAL, TOLL_FREE, in that order; ``order_by`` holds within each
+        type), because a list without a type may return only MOBILE numbers (see
+        [`list`][]). At most ``max_items`` in all. Not resumable: use [`list`][] with
+        a ``number_type`` for checkpoints. ``on_undecodable`` as in [`list`][]."""
+        limit = check_max_items(max_items)
+        pagers = [  # every argument checked before the first request
+            self.list(
+                region_code=region_code,
+                number_type=kind,
+                capabilities=capabilities,
+                number_pattern=number_pattern,
+                search_pattern=search_pattern,
+                order_by=order_by,
+                page_size=page_size,
+                on_undecodable=on_undecodable,
+            )
+            for kind in NUMBER_TYPES
+        ]
+        return self._chain(pagers, limit)
+
+    @staticmethod
+    async def _chain(
+        pagers: builtins.list[Pager[ActiveNumber]], limit: int | None
+    ) -> AsyncIterator[ActiveNumber]:
+        left = limit
+        for pager in pagers:
+            if left == 0:
+                return
+            async for number in pager:
+                yield number
+                if left is not None:
+                    left -= 1
+                    if left == 0:
+                        return
+
     async def get(self, phone_number: str) -> ActiveNumber:
-        """One active number (:class:`NotFoundError` if the project does not rent it)."""
+        """One active number ([`NotFoundError`][] if the project does not rent it)."""
         number = _number_segment(phone_number)
         return await self._call(
-            "GET", f"/activeNumbers/{number}", ActiveNumber, name="get activeNumber"
+            "GET", f"/activeNumbers/{number}", ActiveNumber, name="get activeNumber", route=_ACTIVE
         )
 
     async def update(
@@ -177,20 +276,30 @@ class NumbersResource:
         display_name: str | None = None,
         sms_service_plan_id: str | None = None,
         sms_campaign_id: str | None = None,
+        voice_configuration: VoiceTarget | None = None,
         callback_url: str | None = None,
     ) -> ActiveNumber:
-        """PATCH a number: only the fields given are sent (``""`` unlinks a plan)."""
+        """PATCH a number: only the fields given are sent.
+
+        ``sms_service_plan_id`` links the number to an SMS service plan (``""`` unlinks;
+        Sinch wants a number unlinked before it is linked to another plan),
+        ``sms_campaign_id`` a US 10DLC campaign (with the plan). ``voice_configuration``
+        (an [`RtcVoiceConfiguration`][], [`EstVoiceConfiguration`][] or
+        [`FaxVoiceConfiguration`][]) routes its calls; never sent unless given.
+        ``callback_url`` receives the number's provisioning events.
+
+        Plan and voice changes are *scheduled*: the answer still shows the old values
+        and the request under ``scheduled_provisioning`` /
+        ``scheduled_voice_provisioning``; [`wait_provisioned`][] waits for the outcome.
+        """
         number = _number_segment(phone_number)
         body: dict[str, Any] = {}
         if display_name is not None:
             body["displayName"] = display_name
-        sms = _sms_config(sms_service_plan_id, sms_campaign_id)
-        if sms is not None:
-            body["smsConfiguration"] = sms
-        if callback_url is not None:
-            body["callbackUrl"] = callback_url
-        if not body:
-            raise SinchValidationError("update", "nothing to update")
+        _configuration(
+            body, sms_service_plan_id, sms_campaign_id, voice_configuration, callback_url
+        )
+        check_some_update(body)
         return await self._call(
             "PATCH",
             f"/activeNumbers/{number}",
@@ -198,6 +307,7 @@ class NumbersResource:
             body=body,
             idempotent=True,
             name="update activeNumber",
+            route=_ACTIVE,
         )
 
     async def release(self, phone_number: str) -> ActiveNumber:
@@ -209,7 +319,48 @@ class NumbersResource:
             ActiveNumber,
             idempotent=False,
             name="release activeNumber",
+            route=f"{_ACTIVE}:release",
         )
+
+    async def wait_provisioned(
+        self,
+        phone_number: str,
+        *,
+        timeout: float = 600.0,  # noqa: ASYNC109 (a bound on polling, on the client's clock)
+        poll_interval: float = 2.0,
+        max_poll_interval: float = 30.0,
+    ) -> ActiveNumber:
+        """Wait until the number's scheduled SMS and voice provisioning (after ``rent``,
+        ``rent_any`` or ``update``) has finished, and return it as it is then.
+
+        Reads the number with [`get`][] at once, then after ``poll_interval`` seconds,
+        doubling the wait each time up to ``max_poll_interval``; all waits pass on the
+        client's clock (``SinchClient(clock=...)``). Provisioning is pending while
+        ``scheduled_provisioning`` / ``scheduled_voice_provisioning`` shows a status
+        other than ``FAILED``; a number with neither is done at once.
+
+        Raises [`ProvisioningFailedError`][] (``error_codes`` from Sinch) when either
+        shows ``FAILED``, and [`ProvisioningTimeoutError`][] when it is still pending
+        after ``timeout`` seconds; API errors of the reads as [`get`][] raises them.
+        """
+        number = _number_segment(phone_number)
+        limit = check_seconds(timeout, "timeout")
+        wait = check_seconds(poll_interval, "poll_interval", positive=True)
+        ceiling = check_seconds(max_poll_interval, "max_poll_interval", minimum=wait)
+        clock = self._session.clock
+        deadline = clock.monotonic() + limit
+        while True:
+            active = await self.get(number)
+            state = ProvisioningState.of(active)
+            if state.failed:
+                raise ProvisioningFailedError(active, state)
+            if not state.pending:
+                return active
+            left = deadline - clock.monotonic()
+            if left <= 0:
+                raise ProvisioningTimeoutError(active, state, limit)
+            await clock.sleep(min(wait, left))
+            wait = min(wait * 2, ceiling)
 
     # --- available numbers ----------------------------------------------------------------
 
@@ -223,28 +374,33 @@ class NumbersResource:
         search_pattern: str | None = None,
         size: int | None = None,
     ) -> builtins.list[AvailableNumber]:
-        """Numbers available to rent (one page, at most ``size``)."""
+        """Numbers available to rent (one response, no paging). ``capabilities``: a
+        number must have each one listed. ``size`` is the most to return; the reference
+        documents no default and no maximum for it."""
         self._session.check()
         pairs = [
-            *_values("regionCode", region_code),
-            *_values("type", number_type),
+            ("regionCode", check_region_code(region_code)),
+            ("type", check_number_type(number_type)),
             *_pattern(number_pattern, search_pattern),
-            *_values("capabilities", capabilities),
+            *(("capabilities", v) for v in check_capabilities(capabilities)),
         ]
-        if size is not None:
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise SinchValidationError("size", "must be a positive integer")
-            pairs.append(("size", str(size)))
+        count = check_positive_int(size, "size", optional=True)
+        if count is not None:
+            pairs.append(("size", str(count)))
         resp = await self._session.request(
             "GET", "/availableNumbers", query=pairs, name="search availableNumbers"
         )
         return _decode_page(resp.body, "availableNumbers", AvailableNumber, resp.status).items
 
     async def check_availability(self, phone_number: str) -> AvailableNumber:
-        """One available number (:class:`NotFoundError` if it cannot be rented)."""
+        """One available number ([`NotFoundError`][] if it cannot be rented)."""
         number = _number_segment(phone_number)
         return await self._call(
-            "GET", f"/availableNumbers/{number}", AvailableNumber, name="get availableNumber"
+            "GET",
+            f"/availableNumbers/{number}",
+            AvailableNumber,
+            name="get availableNumber",
+            route=_AVAILABLE,
         )
 
     async def rent(
@@ -253,16 +409,16 @@ class NumbersResource:
         *,
         sms_service_plan_id: str | None = None,
         sms_campaign_id: str | None = None,
+        voice_configuration: VoiceTarget | None = None,
         callback_url: str | None = None,
     ) -> ActiveNumber:
-        """Rent a number. Billable: never retried automatically (check with :meth:`get`)."""
+        """Rent a number (configuration as for [`update`][], only what is given is
+        sent). Billable: never retried automatically (check with [`get`][]). The SMS
+        and voice configuration is scheduled: see [`wait_provisioned`][]."""
         number = _number_segment(phone_number)
-        body: dict[str, Any] = {}
-        sms = _sms_config(sms_service_plan_id, sms_campaign_id)
-        if sms is not None:
-            body["smsConfiguration"] = sms
-        if callback_url is not None:
-            body["callbackUrl"] = callback_url
+        body = _configuration(
+            {}, sms_service_plan_id, sms_campaign_id, voice_configuration, callback_url
+        )
         return await self._call(
             "POST",
             f"/availableNumbers/{number}:rent",
@@ -270,6 +426,7 @@ class NumbersResource:
             body=body,
             idempotent=False,
             name="rent availableNumber",
+            route=f"{_AVAILABLE}:rent",
         )
 
     async def rent_any(
@@ -282,22 +439,27 @@ class NumbersResource:
         search_pattern: str | None = None,
         sms_service_plan_id: str | None = None,
         sms_campaign_id: str | None = None,
+        voice_configuration: VoiceTarget | None = None,
         callback_url: str | None = None,
     ) -> ActiveNumber:
-        """Search and rent one number in one call. Billable: never retried automatically."""
-        body: dict[str, Any] = {"regionCode": region_code, "type": number_type}
+        """Search and rent one number in one call (filters as [`search`][],
+        configuration as [`update`][]). Billable and not reconcilable by number: never
+        retried automatically. Sinch's guides say it works for US LOCAL numbers only."""
+        body: dict[str, Any] = {
+            "regionCode": check_region_code(region_code),
+            "type": check_number_type(number_type),
+        }
         if capabilities is not None:
-            body["capabilities"] = [v for _, v in _values("capabilities", capabilities)]
-        if number_pattern is not None:
-            pattern = {"pattern": number_pattern}
-            if search_pattern is not None:
-                pattern["searchPattern"] = search_pattern.upper()
+            body["capabilities"] = check_capabilities(capabilities)
+        checked = check_number_pattern(number_pattern, search_pattern)
+        if checked is not None:
+            pattern = {"pattern": checked[0]}
+            if checked[1] is not None:
+                pattern["searchPattern"] = checked[1]
             body["numberPattern"] = pattern
-        sms = _sms_config(sms_service_plan_id, sms_campaign_id)
-        if sms is not None:
-            body["smsConfiguration"] = sms
-        if callback_url is not None:
-            body["callbackUrl"] = callback_url
+        _configuration(
+            body, sms_service_plan_id, sms_campaign_id, voice_configuration, callback_url
+        )
         self._session.check()
         return await self._call(
             "POST",
@@ -311,22 +473,57 @@ class NumbersResource:
     async def regions(
         self, types: str | Iterable[str] | None = None
     ) -> builtins.list[AvailableRegion]:
-        """Regions where numbers can be rented (optionally only of ``types``)."""
+        """Regions where numbers can be rented, each with the number types offered there
+        (only regions offering one of ``types`` when given)."""
         self._session.check()
-        pairs = _values("types", types)
+        pairs = [("types", v) for v in check_number_types(types)]
         resp = await self._session.request(
             "GET", "/availableRegions", query=pairs, name="list availableRegions"
         )
         return _decode_page(resp.body, "availableRegions", AvailableRegion, resp.status).items
 
+    # --- callback configuration -----------------------------------------------------------
 
-def _decode_page(body: bytes, key: str, item: type[T], status: int) -> TokenPage[T]:
+    async def callback_configuration(self) -> CallbackConfiguration:
+        """The project's callback configuration: its ``hmac_secret``, which signs the
+        events Sinch POSTs to each number's ``callback_url`` (the URL itself is set per
+        number, with [`update`][] or when renting)."""
+        return await self._call(
+            "GET", "/callbackConfiguration", CallbackConfiguration, name="get callbackConfiguration"
+        )
+
+    async def update_callback_configuration(self, *, hmac_secret: str) -> CallbackConfiguration:
+        """Set the project's callback ``hmac_secret`` (32..64 ASCII letters, digits and
+        ``-``, the rule of Sinch's Python SDK); returns the configuration as Sinch has it
+        now. The secret is never logged nor shown in reprs or errors."""
+        body = {"hmacSecret": check_hmac_secret(hmac_secret)}
+        return await self._call(
+            "PATCH",
+            "/callbackConfiguration",
+            CallbackConfiguration,
+            body=body,
+            idempotent=True,
+            name="update callbackConfiguration",
+        )
+
+
+def _decode_page(
+    body: bytes, key: str, item: type[T], status: int, *, each: bool = False
+) -> TokenPage[T]:
+    """A Numbers list response. ``each`` (a pager's page): an item that cannot be decoded
+    is an [`UndecodableItem`][] in its place, for the pager to raise or
+    skip; otherwise (a one-shot answer such as a search) it fails the whole answer."""
     try:
         data = orjson.loads(body)
         if not isinstance(data, dict):
             raise TypeError("not a JSON object")
         raw = data.get(key) or []
-        items = [structure(entry, item) for entry in raw]
+        if each:
+            if not isinstance(raw, list):
+                raise TypeError(f"{key} is not a list")
+            items = decode_items(converter, raw, item, key=key, status=status, body=body)
+        else:
+            items = [structure(entry, item) for entry in raw]
         token = data.get("nextPageToken") or ""
         total = data.get("totalSize")
         if not isinstance(token, str) or not (total is None or isinstance(total, int)):

@@ -2,12 +2,12 @@
 
 ``pip install 'sinch-async[redis]'``. Every class takes a ``redis.asyncio.Redis`` client:
 
-* :class:`RedisRateLimiter` / :class:`RedisGroupSizes`: one messages-per-second budget,
+* [`RedisRateLimiter`][] / [`RedisGroupSizes`][]: one messages-per-second budget,
   one 429 pause and one table of group sizes for every process sending for a plan
-  (:func:`default_limiter_key` names a plan's budget);
-* :class:`RedisCheckpoint`: a sync checkpoint held under a lease with a fencing token;
-* :class:`RedisNonceStore`: webhook replay protection shared by every web worker;
-* :class:`RedisLedger`: a campaign ledger that many workers claim work from.
+  ([`default_limiter_key`][] names a plan's budget);
+* [`RedisCheckpoint`][]: a sync checkpoint held under a lease with a fencing token;
+* [`RedisNonceStore`][]: webhook replay protection shared by every web worker;
+* [`RedisLedger`][]: a campaign ledger that many workers claim work from.
 
 When Redis is unreachable they fail closed with a typed error: nothing is sent over the
 limit, no item is handed out without a checkpoint, no callback is accepted unchecked.

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import CheckpointInUseError, CheckpointLeaseLost, SinchValidationError
+from .._validation import check_redis_key, check_seconds
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -24,6 +24,9 @@ __all__ = ["RedisCheckpoint"]
 log = logging.getLogger("sinch_async")
 
 R = TypeVar("R")
+
+#: The shortest lease (seconds): it is renewed every third of it.
+MIN_LEASE = 0.1
 
 # KEYS: lease, fence. ARGV: owner, lease ms. The fencing token, or 0 if the lease is held.
 _ACQUIRE = """
@@ -75,13 +78,13 @@ return 0
 
 
 class RedisCheckpoint:
-    """A :class:`~sinch_async.CheckpointStore` in Redis that one sync at a time may hold.
+    """A [`CheckpointStore`][] in Redis that one sync at a time may hold.
 
     The state (the same JSON a file checkpoint holds) is the string at ``key``. A sync
     takes a **lease** on it first: ``key + ":lease"`` is set to a random owner token for
     ``lease`` seconds (``SET NX PX``), and ``key + ":fence"`` is incremented, giving the
     holder a **fencing token** (both in one script). A second sync gets
-    :class:`CheckpointInUseError` at once, or, with ``wait=`` seconds, polls for the lease
+    [`CheckpointInUseError`][] at once, or, with ``wait=`` seconds, polls for the lease
     that long first.
 
     While the sync runs, the lease is renewed in the background every ``lease / 3``
@@ -89,8 +92,8 @@ class RedisCheckpoint:
     most ``lease`` seconds and another sync can take over from the last saved state. Every
     save is one script that writes only if the caller's fencing token is still the
     current one, so a stalled former holder's late save fails with
-    :class:`CheckpointLeaseLost` instead of overwriting the newer state. The sync raises
-    :class:`CheckpointLeaseLost` (and hands out nothing more) as soon as it knows the lease
+    [`CheckpointLeaseLost`][] instead of overwriting the newer state. The sync raises
+    [`CheckpointLeaseLost`][] (and hands out nothing more) as soon as it knows the lease
     is gone: a renewal refused, a save fenced, or no renewal confirmed within ``lease``
     seconds. If Redis cannot be reached, taking, confirming or writing the lease fails the
     same way (``reason="unavailable"``): the sync fails closed.
@@ -115,26 +118,10 @@ class RedisCheckpoint:
         wait: float | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if not isinstance(key, str) or not key:
-            raise SinchValidationError("key", "must be a non-empty string")
-        if (
-            isinstance(lease, bool)
-            or not isinstance(lease, int | float)
-            or not math.isfinite(lease)
-            or lease < 0.1
-        ):
-            raise SinchValidationError("lease", "must be a number of seconds >= 0.1")
-        if wait is not None and (
-            isinstance(wait, bool)
-            or not isinstance(wait, int | float)
-            or not math.isfinite(wait)
-            or wait < 0
-        ):
-            raise SinchValidationError("wait", "must be a number of seconds >= 0, or None")
         self.redis = redis
-        self.key = key
-        self.lease = float(lease)
-        self.wait = wait
+        self.key = check_redis_key(key, config=False)
+        self.lease = check_seconds(lease, "lease", minimum=MIN_LEASE)
+        self.wait = check_seconds(wait, "wait", optional=True)
         self.lease_key = f"{key}:lease"
         self.fence_key = f"{key}:fence"
         self._lease_ms = max(1, round(self.lease * 1000))
@@ -162,7 +149,7 @@ class RedisCheckpoint:
 
     async def _call(self, what: str, call: Awaitable[R]) -> R:
         """Run one Redis call, bounded by the lease; Redis errors become
-        :class:`CheckpointLeaseLost` (``"unavailable"``)."""
+        [`CheckpointLeaseLost`][] (``"unavailable"``)."""
         from redis.exceptions import RedisError
 
         try:
@@ -177,7 +164,7 @@ class RedisCheckpoint:
     # --- the lease ------------------------------------------------------------------------
 
     async def acquire(self) -> None:
-        """Take the lease (:class:`CheckpointInUseError` if another sync holds it after
+        """Take the lease ([`CheckpointInUseError`][] if another sync holds it after
         ``wait`` seconds) and start renewing it in the background."""
         if self._owner is not None:
             return
@@ -217,7 +204,7 @@ class RedisCheckpoint:
         return self._lost
 
     async def _renew(self) -> None:
-        """Renew the lease now; :class:`CheckpointLeaseLost` if it is gone."""
+        """Renew the lease now; [`CheckpointLeaseLost`][] if it is gone."""
         if self._lost is not None:
             raise self._lost
         if self._owner is None or self._fence is None:
@@ -266,7 +253,7 @@ class RedisCheckpoint:
                 return
 
     async def ensure_held(self) -> None:
-        """Raise :class:`CheckpointLeaseLost` unless the lease is still certainly held.
+        """Raise [`CheckpointLeaseLost`][] unless the lease is still certainly held.
 
         Costs nothing while the last renewal is recent; past ``lease`` seconds without one
         (an event loop stalled longer than the lease) it renews first."""
@@ -318,7 +305,7 @@ class RedisCheckpoint:
 
     async def save(self, state: dict[str, Any]) -> None:
         """Write ``state`` if this store's fencing token is still the current one
-        (:class:`CheckpointLeaseLost` otherwise; the stored state is then left as it is)."""
+        ([`CheckpointLeaseLost`][] otherwise; the stored state is then left as it is)."""
         if self._lost is not None:
             raise self._lost
         if self._owner is None or self._fence is None:

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import attrs
 
 from .._clock import Clock
-from .._errors import SinchConfigError
 from .._ledger import (
     LEDGER_FORMAT,
+    STATUS_ROWS,
     CampaignState,
+    CampaignStatus,
     Claim,
     ClaimLostError,
     ClaimStatus,
@@ -29,8 +30,10 @@ from .._ledger import (
     LedgerFormatError,
     LedgerRecord,
     LedgerState,
+    StatusCounter,
     campaign_reference,
 )
+from .._validation import check_redis_key, check_seconds
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -47,7 +50,7 @@ R = TypeVar("R")
 BUCKET: Final = 128
 #: the longest value kept in a bucket (longer ones would turn it into a hashtable)
 _MAX_VALUE: Final = 64
-#: the length of a format-2 digest (:func:`~sinch_async._ledger.row_digest`)
+#: the length of a format-2 digest (`row_digest`)
 _DIGEST: Final = 12
 #: a reverse reference list longer than this moves to a list key of its own
 _MAX_REFLIST: Final = 512
@@ -111,7 +114,8 @@ end
 # ARGV: field (in both buckets), claim token, lease ms, retry_failed (0/1), intent value,
 # intent err entry ('' for none), index, caller reference ('' for the default one), spill
 # key prefix.
-# {"done", value, err, ref} | {"elsewhere"} | {"in_doubt", value, err, ref} | {"new"}
+# {"done", value, err, ref} | {"elsewhere", claim pttl ms, claim token} |
+# {"in_doubt", value, err, ref} | {"new"}
 _BEGIN = (
     _REFS_LUA
     + """
@@ -123,7 +127,7 @@ if s == 'o' or (s == 'f' and ARGV[4] == '0') then
           redis.call('HGET', KEYS[5], ARGV[1]) or ''}
 end
 if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then
-  return {'elsewhere'}
+  return {'elsewhere', redis.call('PTTL', KEYS[2]), redis.call('GET', KEYS[2]) or ''}
 end
 if rec and s ~= 'f' then
   return {'in_doubt', rec, redis.call('HGET', KEYS[4], idx) or '',
@@ -266,14 +270,15 @@ class _Hold:
 
 
 class RedisLedger:
-    """A :class:`~sinch_async._ledger.Ledger` in Redis, shared by many workers.
+    """A [`Ledger`][] in Redis, shared by many workers.
 
     **Layout** (format 2; every key of a campaign shares one cluster hash slot through
     ``{campaign}``):
 
     * ``{prefix}:{{campaign}}:meta``: a hash: ``v`` (the format, 2), ``started`` (when
       the campaign was started), ``hw`` (the highest index ever recorded), ``refs`` (set
-      once a row has a reference of the caller's), ``spills`` (see ``refs`` below);
+      once a row has a reference of the caller's), ``spills`` (see ``refs`` below),
+      ``total`` (the campaign's row count, [`set_total`][]; earlier versions ignore it);
     * ``{prefix}:{{campaign}}:r:{index // 128}``: the records, 128 rows per hash (field
       ``index % 128``), so that each stays a compact listpack. A value is at most 64
       bytes: a state letter, the row's 12-character digest, then the batch id for
@@ -287,35 +292,40 @@ class RedisLedger:
       ``{prefix}:{{campaign}}:refs`` (reference -> comma-joined indexes; a list of more
       than 512 characters moves to a list key ``{prefix}:{{campaign}}:refl:{n}``);
     * ``{prefix}:{{campaign}}:claim:{index}``: one key per row being sent (``SET NX PX``,
-      holding a fencing token unique to the claim), gone when its outcome is recorded.
+      holding a fencing token unique to the claim: ``WORKER:N``, ``WORKER`` being
+      [`token`][], the worker id [`status`][] reports), gone when its outcome is
+      recorded.
 
     A finished ``ok`` row costs about 50 bytes of Redis memory (10 million rows: under
     0.5 GiB; the previous layout took about 300), a row with a reference of the caller's
     about 90 more (``python -m benchmarks.ledger bytes`` measures both). A finished row
-    keeps no intent time (its :attr:`~sinch_async._ledger.LedgerRecord.intent_at` reads
+    keeps no intent time (its [`intent_at`][sinch_async.LedgerRecord.intent_at] reads
     0) and no ``done_at``.
 
-    **Claims.** :meth:`begin` is one Lua script: a final outcome is ``done``; otherwise
-    the claim is taken (or ``elsewhere`` if another worker holds it) and the intent
-    recorded. The claims a worker holds are renewed every ``lease / 3`` seconds while it
-    runs; a killed worker's claims expire after ``lease`` seconds and the next worker to
-    reach them finds them in doubt (intent without outcome) and looks them up before
-    sending. :meth:`check`, called immediately before each POST, is fenced: it succeeds
-    only if the claim key still holds this claim's token with more than ``lease / 3``
-    seconds left (and extends it), so a worker that was stopped past its lease (SIGSTOP,
-    Ctrl-Z, a paused VM) does not send rows another worker has taken over. A renewal that
+    **Claims.** [`begin`][] is one Lua script: a final outcome is ``done``; otherwise
+    the claim is taken (or ``elsewhere`` if another worker holds it: the answer names
+    that worker and the lease left on its claim) and the intent recorded. The claims a
+    worker holds are renewed every ``lease / 3`` seconds while it runs; a killed worker's
+    claims expire after ``lease`` seconds and the next worker to reach them (a live worker
+    waiting at the end of its input included) finds them in doubt (intent without
+    outcome) and looks them up before sending. [`check`][], called immediately before
+    each POST, is fenced: it succeeds only if the claim key still holds this claim's token
+    with more than ``lease / 3`` seconds left (and extends it), so a worker that was
+    stopped past its lease (SIGSTOP, Ctrl-Z, a paused VM) does not send rows another
+    worker has taken over. A renewal that
     runs more than a lease late gives up every claim it had not renewed in time, whatever
     Redis answers.
 
     **Fails closed**: a Redis error, or no answer within ``timeout`` seconds, raises
-    :class:`~sinch_async._ledger.LedgerError` (``send_many`` then sends nothing more and
-    stops); after a renewal failed, :meth:`check` and :meth:`begin` raise it too.
+    [`LedgerError`][] (``send_many`` then sends nothing more and
+    stops); after a renewal failed, [`check`][] and [`begin`][] raise it too.
 
     **Redis must keep the ledger.** Run it with persistence (AOF with ``appendfsync
     everysec`` at least: RDB snapshots alone can lose minutes of records; rows whose
     records are lost are looked up at Sinch before they are sent, within the limits the
-    README describes) and without eviction (``maxmemory-policy noeviction``: an evicted
-    bucket is a lost ledger). Use :meth:`expire` to let a finished campaign go.
+    documentation's Campaigns page describes) and without eviction (``maxmemory-policy
+    noeviction``: an evicted bucket is a lost ledger). Use [`expire`][] to let a finished
+    campaign go.
 
     ``lease`` must comfortably exceed the longest send (retries and reconciliation
     included): a worker stalled longer than its lease may see its request taken over.
@@ -323,7 +333,10 @@ class RedisLedger:
     keeps counting while the machine sleeps, and ``asyncio.sleep``; a test may pass the
     ``FakeClock`` its client uses).
     A campaign written by an earlier sinch-async (one ``{prefix}:{{campaign}}:records``
-    hash) is refused by :meth:`open` with :class:`~sinch_async._ledger.LedgerFormatError`.
+    hash) is refused by [`open`][] with `LedgerFormatError`.
+
+    [`status`][] reports the whole campaign, every worker's rows (a
+    [`StatusLedger`][]).
     """
 
     def __init__(
@@ -336,15 +349,13 @@ class RedisLedger:
         worker: str | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if not lease > 0 or not timeout > 0:
-            raise SinchConfigError("lease and timeout must be positive seconds")
+        self.lease = check_seconds(lease, "lease", positive=True, config=True)
+        self._timeout = check_seconds(timeout, "timeout", positive=True, config=True)
         self._redis = redis
-        self._prefix = prefix
-        self.lease = float(lease)
-        self._lease_ms = max(1, int(lease * 1000))
+        self._prefix = check_redis_key(prefix, "prefix")
+        self._lease_ms = max(1, int(self.lease * 1000))
         #: a claim with less than this left is not used for a send (seconds)
         self.margin = self.lease / 3
-        self._timeout = float(timeout)
         self.token = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._claims = itertools.count(1)
         self._clock: Callable[[], float] = _clock if clock is None else clock.monotonic
@@ -513,13 +524,17 @@ class RedisLedger:
                 status,
                 _decode(campaign, index, _text(answer[1]), _text(answer[2]), _text(answer[3])),
             )
+        if status == "elsewhere" and len(answer) >= 3:
+            return Claim(
+                status, holder=_holder(_text(answer[2])), lease_left=_lease_left(answer[1])
+            )
         return Claim(status)
 
     async def check(self, campaign: str, index: int) -> None:
         """Prove, immediately before a send, that this worker still holds row ``index``
-        with more than :attr:`margin` seconds of lease left, and extend it to the full
-        lease (one round trip). Raises :class:`ClaimLostError` (and forgets the claim)
-        when it does not; :class:`LedgerError` when Redis does not answer or a renewal
+        with more than [`margin`][] seconds of lease left, and extend it to the full
+        lease (one round trip). Raises `ClaimLostError` (and forgets the claim)
+        when it does not; [`LedgerError`][] when Redis does not answer or a renewal
         failed (fail closed)."""
         if self._renew_error is not None:
             raise LedgerError(f"redis ledger: claims not renewed: {self._renew_error}")
@@ -542,11 +557,17 @@ class RedisLedger:
                 args=[hold.token, int(self.margin * 1000), self._lease_ms],
             ),
         )
-        if int(answer) == 1:
+        answered = self._clock()
+        if int(answer) == 1 and answered - sent < self.lease - self.margin:
             hold.since = max(hold.since, sent)
             return
         if held.get(index) is hold:
             del held[index]
+        if int(answer) == 1:  # stopped or stalled while the check was under way
+            raise ClaimLostError(
+                f"redis ledger: the check of {where} took {answered - sent:.1f}s (lease "
+                f"{self.lease:g}s): too little of the claim may be left; given up"
+            )
         if int(answer) == 0:
             raise ClaimLostError(
                 f"redis ledger: the claim on {where} expired or another worker took it"
@@ -657,17 +678,102 @@ class RedisLedger:
             )
         return records
 
+    async def set_total(self, campaign: str, total: int) -> None:
+        """Record the campaign's row count (meta field ``total``; the last value wins)."""
+        await self._call(
+            "set_total", self._redis.hset(self._key(campaign, "meta"), "total", str(int(total)))
+        )
+
+    async def status(self, campaign: str) -> CampaignStatus:
+        """How the campaign stands across every worker (see
+        [`CampaignStatus`][]): every record bucket is read (in
+        pipelines), and the claim key of every row without a final outcome (its holder,
+        from the claim's token, and the lease left on it, from Redis's ``PTTL``). Takes
+        no claim; [`LedgerError`][] when Redis does not answer."""
+        meta = self._key(campaign, "meta")
+        v, hw, total_raw, started, refs = await self._call(
+            "status", self._redis.hmget(meta, "v", "hw", "total", "started", "refs")
+        )
+        try:
+            high = -1 if hw is None else int(_text(hw))
+            total = None if total_raw is None else int(_text(total_raw))
+        except ValueError as exc:
+            raise LedgerFormatError(
+                f"redis ledger: unreadable meta of campaign {campaign!r}: {exc}"
+            ) from exc
+        counter = StatusCounter(campaign, total)
+        buckets = high // BUCKET + 1 if high >= 0 else 0
+        if total is not None:
+            buckets = min(buckets, -(-total // BUCKET))
+        # (index, value) of rows without a final outcome; the first rows not started
+        opened: list[tuple[int, str]] = []
+        gaps: list[int] = []
+        for start in range(0, buckets, _CHUNK):
+            chunk = range(start, min(buckets, start + _CHUNK))
+            answers = await self._pipelined(
+                "status", [("hgetall", (self._key(campaign, f"r:{b}"),)) for b in chunk]
+            )
+            for b, bucket in zip(chunk, answers, strict=True):
+                present: set[int] = set()
+                for field, raw in bucket.items():
+                    i = b * BUCKET + int(_text(field))
+                    value = _text(raw)
+                    state = _STATE.get(value[:1].lower())
+                    if state is None:
+                        raise LedgerFormatError(
+                            f"redis ledger: unreadable record of {campaign}:{i} ({value!r})"
+                        )
+                    present.add(i)
+                    if state in ("ok", "failed"):
+                        counter.final(i, state)
+                    elif counter.counts(i):
+                        opened.append((i, value))
+                if total is not None and len(gaps) < STATUS_ROWS:
+                    end = min(total, (b + 1) * BUCKET)
+                    gaps += [i for i in range(b * BUCKET, end) if i not in present]
+        if total is not None:
+            gaps += range(buckets * BUCKET, min(total, buckets * BUCKET + STATUS_ROWS))
+        err = self._key(campaign, "err")
+        for start in range(0, len(opened), _CHUNK):
+            part = opened[start : start + _CHUNK]
+            commands: list[tuple[str, tuple[Any, ...]]] = []
+            for i, _ in part:
+                claim = self._claim_key(campaign, i)
+                commands += [("get", (claim,)), ("pttl", (claim,)), ("hget", (err, str(i)))]
+                if refs is not None:
+                    commands.append(("hget", (self._ref_key(campaign, i), str(i % BUCKET))))
+            answers = await self._pipelined("status", commands)
+            step = 4 if refs is not None else 3
+            for n, (i, value) in enumerate(part):
+                token, pttl, extra, *stored = answers[step * n : step * n + step]
+                reference = _text(stored[0]) if stored and stored[0] is not None else ""
+                record = _decode(
+                    campaign, i, value, "" if extra is None else _text(extra), reference
+                )
+                held = token is not None and int(pttl) != -2
+                error = None
+                if record.state == "unknown":
+                    error = f"{record.error_type or 'SendOutcomeUnknown'}: {record.error or ''}"
+                counter.open(
+                    i,
+                    record.state,
+                    record.reference,
+                    holder=_holder(_text(token)) if held else None,
+                    lease_left=_lease_left(pttl) if held else None,
+                    error=error,
+                )
+        exists = any(x is not None for x in (v, hw, started)) or buckets > 0
+        return counter.result(exists=exists, not_started=gaps[:STATUS_ROWS])
+
     async def expire(self, campaign: str, seconds: float) -> None:
         """Let a finished campaign go: every key of its ledger (meta, record buckets,
         errors, references) expires ``seconds`` from now.
 
         After expiry a rerun of the campaign finds no ledger: ``send_many`` then refuses
-        it (:class:`~sinch_async._ledger.LedgerLostError`: it detects a lost ledger by
+        it (`LedgerLostError`: it detects a lost ledger by
         looking up the first rows' references at Sinch). Meta gets its TTL last, so an
         interrupted call can simply be repeated."""
-        if not seconds > 0:
-            raise SinchConfigError("seconds must be positive")
-        ms = max(1, int(seconds * 1000))
+        ms = max(1, int(check_seconds(seconds, "seconds", positive=True, config=True) * 1000))
         meta = await self._meta(campaign)
         await self._pipelined(
             "expire", [("pexpire", (key, ms)) for key in self._keys(campaign, meta)]
@@ -681,7 +787,7 @@ class RedisLedger:
 
     async def _renew_loop(self) -> None:
         """The lease renewal loop: every ``lease / 3`` on the ledger's clock until
-        :meth:`close` cancels it (a failed renewal is kept for :meth:`check`)."""
+        `close` cancels it (a failed renewal is kept for [`check`][])."""
         while True:
             await self._sleep(self.lease / 3)
             try:
@@ -700,7 +806,7 @@ class RedisLedger:
 
     async def _renew_all(self, *, renew: bool) -> list[str]:
         """Renew (or release) every claim held; returns the claim keys this worker no
-        longer holds, which are forgotten (:meth:`check` fails for them). A claim whose
+        longer holds, which are forgotten ([`check`][] fails for them). A claim whose
         lease was last set more than a lease ago is given up without asking Redis."""
         lost: list[str] = []
         for campaign, held in list(self._held.items()):
@@ -807,7 +913,7 @@ def _encode(record: LedgerRecord) -> tuple[str, str]:
 
 def _decode(campaign: str, index: int, value: str, extra: str, reference: str) -> LedgerRecord:
     """The record of row ``index`` from its bucket value, err entry and stored reference
-    ('' for the default one); :class:`LedgerFormatError` when they cannot be read."""
+    ('' for the default one); `LedgerFormatError` when they cannot be read."""
     try:
         return _decode_record(campaign, index, value, extra, reference)
     except (KeyError, ValueError, TypeError) as exc:
@@ -840,6 +946,19 @@ def _decode_record(
         error=x.get("e"),
         done_at=x.get("a"),
     )
+
+
+def _holder(token: str) -> str:
+    """The worker id of a claim token (``WORKER:N``; [`RedisLedger.token`][] is the
+    worker id)."""
+    worker, _, n = token.rpartition(":")
+    return worker if worker and n.isdigit() else token
+
+
+def _lease_left(pttl: Any) -> float | None:
+    """Seconds left from a ``PTTL`` answer (None: no key, or no expiry)."""
+    ms = int(pttl)
+    return None if ms < 0 else ms / 1000
 
 
 def _text(value: Any) -> str:

@@ -20,7 +20,7 @@ pauses have pushed the schedule back), all in microseconds of server time.
   (``wait``), and goes only when its (shifted) turn has come and no pause is in effect.
 * The key expires once the schedule and pause are over (an idle bucket is a full one).
 
-Any Redis error fails closed with :class:`~sinch_async.LimiterUnavailableError` before the
+Any Redis error fails closed with [`LimiterUnavailableError`][] before the
 request is sent: nothing is ever sent unlimited.
 """
 
@@ -34,8 +34,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from .._clock import Clock
-from .._errors import LimiterUnavailableError, SinchConfigError
-from .._limits import SharedGroupSizes
+from .._errors import LimiterUnavailableError
+from .._limits import SharedGroupSizes, WaitCounts
+from .._validation import check_api_name, check_owner_id, check_rate, check_redis_key, check_seconds
 
 __all__ = ["RedisGroupSizes", "RedisRateLimiter", "default_limiter_key"]
 
@@ -55,10 +56,8 @@ def default_limiter_key(owner_id: str, api: str = "sms") -> str:
     used), another API's ``"sinch-async:mps:<api>:<owner_id>"``, so their 429 pauses never
     hold each other.
     """
-    if not isinstance(owner_id, str) or not owner_id or any(ord(c) < 33 for c in owner_id):
-        raise SinchConfigError("owner_id must be a non-empty id without spaces or controls")
-    if not isinstance(api, str) or not api.isidentifier():
-        raise SinchConfigError(f"api must be a name such as 'sms' or 'numbers', got {api!r}")
+    check_owner_id(owner_id)
+    check_api_name(api)
     return _KEY_PREFIX + owner_id if api == "sms" else f"{_KEY_PREFIX}{api}:{owner_id}"
 
 
@@ -137,8 +136,8 @@ class RedisRateLimiter:
 
     Pass it as ``SinchClient(messages_per_second=RedisRateLimiter(redis, "sinch:plan-1",
     400))`` in every worker (same key, same rate). It implements the
-    :class:`~sinch_async.RateLimiter` protocol (weighted: a batch to N recipients costs N)
-    and :class:`~sinch_async.SharedPause`, so a 429's ``Retry-After`` received by one
+    [`RateLimiter`][] protocol (weighted: a batch to N recipients costs N)
+    and `SharedPause`, so a 429's ``Retry-After`` received by one
     process holds every process's requests, GETs included, until it has passed.
 
     Fair by arrival at Redis (a big batch reserves its turn and is not starved by small
@@ -150,12 +149,13 @@ class RedisRateLimiter:
 
     Each send costs one script call (two when it had to wait: the second, on waking,
     checks for a pause that began meanwhile); a request that costs nothing costs one.
-    The budget belongs to one API (:func:`default_limiter_key` names it): only that API's
+    The waits of this process's requests are counted in [`waits`][] (``client.limits.stats``).
+    The budget belongs to one API ([`default_limiter_key`][] names it): only that API's
     requests wait for it, and only its 429s pause it. Waits pass through ``clock`` (by
     default the client's: ``SinchClient(clock=...)``).
     When Redis is down, errors or does not answer within ``timeout`` seconds (whatever
     the Redis client's own retries), the request fails with
-    :class:`~sinch_async.LimiterUnavailableError` before it is sent (never unlimited).
+    [`LimiterUnavailableError`][] before it is sent (never unlimited).
     """
 
     def __init__(
@@ -169,21 +169,17 @@ class RedisRateLimiter:
         sleep: Sleep | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if not messages_per_second > 0:
-            raise SinchConfigError("messages_per_second must be positive")
-        capacity = messages_per_second / 2 if burst is None else burst
-        if not capacity > 0:
-            raise SinchConfigError("burst must be positive")
-        if not key:
-            raise SinchConfigError("key must not be empty")
-        self.rate = float(messages_per_second)
-        self.burst = float(capacity)
-        self.key = key
+        self.rate, self.burst = check_rate(messages_per_second, burst)
+        self.key = check_redis_key(key)
+        timeout = check_seconds(timeout, "timeout", positive=True, optional=True, config=True)
         self._run = _Script(redis, key, timeout)
         self._own_sleep = sleep is not None or clock is not None
         self._sleep: Sleep = (
             sleep if sleep is not None else clock.sleep if clock is not None else asyncio.sleep
         )
+        #: The waits of this process's requests (their sleeps, added up), read by
+        #: ``client.limits.stats``.
+        self.waits = WaitCounts()
 
     def adopt_clock(self, clock: Clock) -> None:
         """Wait on the client's clock (``SinchClient(clock=...)``) unless built with one."""
@@ -196,16 +192,24 @@ class RedisRateLimiter:
         if cost <= 0:
             await self.wait_unpaused()
             return
+        paused = 0.0
         while True:
             wait_us, go, shift = await self._run("acquire", repr(self.rate), repr(self.burst), cost)
             if int(go) >= 0:
                 break
+            paused += int(wait_us) / 1e6
             await self._sleep(int(wait_us) / 1e6)  # paused: nothing reserved yet
+        if paused:
+            self.waits.add(paused, paused=True)
         wait = int(wait_us)
+        waited = 0.0
         while wait > 0:
+            waited += wait / 1e6
             await self._sleep(wait / 1e6)
             reply = await self._run("wait", go, shift)
             wait = int(reply[0])
+        if waited:  # its turn (pushed back by any pause published meanwhile)
+            self.waits.add(waited, paused=False)
 
     async def pause(self, seconds: float) -> None:
         """Hold every process's requests for ``seconds`` from now (a 429's Retry-After)."""
@@ -218,8 +222,12 @@ class RedisRateLimiter:
 
     async def wait_unpaused(self) -> None:
         """Return once no shared pause is in effect."""
+        waited = 0.0
         while (left := await self.paused_for()) > 0:
+            waited += left
             await self._sleep(left)
+        if waited:
+            self.waits.add(waited, paused=True)
 
     def __repr__(self) -> str:
         return f"<RedisRateLimiter key={self.key!r} {self.rate:g}/s burst={self.burst:g}>"
@@ -233,7 +241,7 @@ class RedisGroupSizes(SharedGroupSizes):
     not seen is costed by the size another process saw (one ``HMGET`` before the budget is
     taken; cached locally after). The hash expires ``ttl`` seconds after its last write.
     When Redis fails (or takes over ``timeout`` seconds) while costing a send, it fails with
-    :class:`~sinch_async.LimiterUnavailableError` (not sent); a failed write is logged.
+    [`LimiterUnavailableError`][] (not sent); a failed write is logged.
     """
 
     def __init__(
@@ -246,12 +254,10 @@ class RedisGroupSizes(SharedGroupSizes):
         timeout: float | None = 1.0,
     ) -> None:
         super().__init__(miss_ttl=miss_ttl)
-        if not key:
-            raise SinchConfigError("key must not be empty")
         self._redis = redis
-        self.key = key
-        self.ttl = ttl
-        self.timeout = timeout
+        self.key = check_redis_key(key)
+        self.ttl = check_seconds(ttl, "ttl", positive=True, config=True)
+        self.timeout = check_seconds(timeout, "timeout", positive=True, optional=True, config=True)
 
     async def _fetch(self, group_ids: tuple[str, ...]) -> Mapping[str, int]:
         try:

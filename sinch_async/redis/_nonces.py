@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from .._validation import check_expiry
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -12,7 +14,7 @@ __all__ = ["RedisNonceStore"]
 
 
 class RedisNonceStore:
-    """A :class:`~sinch_async._callbacks.NonceStore` in Redis: a replay is refused by
+    """A [`NonceStore`][] in Redis: a replay is refused by
     whichever web worker it reaches.
 
     Each accepted nonce is the key ``prefix + nonce``, set with
@@ -34,10 +36,8 @@ class RedisNonceStore:
         return f"RedisNonceStore(prefix={self.prefix!r})"
 
     async def add(self, nonce: str, expires_at: float) -> bool:
-        if not math.isfinite(expires_at):
-            raise ValueError(f"expires_at must be finite, got {expires_at!r}")
         # EXAT must be > 0; a time in the past sets a key that is already expired.
-        at = max(1, math.ceil(expires_at))
+        at = max(1, math.ceil(check_expiry(expires_at)))
         created = await self.redis.set(self.prefix + nonce, 1, nx=True, exat=at)
         return bool(created)
 

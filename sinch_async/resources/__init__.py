@@ -1,4 +1,4 @@
-"""Resource groups hung off :class:`~sinch_async.SinchClient` (``client.batches`` ...)."""
+"""Resource groups hung off [`SinchClient`][] (``client.batches`` ...)."""
 
 from .batches import BatchesResource
 from .delivery_reports import DeliveryReportsResource

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections import OrderedDict
@@ -23,19 +24,23 @@ from .._errors import (
     SinchDecodeError,
     SinchError,
     SinchTransportError,
-    SinchValidationError,
     UndecodableSendResponse,
 )
-from .._fanout import DEFAULT_GRACE, FanoutProgress, SendMany
+from .._fanout import DEFAULT_GRACE, FanoutProgress, SendMany, new_client_reference
 from .._ledger import Ledger
 from .._limits import SharedGroupSizes
-from .._pagination import AsyncPager
-from .._session import Attempts, BeforeWrite, Response, Session
+from .._pagination import AsyncPager, OnUndecodable
+from .._session import Attempts, BeforeWrite, Response, Session, current_operation
+from .._telemetry import reference_fields
 from .._validation import (
     check_batch_request,
     check_batch_update,
     check_dry_run_recipients,
     check_recipients,
+    check_senders,
+    check_update_call,
+    check_update_fields,
+    normalize_number,
 )
 from .._wire import QueryValue, quote_path_segment
 from ..models.batches import (
@@ -67,6 +72,7 @@ __all__ = [
     "BinaryFields",
     "MediaFields",
     "TextFields",
+    "new_client_reference",
 ]
 
 log = logging.getLogger("sinch_async")
@@ -88,12 +94,11 @@ def _at_millis(ts: float) -> datetime:
 
 
 def _recipient_key(recipient: str) -> str:
-    """A recipient as Sinch may echo it: digits only, ``00``/``+`` dropped; group ids as is."""
+    """A recipient as Sinch may echo it: a number (the SDK's one rule, ASCII digits) as its
+    digits, ``00``/``+`` and separators dropped; anything else (group ids) upper-cased."""
     text = str(recipient).strip()
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if any(ch.isalpha() for ch in text) or not digits:
-        return text.upper()
-    return digits[2:] if digits.startswith("00") else digits
+    number = normalize_number(text)
+    return text.upper() if number is None else number.removeprefix("+")
 
 
 def _same_send(batch: Batch, request: BatchRequest) -> bool:
@@ -141,6 +146,11 @@ def _batch_id_of(body: bytes) -> str | None:
 
 BatchType = Literal["mt_text", "mt_binary", "mt_media"]
 _ANY_BATCH: Cast[Batch] = Cast(Batch)
+
+
+#: Route templates (hooks, spans: never an id in a name).
+_ONE = "/batches/{batch_id}"
+_FEEDBACK = "/batches/{batch_id}/delivery_feedback"
 
 
 def _path(batch_id: str) -> str:
@@ -215,10 +225,12 @@ class BatchesResource:
         *,
         reconcile_sends: bool = True,
         returned: OrderedDict[str, None] | None = None,
+        auto_client_reference: bool = False,
     ) -> None:
         self._session = session
         self._group_sizes = {} if group_sizes is None else group_sizes
         self._reconcile = reconcile_sends
+        self._auto_reference = auto_client_reference
         # Ids of batches this client's sends already returned (bounded; shared with the
         # client's with_options views): reconciliation never hands one of them to another
         # send that reused the reference.
@@ -230,13 +242,16 @@ class BatchesResource:
             self._returned[batch_id] = None
             if len(self._returned) > _REMEMBER_MAX:
                 self._returned.popitem(last=False)
+            op = current_operation()
+            if op is not None:  # the send's batch, for hooks (spans) at operation_end
+                op.batch_id = batch_id
         return batch
 
     def message_cost(self, request: BatchRequest) -> int:
         """Messages a send counts against ``messages_per_second``: one per recipient, a
         group by its size when a response has told us (else 1). With shared group sizes
         (``SinchClient(group_sizes=...)``) a group this process has not seen gives a
-        :class:`PendingCost`, looked up in the shared store before the budget is taken."""
+        `PendingCost`, looked up in the shared store before the budget is taken."""
         sizes = self._group_sizes
         if type(sizes) is not dict and isinstance(sizes, SharedGroupSizes):
             return sizes.cost(request.to)
@@ -283,9 +298,11 @@ class BatchesResource:
         and returns the one this send created (same type, body and recipients compared as
         normalised sets, created after the first attempt began), or sends again when there
         is none. An ambiguous match (an older batch with the same reference and content
-        that could be this send's, or several) raises :class:`SendOutcomeUnknown`, as does
+        that could be this send's, or several) raises [`SendOutcomeUnknown`][], as does
         a send without a reference or with ``reconcile=False`` (default: the client's
-        ``reconcile_sends``).
+        ``reconcile_sends``). With ``SinchClient(auto_client_reference=True)`` a request
+        without a reference is sent with a generated one ([`new_client_reference`][];
+        the batch, and a [`SendOutcomeUnknown`][]'s ``request``, carry it).
 
         ``created_at`` is Sinch's time, so "created after the first attempt began" needs
         Sinch's time at that moment. The client learns the offset between this host's
@@ -309,14 +326,16 @@ class BatchesResource:
         ``before_write`` is awaited right before each attempt is written (retries and
         resends after a lookup included), after the concurrency slot and the message
         budget were taken: whatever it raises propagates unchanged (the request was not
-        written; never retried, never :class:`SendOutcomeUnknown`).
+        written; never retried, never [`SendOutcomeUnknown`][]).
 
-        A 2xx whose body cannot be decoded raises :class:`UndecodableSendResponse`: the
-        batch exists, do not resend. A 3xx raises :class:`RedirectError` (not sent).
-        :class:`LimiterUnavailableError` (a shared rate limiter) propagates as it is, from
+        A 2xx whose body cannot be decoded raises [`UndecodableSendResponse`][]: the
+        batch exists, do not resend. A 3xx raises [`RedirectError`][] (not sent).
+        [`LimiterUnavailableError`][] (a shared rate limiter) propagates as it is, from
         a lookup too.
         """
         request = check_batch_request(request)  # the record's type included
+        if request.client_reference is None and self._auto_reference:
+            request = attrs.evolve(request, client_reference=new_client_reference())
         body = dumps(request)
         cost = self.message_cost(request)
         do_reconcile = self._reconcile if reconcile is None else reconcile
@@ -343,7 +362,7 @@ class BatchesResource:
         policy = self._session.retry_policy
         max_sends = policy.max_attempts
         posts = Attempts(policy.max_send_posts)
-        with self._session.operation("batches.send"):
+        with self._session.operation("batches.send", client_reference=request.client_reference):
             for attempt in range(1, max_sends + 1):
                 try:
                     resp = await self._session.request(
@@ -370,13 +389,16 @@ class BatchesResource:
                         raise SendOutcomeUnknown(
                             request, exc, f"no batch after {attempt} sends ({made} POSTs)"
                         ) from exc
+                    shown, fields = reference_fields(request.client_reference)
                     log.info(
-                        "send not found by client_reference after %s: sending again",
+                        "send with %s not found after %s: sending again",
+                        shown,
                         type(exc).__name__,
                         extra={
                             "sinch_event": "resend",
                             "sinch_method": "POST",
                             "sinch_attempt": attempt,
+                            **fields,
                         },
                     )
                     continue
@@ -410,32 +432,36 @@ class BatchesResource:
         *,
         concurrency: int = 32,
         preserve_order: bool = False,
-        auto_client_reference: bool = False,
+        auto_client_reference: bool | None = None,
         on_progress: Callable[[FanoutProgress], None] | None = None,
         grace: float = DEFAULT_GRACE,
         ledger: Ledger | None = None,
         campaign: str | None = None,
         retry_failed: bool = False,
         force_resend: bool = False,
+        takeover_wait: float | None = None,
+        total: int | None = None,
     ) -> SendMany:
-        """Send many requests under the client's limits; yield one :class:`SendOutcome` each.
+        """Send many requests under the client's limits; yield one [`SendOutcome`][] each.
 
         ``requests`` may be any (async) iterable and is read lazily. ``concurrency`` bounds
         the sends in flight (the client's ``max_concurrency`` and ``messages_per_second``
         still apply). ``preserve_order`` yields outcomes in input order (with a bounded
         reorder window). ``auto_client_reference`` gives each request without one a unique
-        reference, so an ambiguous failure can be reconciled instead of reported unknown.
+        reference, so an ambiguous failure can be reconciled instead of reported unknown
+        (default: the client's ``auto_client_reference``; a campaign's ``CAMPAIGN:INDEX``
+        references come first).
 
-        Every request read from the input gets exactly one :class:`SendOutcome`: yielded,
+        Every request read from the input gets exactly one [`SendOutcome`][]: yielded,
         or, if you stop early (``break``, an exception, cancellation, Ctrl-C, a raising
         ``on_progress``), in ``unreported_outcomes`` once the run has shut down. Sends in
         flight then have ``grace`` seconds (on the client's clock) to finish before
         they are cancelled and reported unknown. An ``on_progress`` that raises stops
         the run and its exception is raised to the consumer. An unavailable shared rate limiter
-        (:class:`LimiterUnavailableError`) stops the run too: it is raised to the
+        ([`LimiterUnavailableError`][]) stops the run too: it is raised to the
         consumer and the requests it kept from being sent are ``pending``, not failed.
 
-        **Campaigns** (crash-safe, resumable): with a ``ledger`` (:class:`SqliteLedger`,
+        **Campaigns** (crash-safe, resumable): with a ``ledger`` ([`SqliteLedger`][],
         ``RedisLedger``) and a ``campaign`` id, each request without a reference gets
         ``f"{campaign}:{index}"``, its intent is recorded before it is sent and its outcome
         after. Running the same campaign again (same input, same order) yields the recorded
@@ -449,12 +475,23 @@ class BatchesResource:
         make it ``unknown``. With a shared ledger a request another live worker holds is
         not yielded here (counted in ``progress.claimed_elsewhere``), and a worker proves
         it still holds its claim right before each POST. A ledger that fails raises
-        :class:`LedgerError` and stops the run; nothing is sent without its intent
+        [`LedgerError`][] and stops the run; nothing is sent without its intent
         recorded. Before anything is sent, a ledger that knows nothing of the campaign
         while Sinch already has batches with its first references raises
-        :class:`LedgerLostError` (``force_resend=True`` sends anyway); a resumed
+        `LedgerLostError` (``force_resend=True`` sends anyway); a resumed
         campaign looks up rows past its last record before sending them, in case their
         records were lost.
+
+        **Many workers** (a shared ledger such as ``RedisLedger``): rows another worker
+        held when this run reached them are looked at again once the input is exhausted,
+        for up to ``takeover_wait`` seconds (default: the ledger's ``lease`` plus 2 s;
+        0: one look, no waiting): rows that worker finished count as
+        ``progress.finished_elsewhere``; rows whose claim expired (a killed or stalled
+        worker) are taken over here (looked up by reference, sent only if not found) and
+        yielded last, with ``taken_over=True``. ``total`` (default: ``len(requests)``
+        when it has one) is the campaign's row count, recorded in the ledger so that
+        ``await sm.status()`` (after the run) can say whether *every* row of the
+        campaign, whichever worker had it, has a final outcome.
         """
         find = exists = None
         if ledger is not None:
@@ -496,12 +533,17 @@ class BatchesResource:
                     return True
                 return False
 
+        auto = self._auto_reference if auto_client_reference is None else auto_client_reference
+        sender = self
+        if self._auto_reference and not auto:  # False here wins over the client's True
+            sender = copy.copy(self)
+            sender._auto_reference = False
         return SendMany(
-            self.send,
+            sender.send,
             requests,
             concurrency=concurrency,
             preserve_order=preserve_order,
-            auto_client_reference=auto_client_reference,
+            auto_client_reference=auto,
             on_progress=on_progress,
             grace=grace,
             clock=self._session.clock,
@@ -512,6 +554,8 @@ class BatchesResource:
             sinch_now=self._sinch_now,
             retry_failed=retry_failed,
             force_resend=force_resend,
+            takeover_wait=takeover_wait,
+            total=total,
         )
 
     def _sinch_now(self) -> float | None:
@@ -529,7 +573,7 @@ class BatchesResource:
         self, request: BatchRequest, start: datetime, skip: Container[str]
     ) -> list[Batch]:
         """Batches created since ``start`` with the request's reference and content
-        (:func:`_same_send`) whose ids are not in ``skip``; API errors propagate."""
+        (`_same_send`) whose ids are not in ``skip``; API errors propagate."""
         pager = self.list(
             client_reference=request.client_reference,
             start_date=start,
@@ -542,8 +586,8 @@ class BatchesResource:
         self, request: BatchRequest, sent_at: float, cause: BaseException
     ) -> Batch | None:
         """The batch this request created (its first attempt began at host time
-        ``sent_at``), None when there is none, or :class:`SendOutcomeUnknown` when the
-        lookup cannot tell (see :meth:`send` for the rule)."""
+        ``sent_at``), None when there is none, or [`SendOutcomeUnknown`][] when the
+        lookup cannot tell (see [`send`][] for the rule)."""
         clock = self._session.sinch_clock
         # Before the lookup (a window in the past is all the listing needs): at worst the
         # host's own time, the lookback absorbing any skew under five minutes.
@@ -580,24 +624,28 @@ class BatchesResource:
             elif created >= ambiguous_from:
                 earlier.append(batch)  # within clock skew: could be either
             # else: an earlier send that reused the reference
+        shown, fields = reference_fields(request.client_reference)
         if len(mine) == 1 and not earlier:
             log.info(
-                "send reconciled: batch %s found by client_reference after %s",
+                "send reconciled: batch %s found by %s after %s",
                 mine[0].id,
+                shown,
                 type(cause).__name__,
                 extra={
                     "sinch_event": "reconciled",
                     "sinch_method": "POST",
                     "sinch_batch_id": mine[0].id,
                     "sinch_status": getattr(cause, "status", None),
+                    **fields,
                 },
             )
             return mine[0]
         if mine or earlier:
             log.warning(
-                "send outcome unknown: %d batches could be this send's",
+                "send outcome unknown: %d batches could be this send's (%s)",
                 len(mine) + len(earlier),
-                extra={"sinch_event": "reconcile_ambiguous", "sinch_method": "POST"},
+                shown,
+                extra={"sinch_event": "reconcile_ambiguous", "sinch_method": "POST", **fields},
             )
             raise SendOutcomeUnknown(
                 request,
@@ -610,19 +658,25 @@ class BatchesResource:
     async def send_text(self, **fields: Unpack[TextFields]) -> TextBatch:
         """Send an SMS to 1..1000 recipients; ``${key}`` placeholders come from ``parameters``.
 
-        Keyword arguments are the fields of :class:`TextBatchRequest` (``to`` and ``body``
+        Keyword arguments are the fields of [`TextBatchRequest`][] (``to`` and ``body``
         required)."""
-        return await self.send(_text(fields))
+        request = _text(fields)
+        with self._session.operation("batches.send_text"):
+            return await self.send(request)
 
     async def send_binary(self, **fields: Unpack[BinaryFields]) -> BinaryBatch:
         """Send a binary SMS: Base64 ``body`` plus hex ``udh``, at most 140 bytes together
-        (the fields of :class:`BinaryBatchRequest`)."""
-        return await self.send(_binary(fields))
+        (the fields of [`BinaryBatchRequest`][])."""
+        request = _binary(fields)
+        with self._session.operation("batches.send_binary"):
+            return await self.send(request)
 
     async def send_media(self, **fields: Unpack[MediaFields]) -> MediaBatch:
         """Send an MMS (US only, enabled per account): ``media_body`` plus the fields of
-        :class:`MediaBatchRequest`."""
-        return await self.send(_media(fields))
+        [`MediaBatchRequest`][]."""
+        request = _media(fields)
+        with self._session.operation("batches.send_media"):
+            return await self.send(request)
 
     async def dry_run_text(
         self,
@@ -631,7 +685,7 @@ class BatchesResource:
         number_of_recipients: int | None = None,
         **fields: Unpack[TextFields],
     ) -> DryRunResult:
-        """:meth:`dry_run` of the text request these keyword arguments describe."""
+        """[`dry_run`][] of the text request these keyword arguments describe."""
         return await self.dry_run(
             _text(fields), per_recipient=per_recipient, number_of_recipients=number_of_recipients
         )
@@ -643,7 +697,7 @@ class BatchesResource:
         number_of_recipients: int | None = None,
         **fields: Unpack[BinaryFields],
     ) -> DryRunResult:
-        """:meth:`dry_run` of the binary request these keyword arguments describe."""
+        """[`dry_run`][] of the binary request these keyword arguments describe."""
         return await self.dry_run(
             _binary(fields), per_recipient=per_recipient, number_of_recipients=number_of_recipients
         )
@@ -655,21 +709,21 @@ class BatchesResource:
         number_of_recipients: int | None = None,
         **fields: Unpack[MediaFields],
     ) -> DryRunResult:
-        """:meth:`dry_run` of the media request these keyword arguments describe."""
+        """[`dry_run`][] of the media request these keyword arguments describe."""
         return await self.dry_run(
             _media(fields), per_recipient=per_recipient, number_of_recipients=number_of_recipients
         )
 
     async def replace_text(self, batch_id: str, **fields: Unpack[TextFields]) -> TextBatch:
-        """:meth:`replace` a batch with the text request these keyword arguments describe."""
+        """[`replace`][] a batch with the text request these keyword arguments describe."""
         return await self.replace(batch_id, _text(fields))
 
     async def replace_binary(self, batch_id: str, **fields: Unpack[BinaryFields]) -> BinaryBatch:
-        """:meth:`replace` a batch with the binary request these keyword arguments describe."""
+        """[`replace`][] a batch with the binary request these keyword arguments describe."""
         return await self.replace(batch_id, _binary(fields))
 
     async def replace_media(self, batch_id: str, **fields: Unpack[MediaFields]) -> MediaBatch:
-        """:meth:`replace` a batch with the media request these keyword arguments describe."""
+        """[`replace`][] a batch with the media request these keyword arguments describe."""
         return await self.replace(batch_id, _media(fields))
 
     async def dry_run(
@@ -687,14 +741,21 @@ class BatchesResource:
             "number_of_recipients": number_of_recipients,
         }
         return await self._session.call(
-            "POST", "/batches/dry_run", DryRunResult, query=query, body=dumps(request)
+            "POST",
+            "/batches/dry_run",
+            DryRunResult,
+            query=query,
+            body=dumps(request),
+            client_reference=request.client_reference,
         )
 
     # --- one batch ----------------------------------------------------------------------
 
     async def get(self, batch_id: str) -> Batch:
         """Fetch one batch by id."""
-        return await self._session.call("GET", _path(batch_id), _ANY_BATCH)
+        return await self._session.call(
+            "GET", _path(batch_id), _ANY_BATCH, route=_ONE, batch_id=batch_id
+        )
 
     @overload
     async def replace(self, batch_id: str, request: TextBatchRequest) -> TextBatch: ...
@@ -706,7 +767,13 @@ class BatchesResource:
         """Replace a (scheduled) batch with a new request: cancel and send anew."""
         request = check_batch_request(request)
         resp = await self._session.request(
-            "PUT", _path(batch_id), body=dumps(request), cost=self.message_cost(request)
+            "PUT",
+            _path(batch_id),
+            body=dumps(request),
+            cost=self.message_cost(request),
+            route=_ONE,
+            batch_id=batch_id,
+            client_reference=request.client_reference,
         )
         result: Batch = _expect(resp, _RESULT_TYPE[request.__class__])
         return result
@@ -796,23 +863,21 @@ class BatchesResource:
             "strict_validation": strict_validation,
         }
         given = {k: v for k, v in fields.items() if v is not None}
-        if update is not None:
-            if given or type is not None:
-                raise SinchValidationError(
-                    "update", "pass either an update record or keyword arguments, not both"
-                )
-        else:
-            if not given:
-                raise SinchValidationError("update", "nothing to update")
-            update = _update_from_fields(type, given)
-        payload = check_batch_update(update)
-        resp = await self._session.request("POST", _path(batch_id), body=dumps(payload))
+        check_update_call(update, type, given)
+        payload = check_batch_update(
+            update if update is not None else _update_from_fields(type, given)
+        )
+        resp = await self._session.request(
+            "POST", _path(batch_id), body=dumps(payload), route=_ONE, batch_id=batch_id
+        )
         result: Batch = _expect(resp, _RESULT_TYPE[payload.__class__])
         return result
 
     async def cancel(self, batch_id: str) -> Batch:
         """Cancel a batch; messages already handed to operators may still be delivered."""
-        return await self._session.call("DELETE", _path(batch_id), _ANY_BATCH)
+        return await self._session.call(
+            "DELETE", _path(batch_id), _ANY_BATCH, route=_ONE, batch_id=batch_id
+        )
 
     async def send_delivery_feedback(self, batch_id: str, recipients: Iterable[str]) -> None:
         """Tell Sinch which recipients got the message (batch must have feedback_enabled).
@@ -827,7 +892,11 @@ class BatchesResource:
         if checked != feedback.recipients:
             feedback = DeliveryFeedback(recipients=checked)
         await self._session.request(
-            "POST", f"{_path(batch_id)}/delivery_feedback", body=dumps(feedback)
+            "POST",
+            f"{_path(batch_id)}/delivery_feedback",
+            body=dumps(feedback),
+            route=_FEEDBACK,
+            batch_id=batch_id,
         )
 
     # --- list ---------------------------------------------------------------------------
@@ -843,19 +912,21 @@ class BatchesResource:
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
         prefetch: int = 1,
+        on_undecodable: OnUndecodable = "raise",
     ) -> AsyncPager[Batch]:
         """Walk batches newest first (Sinch keeps about 14 days; without ``start_date``
-        Sinch starts 24 h back). ``from_`` filters on one or more senders.
+        Sinch starts 24 h back). ``from_`` filters on one or more senders: anything a
+        send takes as ``from_`` (numbers, short codes, alphanumeric sender ids).
 
         ``resume`` continues from a checkpoint (``pager.checkpoint`` or an error's
         ``.checkpoint``); the filters then come from the checkpoint.
+        ``on_undecodable="skip"`` passes a batch the SDK cannot decode (see
+        [`Pager`][]).
         """
         check_window(start_date, end_date)
         senders = as_list(from_)
         if senders is not None:
-            senders = list(
-                check_recipients(senders, "from_", minimum=1, maximum=None, allow_groups=False)
-            )
+            senders = list(check_senders(senders, "from_"))
         filters = encode_filters(
             {
                 "start_date": start_date,
@@ -873,6 +944,7 @@ class BatchesResource:
             resume=resume,
             prefetch=prefetch,
             filter_names=("start_date", "end_date", "from", "client_reference"),
+            on_undecodable=on_undecodable,
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Batch]:
@@ -896,19 +968,6 @@ def _update_from_fields(type: BatchType | None, given: dict[str, Any]) -> BatchU
             inferred = "mt_binary"
         elif text_like or "parameters" in given:
             inferred = "mt_text"
-    cls: Any = {
-        "mt_text": TextBatchUpdate,
-        "mt_binary": BinaryBatchUpdate,
-        "mt_media": MediaBatchUpdate,
-        None: TextBatchUpdate,
-    }.get(inferred)
-    if cls is None:
-        raise SinchValidationError("type", f"unknown batch type {inferred!r}")
-    allowed = {a.name for a in attrs.fields(cls)}
-    wrong = sorted(set(given) - allowed)
-    if wrong:
-        raise SinchValidationError(
-            "update", f"{', '.join(wrong)} cannot be updated on a {cls.type} batch"
-        )
+    cls = check_update_fields(inferred, given)
     record: BatchUpdate = build_record(cls, **given)
     return record

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from .. import _constants as C
 from .._checkpoint import PagerCheckpoint
-from .._pagination import AsyncPager
+from .._pagination import AsyncPager, OnUndecodable
 from .._session import Session
 from .._sync import CheckpointStore, CommitMode, Sync
 from .._validation import (
@@ -54,7 +54,15 @@ class DeliveryReportsResource:
             "client_reference": client_reference,
         }
         path = f"/batches/{quote_path_segment(batch_id, 'batch_id')}/delivery_report"
-        return await self._session.call("GET", path, BatchDeliveryReport, query=query)
+        return await self._session.call(
+            "GET",
+            path,
+            BatchDeliveryReport,
+            query=query,
+            route="/batches/{batch_id}/delivery_report",
+            batch_id=batch_id,
+            client_reference=client_reference,
+        )
 
     async def get_for_recipient(self, batch_id: str, recipient: str) -> RecipientDeliveryReport:
         """One recipient's report for a batch."""
@@ -63,7 +71,13 @@ class DeliveryReportsResource:
             f"/batches/{quote_path_segment(batch_id, 'batch_id')}/delivery_report/"
             f"{quote_path_segment(recipient, 'recipient')}"
         )
-        return await self._session.call("GET", path, RecipientDeliveryReport)
+        return await self._session.call(
+            "GET",
+            path,
+            RecipientDeliveryReport,
+            route="/batches/{batch_id}/delivery_report/{recipient}",
+            batch_id=batch_id,
+        )
 
     def list(
         self,
@@ -77,8 +91,12 @@ class DeliveryReportsResource:
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
         prefetch: int = 1,
+        on_undecodable: OnUndecodable = "raise",
     ) -> AsyncPager[RecipientDeliveryReport]:
-        """Walk recipient reports, newest first (without ``start_date`` Sinch starts 24 h back)."""
+        """Walk recipient reports, newest first (without ``start_date`` Sinch starts 24 h back).
+
+        ``on_undecodable="skip"`` passes a report the SDK cannot decode (see
+        [`Pager`][])."""
         check_window(start_date, end_date)
         filters = encode_filters(
             {
@@ -98,6 +116,7 @@ class DeliveryReportsResource:
             resume=resume,
             prefetch=prefetch,
             filter_names=("start_date", "end_date", "status", "code", "client_reference"),
+            on_undecodable=on_undecodable,
         )
 
     def sync(
@@ -116,10 +135,14 @@ class DeliveryReportsResource:
         commit_every: int | Literal["page"] = 1,
         commit_interval: float | None = None,
         max_rewalks: int = 3,
+        lag: timedelta = timedelta(0),
+        on_undecodable: OnUndecodable = "raise",
     ) -> Sync[RecipientDeliveryReport]:
         """Every finished recipient report of a pinned window, resumable from
-        ``checkpoint`` (a JSON file path or a :class:`CheckpointStore`); delivery as in
-        :meth:`InboundsResource.sync`. See :class:`Sync`."""
+        ``checkpoint`` (a JSON file path or a [`CheckpointStore`][]); delivery as in
+        [`InboundsResource.sync`][], and so are ``lag`` (the window ends that long before
+        now, unless ``until`` is given; both together raise [`SinchValidationError`][])
+        and ``on_undecodable``. See [`Sync`][]."""
         return Sync(
             kind="delivery_reports",
             list_fn=self.list,
@@ -141,7 +164,9 @@ class DeliveryReportsResource:
             commit_every=commit_every,
             commit_interval=commit_interval,
             max_rewalks=max_rewalks,
+            lag=lag,
             now=self._now,
+            on_undecodable=on_undecodable,
         )
 
     def _now(self) -> datetime:

@@ -9,8 +9,9 @@ from .. import _constants as C
 from .._api import Cast
 from .._checkpoint import PagerCheckpoint
 from .._converter import dumps
+from .._errors import UndecodableItem
 from .._limits import SharedGroupSizes
-from .._pagination import AsyncPager
+from .._pagination import AsyncPager, OnUndecodable
 from .._session import Session
 from .._validation import check_group_request, check_group_update
 from .._wire import QueryValue, quote_path_segment
@@ -29,6 +30,11 @@ __all__ = ["GroupsResource"]
 
 
 _MEMBERS: Cast[list[str]] = Cast(list[str])
+
+
+#: Route templates (hooks, spans: never an id in a name).
+_ONE = "/groups/{group_id}"
+_MEMBERS_ROUTE = "/groups/{group_id}/members"
 
 
 def _path(group_id: str) -> str:
@@ -73,7 +79,7 @@ class GroupsResource:
 
     async def get(self, group_id: str) -> Group:
         """One group by id."""
-        result = await self._session.call("GET", _path(group_id), Group)
+        result = await self._session.call("GET", _path(group_id), Group, route=_ONE)
         return await self._seen(result)
 
     async def replace(
@@ -94,7 +100,9 @@ class GroupsResource:
             auto_update=auto_update,
         )
         checked = check_group_request(request)
-        result = await self._session.call("PUT", _path(group_id), Group, body=dumps(checked))
+        result = await self._session.call(
+            "PUT", _path(group_id), Group, body=dumps(checked), route=_ONE
+        )
         return await self._seen(result)
 
     async def update(
@@ -120,12 +128,14 @@ class GroupsResource:
             auto_update=auto_update,
         )
         request = check_group_update(request)
-        result = await self._session.call("POST", _path(group_id), Group, body=dumps(request))
+        result = await self._session.call(
+            "POST", _path(group_id), Group, body=dumps(request), route=_ONE
+        )
         return await self._seen(result)
 
     async def delete(self, group_id: str) -> None:
         """Delete a group (scheduled batches to it then reach nobody through it)."""
-        await self._session.request("DELETE", _path(group_id))
+        await self._session.request("DELETE", _path(group_id), route=_ONE)
         if isinstance(self._sizes, SharedGroupSizes):
             await self._sizes.record(group_id, None)
         else:
@@ -133,7 +143,9 @@ class GroupsResource:
 
     async def members(self, group_id: str) -> list[str]:
         """Every member's number (the API returns them all at once, not paged)."""
-        return await self._session.call("GET", f"{_path(group_id)}/members", _MEMBERS)
+        return await self._session.call(
+            "GET", f"{_path(group_id)}/members", _MEMBERS, route=_MEMBERS_ROUTE
+        )
 
     def list(
         self,
@@ -142,8 +154,10 @@ class GroupsResource:
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
         prefetch: int = 1,
+        on_undecodable: OnUndecodable = "raise",
     ) -> AsyncPager[Group]:
-        """Walk groups, newest first."""
+        """Walk groups, newest first. ``on_undecodable="skip"`` passes a group the SDK
+        cannot decode (see [`Pager`][])."""
         return AsyncPager(
             self._fetch_page,
             resource="groups",
@@ -153,10 +167,12 @@ class GroupsResource:
             resume=resume,
             prefetch=prefetch,
             filter_names=frozenset(),
+            on_undecodable=on_undecodable,
         )
 
     async def _fetch_page(self, query: Mapping[str, QueryValue]) -> Page[Group]:
         page: Page[Group] = await self._session.page("/groups", "groups", Group, query)
         for group in page.items:
-            await self._seen(group)
+            if not isinstance(group, UndecodableItem):  # the pager raises or skips it
+                await self._seen(group)
         return page

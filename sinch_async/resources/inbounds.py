@@ -10,7 +10,7 @@ from typing import Any, Literal
 from .. import _constants as C
 from .._api import Cast
 from .._checkpoint import PagerCheckpoint
-from .._pagination import AsyncPager
+from .._pagination import AsyncPager, OnUndecodable
 from .._session import Session
 from .._sync import CheckpointStore, CommitMode, Sync
 from .._validation import check_recipients
@@ -33,7 +33,7 @@ class InboundsResource:
     async def get(self, inbound_id: str) -> Inbound:
         """One inbound message by id."""
         path = f"/inbounds/{quote_path_segment(inbound_id, 'inbound_id')}"
-        return await self._session.call("GET", path, _ANY_INBOUND)
+        return await self._session.call("GET", path, _ANY_INBOUND, route="/inbounds/{inbound_id}")
 
     def list(
         self,
@@ -46,10 +46,13 @@ class InboundsResource:
         max_items: int | None = None,
         resume: PagerCheckpoint | Mapping[str, Any] | None = None,
         prefetch: int = 1,
+        on_undecodable: OnUndecodable = "raise",
     ) -> AsyncPager[Inbound]:
         """Walk inbounds newest first; ``to`` filters on your numbers / short codes.
 
         Without ``start_date`` Sinch starts 24 h back; it keeps about 14 days.
+        ``on_undecodable="skip"`` passes an inbound the SDK cannot decode (see
+        [`Pager`][]).
         """
         check_window(start_date, end_date)
         numbers = as_list(to)
@@ -72,6 +75,7 @@ class InboundsResource:
             resume=resume,
             prefetch=prefetch,
             filter_names=("to", "start_date", "end_date", "client_reference"),
+            on_undecodable=on_undecodable,
         )
 
     def sync(
@@ -89,11 +93,20 @@ class InboundsResource:
         commit_every: int | Literal["page"] = 1,
         commit_interval: float | None = None,
         max_rewalks: int = 3,
+        lag: timedelta = timedelta(0),
+        on_undecodable: OnUndecodable = "raise",
     ) -> Sync[Inbound]:
         """Every inbound of a pinned window, resumable from ``checkpoint`` (a JSON file
-        path or a :class:`CheckpointStore`): at least once with ``commit="auto"`` (the
+        path or a [`CheckpointStore`][]): at least once with ``commit="auto"`` (the
         item in hand at a crash comes again), exactly once with ``commit="manual"`` and
-        ``sync.position`` stored with each item. See :class:`Sync`."""
+        ``sync.position`` stored with each item.
+
+        The window ends at ``until``, else ``lag`` before now (the client's clock): an
+        inbound Sinch indexes late, with a ``received_at`` up to ``lag`` ago, is still
+        found, by the next run. ``lag`` is a non-negative `timedelta`; giving both
+        ``lag`` and ``until`` raises [`SinchValidationError`][] (they contradict).
+        ``on_undecodable="skip"`` passes an inbound the SDK cannot decode (logged, counted
+        in ``sync.stats.skipped``; the sync commits past it). See [`Sync`][]."""
         numbers = as_list(to)
         return Sync(
             kind="inbounds",
@@ -111,7 +124,9 @@ class InboundsResource:
             commit_every=commit_every,
             commit_interval=commit_interval,
             max_rewalks=max_rewalks,
+            lag=lag,
             now=self._now,
+            on_undecodable=on_undecodable,
         )
 
     def _now(self) -> datetime:

@@ -11,8 +11,10 @@ async with FakeSinch() as fake:
 
 Besides batches, the fake serves groups, delivery reports (``fake.set_outcome``), inbounds
 (``fake.add_inbound`` or ``POST /_admin/inbounds``), POSTs signed webhooks itself
-(``fake.callbacks``, ``await fake.wait_for_callbacks(n)``) and issues OAuth2 tokens at
-``fake.auth_url`` for project authentication (``fake.project_client()``).
+(``fake.callbacks``, ``await fake.wait_for_callbacks(n)``), POSTs signed Numbers events
+(``await fake.post_numbers_event(url, secret=..., event_type=...)``, or
+``post_numbers_event(url, numbers_event(...), secret)`` without a fake) and issues OAuth2
+tokens at ``fake.auth_url`` for project authentication (``fake.project_client()``).
 
 ``FakeClock`` is virtual time: ``SinchClient(clock=clock)`` runs the client's waits
 (retry backoff, 429 pauses, the messages-per-second budget, a call's deadline,
@@ -29,5 +31,15 @@ from ._clock import FakeClock
 from ._fake import FakeSinch
 from ._faults import Fault, FaultHandle
 from ._http import RecordedRequest
+from ._numbers_events import numbers_event, post_numbers_event
 
-__all__ = ["CallbackAttempt", "FakeClock", "FakeSinch", "Fault", "FaultHandle", "RecordedRequest"]
+__all__ = [
+    "CallbackAttempt",
+    "FakeClock",
+    "FakeSinch",
+    "Fault",
+    "FaultHandle",
+    "RecordedRequest",
+    "numbers_event",
+    "post_numbers_event",
+]

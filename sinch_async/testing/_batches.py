@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from .. import _constants as C
 from ._encoding import count_parts, substitute, truncate_to_single_part
 from ._http import Reply, RequestContext, Router
 from ._util import (
@@ -273,8 +274,7 @@ class BatchStore:
 
     def list_batches(self, ctx: RequestContext) -> Reply:
         """``GET /batches`` → page of batches, newest first."""
-        page = ctx.query_int("page", 0, 0, None)
-        page_size = ctx.query_int("page_size", 30, 1, 100)
+        page, page_size = ctx.paging()
         senders = ctx.query_list("from")
         start = ctx.query_datetime("start_date") or ctx.now - DEFAULT_LIST_WINDOW
         end = ctx.query_datetime("end_date")
@@ -367,7 +367,7 @@ class BatchStore:
     def dry_run(self, ctx: RequestContext) -> Reply:
         """``POST /batches/dry_run`` → recipients, total parts, optional per-recipient rows."""
         per_recipient = ctx.query_bool("per_recipient", False)
-        limit = ctx.query_int("number_of_recipients", 100, 0, 1000)
+        limit = ctx.query_int("number_of_recipients", 100, 0, C.MAX_DRY_RUN_RECIPIENTS)
         fields = validate_batch(ctx.json)
         self._check_groups(fields["to"])
         recipients = self._expand(fields["to"])

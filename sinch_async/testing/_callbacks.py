@@ -1,7 +1,7 @@
 """Webhook delivery by the fake (§8): signed POSTs with Sinch-like retries, recorded.
 
 Each submitted job (a list of payloads for one URL) runs as a background task that POSTs
-the payloads in order; every attempt is recorded as a :class:`CallbackAttempt`. 5xx, 429
+the payloads in order; every attempt is recorded as a [`CallbackAttempt`][]. 5xx, 429
 and connection errors are retried after ``retry_delays`` (tiny, unlike Sinch's 5 s
 doubling); other statuses end the attempt chain.
 """
@@ -72,7 +72,7 @@ class _Waiter:
 
 
 class CallbackDispatcher:
-    """Delivers callback jobs while running; jobs submitted before :meth:`start` wait."""
+    """Delivers callback jobs while running; jobs submitted before `start` wait."""
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 __all__ = ["FakeClock"]
 
-#: Where a :class:`FakeClock` starts by default (an aware UTC datetime).
+#: Where a `FakeClock` starts by default (an aware UTC datetime).
 DEFAULT_START = datetime(2026, 11, 23, 12, 0, 0, 123000, tzinfo=UTC)
 
 
@@ -21,7 +21,7 @@ class _Sleeper:
 
 
 class FakeTimer:
-    """A callback due at a time of a :class:`FakeClock` (:meth:`FakeClock.call_later`)."""
+    """A callback due at a time of a [`FakeClock`][] ([`FakeClock.call_later`][])."""
 
     __slots__ = ("_clock", "callback", "when")
 
@@ -67,11 +67,11 @@ class FakeClock:
     own deadline at once and yields to the loop: code that waits "until the clock says
     so" runs in no wall time, and the clock shows how long it would have waited. With
     ``auto_advance = False`` sleepers stay parked until the test advances the clock, so
-    it can look at the world in the middle of a wait (:meth:`wait_for_sleepers` tells
+    it can look at the world in the middle of a wait ([`wait_for_sleepers`][] tells
     when they are parked). Every requested sleep is kept in ``sleeps``.
 
     ``clock.call_later(delay, callback)`` is a timer: it never moves time itself, and
-    fires when time reaches it (an :meth:`advance`, or a sleep, which in ``auto_advance``
+    fires when time reaches it (an [`advance`][], or a sleep, which in ``auto_advance``
     mode stops at each timer on the way, fires it and yields, so a timer that cancels the
     sleeper leaves time where the timer was). ``SinchClient(clock=clock)`` puts a call's
     ``deadline`` and ``send_many``'s ``grace`` on such timers: they pass in virtual time.
@@ -150,7 +150,7 @@ class FakeClock:
 
     @property
     def timers(self) -> int:
-        """Timers (:meth:`call_later`) that have not fired nor been cancelled."""
+        """Timers ([`call_later`][]) that have not fired nor been cancelled."""
         return len(self._timers)
 
     # sleeping

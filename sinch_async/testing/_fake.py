@@ -20,6 +20,7 @@ from ._groups import GroupStore
 from ._http import RecordedRequest, Router
 from ._inbounds import InboundStore
 from ._numbers import NumbersStore
+from ._numbers_events import numbers_event, post_numbers_event
 from ._oauth import TOKEN_PATH, TokenIssuer
 from ._reports import ReportEngine
 from ._server import API_PREFIX, Server, ServerHooks
@@ -52,7 +53,7 @@ def _wall_of(clock: Clock) -> Callable[[], datetime]:
 
 
 class _RequestWaiter:
-    """One :meth:`FakeSinch.wait_for_requests`: what it waits for and what matched."""
+    """One [`FakeSinch.wait_for_requests`][]: what it waits for and what matched."""
 
     __slots__ = ("any_path", "count", "fault", "future", "matched", "seen")
 
@@ -69,11 +70,13 @@ class FakeSinch:
     """An in-memory Sinch SMS (xms v1) server for tests, listening on ``127.0.0.1``.
 
     Stores plain JSON dicts, validates requests itself and never imports the SDK (except
-    in :meth:`client` / :meth:`project_client`). Use as ``async with FakeSinch() as
+    in [`client`][] / [`project_client`][]). Use as ``async with FakeSinch() as
     fake:`` or ``await fake.start()`` / ``await fake.close()``.
 
     Areas: batches, groups, delivery reports, inbounds (routes under
-    ``/xms/v1/{owner}``), webhooks the fake POSTs itself, and the OAuth2 token endpoint.
+    ``/xms/v1/{owner}``), webhooks the fake POSTs itself, the OAuth2 token endpoint, and
+    the Numbers API (``fake.numbers``: ``/v1/projects/{project_id}``, bearer tokens or
+    HTTP Basic with the project key; provisioning on the fake's clock).
 
     * ``now``: callable returning an aware UTC ``datetime`` (default: ``clock``'s wall
       clock when ``clock`` is given, else the real clock); used for timestamps, the
@@ -158,6 +161,8 @@ class FakeSinch:
             self.now, secret=callback_secret, delay=0.0, retry_delays=(), sleep=sleep
         )
         self._callbacks.on_done = self._check_settled
+        #: Every Numbers event POST attempt made by `post_numbers_event`, in order.
+        self.numbers_events: list[CallbackAttempt] = []
         self.callback_delay = callback_delay
         self.callback_retry_delays = callback_retry_delays
         api, aux = Router(), Router()
@@ -167,7 +172,9 @@ class FakeSinch:
         self._inbounds.register(api)
         self._inbounds.register_admin(aux)
         self._oauth.register(aux)
-        self.numbers = NumbersStore(project_id, self._oauth.authenticate, _rng(seed, "numbers"))
+        self.numbers = NumbersStore(
+            project_id, self._oauth.authenticate_key, _rng(seed, "numbers"), now=self.now
+        )
         self.numbers.register(aux)
         hooks = ServerHooks(self._authenticate, self.now, self._reports.sweep, self._on_aux)
         self._server = Server(api, aux, self._faults, hooks, sleep)
@@ -377,7 +384,7 @@ class FakeSinch:
         self._reports.set_outcome(msisdn, status, code)
 
     def clear_outcomes(self) -> None:
-        """Forget every :meth:`set_outcome` (later batches are delivered again)."""
+        """Forget every [`set_outcome`][] (later batches are delivered again)."""
         self._reports.outcomes.clear()
 
     def dispatch_due(self) -> None:
@@ -423,7 +430,7 @@ class FakeSinch:
     ) -> list[JSONObject]:
         """Store ``n`` recipient reports with ``at = start + i * spacing`` (oldest first).
 
-        Each belongs to its own report-only batch (not in :attr:`batches`, but known to
+        Each belongs to its own report-only batch (not in [`batches`][], but known to
         the batch report routes). ``status``, ``code`` and ``fields`` (report fields such
         as ``recipient``, ``client_reference``, ``type``; ``None`` removes one) may be
         callables of the index ``i``. ``start`` defaults to ``now - n * spacing``.
@@ -521,9 +528,45 @@ class FakeSinch:
     async def wait_for_callbacks(self, n: int, timeout: float = 5.0) -> list[CallbackAttempt]:  # noqa: ASYNC109
         """Wait until at least ``n`` callback attempts have completed (any outcome).
 
-        Returns :attr:`callbacks`; raises ``TimeoutError`` after ``timeout`` seconds.
+        Returns [`callbacks`][]; raises ``TimeoutError`` after ``timeout`` seconds.
         """
         return await self._callbacks.wait_for(n, timeout)
+
+    async def post_numbers_event(
+        self,
+        url: str,
+        event: Mapping[str, Any] | bytes | None = None,
+        *,
+        secret: str | None,
+        retry_delays: Iterable[float] | None = None,
+        **fields: Any,
+    ) -> list[CallbackAttempt]:
+        """POST a Numbers event to ``url`` as Sinch does; its attempts (also appended to
+        [`numbers_events`][]).
+
+        ``event`` is a body (``sinch_async.testing.numbers_event(...)``) or exact bytes;
+        without it one is built from ``fields`` (``numbers_event``'s keywords: ``event_type``,
+        ``resource_id``, ``status``, ``event_id``, ...; ``project_id`` and ``timestamp``
+        default to the fake's). Signed with ``secret`` (the project's ``hmacSecret``: hex
+        HMAC-SHA1 in ``X-Sinch-Signature``; ``None``: unsigned). 5xx, 429 and connection
+        errors are retried after each of ``retry_delays`` (default
+        [`callback_retry_delays`][], waited on the fake's clock).
+        """
+        if event is None:
+            fields.setdefault("project_id", self.project_id)
+            fields.setdefault("timestamp", self.now())
+            event = numbers_event(**fields)
+        elif fields:
+            raise TypeError("give either an event or the fields to build one, not both")
+        attempts = await post_numbers_event(
+            url,
+            event,
+            secret,
+            retry_delays=self.callback_retry_delays if retry_delays is None else retry_delays,
+            sleep=self._callbacks.sleep,
+        )
+        self.numbers_events.extend(attempts)
+        return attempts
 
     async def settle(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Return once no request handler and no callback delivery of the fake is running:
@@ -533,7 +576,7 @@ class FakeSinch:
         A handler parked on a ``FakeClock`` (``auto_advance = False``) runs until the test
         advances the clock: advance first. Raises ``TimeoutError`` after ``timeout``
         seconds of real time. (A request still on its way, not yet received, is not
-        waited for: see :meth:`wait_for_requests`.)
+        waited for: see [`wait_for_requests`][].)
         """
         loop = asyncio.get_running_loop()
         try:
@@ -562,7 +605,7 @@ class FakeSinch:
         timeout: float = 5.0,  # noqa: ASYNC109
     ) -> list[RecordedRequest]:
         """Wait until at least ``n`` matching requests have been received (recorded:
-        before auth, routing and faults, as in :attr:`requests`).
+        before auth, routing and faults, as in [`requests`][]).
 
         ``method`` (any case) and ``path`` narrow the match; ``path`` means what
         ``Fault.path`` means (the path after ``/xms/v1/{owner}`` for API requests, e.g.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import _constants as C
 from ._http import Reply, RequestContext, Router
 from ._util import (
     ApiError,
@@ -26,9 +27,10 @@ from ._validation import is_group_id, is_msisdn, require_object
 
 __all__ = ["MAX_CHILD_GROUPS", "MAX_GROUP_MEMBERS", "MAX_GROUP_NAME", "GroupStore"]
 
-MAX_GROUP_NAME = 20
-MAX_GROUP_MEMBERS = 10_000
-MAX_CHILD_GROUPS = 10
+# The SDK's limits (one definition: a group the SDK accepts is one the fake accepts).
+MAX_GROUP_NAME = C.MAX_GROUP_NAME
+MAX_GROUP_MEMBERS = C.MAX_GROUP_MEMBERS
+MAX_CHILD_GROUPS = C.MAX_CHILD_GROUPS
 
 
 @dataclass

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from .. import _constants as C
+from .._validation import parse_int
 from ._util import constraint_violation, invalid_format, parse_timestamp
 
 __all__ = [
@@ -92,10 +94,9 @@ class RequestContext:
         text = self.query_value(name)
         if text is None:
             return default
-        try:
-            value = int(text)
-        except ValueError:
-            raise invalid_format(f"query parameter '{name}' must be an integer") from None
+        value = parse_int(text)  # ASCII digits, as the SDK writes them
+        if value is None:
+            raise invalid_format(f"query parameter '{name}' must be an integer")
         if value < lo or (hi is not None and value > hi):
             upper = "" if hi is None else f" and <= {hi}"
             raise constraint_violation(f"query parameter '{name}' must be >= {lo}{upper}")
@@ -122,8 +123,10 @@ class RequestContext:
             raise invalid_format(f"query parameter '{name}' is not an ISO-8601 date") from None
 
     def paging(self) -> tuple[int, int]:
-        """``page`` (>= 0, default 0) and ``page_size`` (1..100, default 30)."""
-        return self.query_int("page", 0, 0, None), self.query_int("page_size", 30, 1, 100)
+        """``page`` (>= 0, default 0) and ``page_size`` (1..100, default 30: the SDK's
+        `MAX_PAGE_SIZE` and default)."""
+        page_size = self.query_int("page_size", C.DEFAULT_PAGE_SIZE, 1, C.MAX_PAGE_SIZE)
+        return self.query_int("page", 0, 0, None), page_size
 
     def query_list(self, name: str) -> list[str] | None:
         """Comma-separated list parameter (one parameter, ``a,b,c``)."""

@@ -150,7 +150,7 @@ class InboundStore:
         self._meta: dict[str, _Meta] = {}
         self._seq = itertools.count()
         self._rng = rng
-        #: Called with each inbound added through :meth:`add` (not seeds).
+        #: Called with each inbound added through `add` (not seeds).
         self.on_arrival: Callable[[JSONObject], None] | None = None
 
     def register(self, router: Router) -> None:

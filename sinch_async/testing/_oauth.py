@@ -138,3 +138,21 @@ class TokenIssuer:
                     )
                 },
             )
+
+    def authenticate_key(self, header: str) -> None:
+        """Accept what `authenticate` accepts, or HTTP Basic with the project's key
+        id and secret (the Numbers API takes both, reference §1); raise a 401
+        ``ApiError`` otherwise."""
+        if header.partition(" ")[0].lower() != "basic":
+            self.authenticate(header)
+            return
+        credentials = _basic_credentials(header)
+        if credentials is not None:
+            key_id, key_secret = credentials
+            id_ok = hmac.compare_digest(key_id.encode(), self.key_id.encode())
+            secret_ok = hmac.compare_digest(key_secret.encode(), self.key_secret.encode())
+            if id_ok and secret_ok:
+                return
+        raise ApiError(
+            401, "unauthorized", "unknown key id or wrong key secret", {"WWW-Authenticate": "Basic"}
+        )

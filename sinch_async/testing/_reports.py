@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from .._validation import parse_int
 from ._batches import DEFAULT_LIST_WINDOW, BatchEvent, BatchStore, render_message
 from ._encoding import has_unmatched_parameter
 from ._groups import GroupStore
@@ -475,7 +476,7 @@ def _code_filter(ctx: RequestContext) -> set[int] | None:
     items = ctx.query_list("code")
     if items is None:
         return None
-    try:
-        return {int(item) for item in items}
-    except ValueError:
-        raise invalid_format("query parameter 'code' must list integers") from None
+    codes = {parse_int(item) for item in items}  # ASCII digits, as the SDK writes them
+    if None in codes:
+        raise invalid_format("query parameter 'code' must list integers")
+    return {code for code in codes if code is not None}

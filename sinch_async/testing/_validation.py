@@ -4,7 +4,7 @@ Validators return the value as the fake stores it (timestamps normalised to
 ``YYYY-MM-DDThh:mm:ss.SSSZ``). Unknown fields are dropped, ``null`` means "not given".
 
 Where the SDK and the fake must agree, the fake uses the SDK's one home for the rule
-(:mod:`sinch_async._validation` for number syntax, :mod:`sinch_async._constants` for the
+(`sinch_async._validation` for number syntax, `sinch_async._constants` for the
 documented limits): a number the SDK sends is never one the fake refuses for its digits,
 and a limit never differs by one between the two. What the server does with input (its
 error codes, its leniency about numbers) stays the fake's own.
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 BATCH_TYPES = ("mt_text", "mt_binary", "mt_media")
-#: The kinds the SDK spells canonically (:class:`sinch_async.DeliveryReportType`).
+#: The kinds the SDK spells canonically (`sinch_async.DeliveryReportType`).
 DELIVERY_REPORTS = tuple(kind.value for kind in DeliveryReportType)
 MAX_RECIPIENTS = C.MAX_BATCH_RECIPIENTS
 MAX_UPDATE_RECIPIENTS = C.MAX_UPDATE_RECIPIENTS
@@ -68,29 +68,35 @@ def require_object(value: Any, what: str = "request body") -> JSONObject:
 
 
 def is_group_id(value: str) -> bool:
-    """Group ids are 26-char ULID-like strings."""
+    """Group ids are 26-char ULID-like strings (the ids the fake makes).
+
+    The server's own syntax, deliberately not the SDK's wider rule
+    (`sinch_async._validation.is_group_id`, any safe ASCII id with a letter). Where
+    the two must agree they do: an id the fake makes is one the SDK sends (it has a letter
+    unless all 16 random characters came out digits, about 1 in 10^8).
+    """
     return _GROUP_ID.fullmatch(value) is not None
 
 
 def is_msisdn(value: str) -> bool:
     """A number as the xms server takes it: an optional ``+`` then 1..15 ASCII digits
     (short codes included; the server is more lenient than the SDK's checks, which
-    never send less than :func:`sinch_async._validation.normalize_number` accepts).
-    Digits are ASCII digits, as in the SDK (:func:`sinch_async._validation.ascii_digits`)."""
+    never send less than `sinch_async._validation.normalize_number` accepts).
+    Digits are ASCII digits, as in the SDK (`sinch_async._validation.ascii_digits`)."""
     return ascii_digits(value.removeprefix("+"), 1, C.E164_MAX_DIGITS)
 
 
 def check_phone_number(value: str) -> str:
     """A number the fake holds for the Numbers API (seeded, rented): strict E.164, the
-    rule the SDK applies before it puts a number in a path (:func:`is_e164`). A seed the
-    SDK could never address is a bug in the test: :class:`ValueError`."""
+    rule the SDK applies before it puts a number in a path (`is_e164`). A seed the
+    SDK could never address is a bug in the test: `ValueError`."""
     if not is_e164(value):
         raise ValueError(f"{value!r} is not an E.164 number ('+' and 7..15 ASCII digits)")
     return value
 
 
 def check_recipient(field: str, value: Any) -> str:
-    """A recipient: a number as :func:`is_msisdn` reads it, or a group id."""
+    """A recipient: a number as `is_msisdn` reads it, or a group id."""
     if not isinstance(value, str):
         raise constraint_violation(f"'{field}' entries must be strings")
     if not is_msisdn(value) and not is_group_id(value):

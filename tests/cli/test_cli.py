@@ -17,6 +17,8 @@ from tests.support.cli import ThreadedFake, run, runner
 
 def test_send_get_list_cancel(served: ThreadedFake) -> None:
     sent = run(served, "--json", "send", "--to", "+46701234567", "--body", "hi", "--from", "+1202")
+    assert sent.exit_code == 2 and "from_" in sent.output  # no number, no sender id (issue 18)
+    sent = run(served, "--json", "send", "--to", "+46701234567", "--body", "hi", "--from", "Acme")
     assert sent.exit_code == 0, sent.output
     batch = json.loads(sent.stdout)
     assert batch["to"] == ["+46701234567"] and batch["id"] in served.fake.batches

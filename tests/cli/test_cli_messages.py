@@ -37,3 +37,39 @@ def test_cli_messages_list(served: ThreadedFake) -> None:
     assert all(b["id"] in mt.stdout for b in sent) and rows[0]["id"] not in mt.stdout
     wrong = run(served, "messages", "list", "--direction", "sideways")
     assert wrong.exit_code == 2
+
+
+def test_cli_messages_until_client_reference_and_alphanumeric_from(served: ThreadedFake) -> None:
+    """``--until``, ``--client-reference`` and an alphanumeric ``--from`` (issue 18)."""
+    start = datetime.now(UTC) - timedelta(hours=3)
+    sent = served.call(
+        served.fake.seed_batches,
+        6,
+        start=start,
+        spacing=timedelta(minutes=20),
+        from_=lambda i: "MyBrand" if i % 2 else "+15550000000",
+        client_reference=lambda i: "campaign-a" if i < 3 else "campaign-b",
+    )
+    received = served.call(
+        served.fake.seed_inbounds,
+        6,
+        start=start + timedelta(minutes=10),
+        spacing=timedelta(minutes=20),
+        client_reference=lambda i: "campaign-a" if i < 3 else "campaign-b",
+    )
+
+    def ids(*args: str) -> list[str]:
+        result = run(served, "--json", "messages", "list", "--since", "4h", *args)
+        assert result.exit_code == 0, result.output
+        return [row["id"] for row in json.loads(result.stdout)]
+
+    until = (start + timedelta(minutes=55)).isoformat()  # the first three of each side
+    early = {b["id"] for b in sent[:3]} | {m["id"] for m in received[:3]}
+    assert set(ids("--until", until)) == early
+    assert set(ids("--until", "125m")) == early  # 125 minutes ago: the same instant, roughly
+    assert set(ids("--client-reference", "campaign-b")) == {b["id"] for b in sent[3:]} | {
+        m["id"] for m in received[3:]
+    }
+    assert ids("--from", "MyBrand") == [b["id"] for b in reversed(sent) if b["from"] == "MyBrand"]
+    bad = run(served, "messages", "list", "--until", "\u0663d")
+    assert bad.exit_code == 2 and "--until" in bad.output

@@ -177,3 +177,138 @@ def test_from_env_reads_the_numbers_base_url_with_project_credentials_only() -> 
     assert SinchClient.from_env(plan)._numbers.unavailable  # no project keys: no Numbers host
     override = SinchClient.from_env(project, numbers_base_url="https://other.example.test")
     assert override._numbers.base.startswith("https://other.example.test/v1/")
+
+
+# --- issue 18: update, check, rent-any, regions, callback-config, all types, Basic ---------
+
+SECRET = "0123456789abcdef-0123456789ABCDEF"
+
+
+def test_update_with_voice_and_wait(served: ThreadedFake) -> None:
+    (number,) = served.call(served.fake.numbers.seed_active, 1)
+    args = ["--json", "numbers", "update", number, "--display-name", "Support"]
+    result = invoke(served, *args, "--voice-trunk-id", "trunk-1", "--sms-service-plan-id", "p1")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["display_name"] == "Support"
+    scheduled = record["voice_configuration"]["scheduled_voice_provisioning"]
+    assert scheduled["type"] == "EST" and scheduled["trunk_id"] == "trunk-1"
+    patch = [r for r in served.fake.requests if r.method == "PATCH"][-1]
+    assert patch.json == {
+        "displayName": "Support",
+        "smsConfiguration": {"servicePlanId": "p1"},
+        "voiceConfiguration": {"type": "EST", "trunkId": "trunk-1"},
+    }
+    waited = invoke(served, "--json", "numbers", "update", number, "--voice-app-id", "a", "--wait")
+    assert waited.exit_code == 0, waited.output
+    done = json.loads(waited.stdout)["voice_configuration"]
+    assert done["type"] == "RTC" and done["app_id"] == "a"
+    assert done.get("scheduled_voice_provisioning") is None  # done: no longer shown
+    both = invoke(
+        served, "numbers", "update", number, "--voice-app-id", "a", "--voice-trunk-id", "t"
+    )
+    assert both.exit_code == 2 and "--voice-trunk-id" in both.output
+    nothing = invoke(served, "numbers", "update", number)
+    assert nothing.exit_code == 2 and "nothing to update" in nothing.output
+
+
+def test_wait_reports_a_failed_provisioning(served: ThreadedFake) -> None:
+    (number,) = served.call(served.fake.numbers.seed_available, 1)
+    served.fake.numbers.provisioning_failures["bad-plan"] = ["SMS_PROVISIONING_FAILED"]
+    args = ["numbers", "rent", number, "--sms-service-plan-id", "bad-plan", "--wait"]
+    result = invoke(served, *args)
+    assert result.exit_code == 1, result.output
+    assert "SMS_PROVISIONING_FAILED" in result.output and "Traceback" not in result.output
+
+
+def test_check_and_rent_any(served: ThreadedFake) -> None:
+    available = served.call(served.fake.numbers.seed_available, 3)
+    checked = invoke(served, "--json", "numbers", "check", available[0])
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout)["monthly_price"]["amount"] == "2.00"
+    missing = invoke(served, "numbers", "check", "+19999999999")
+    assert missing.exit_code == 1 and "404" in missing.output
+    args = ["--json", "numbers", "rent-any", "--region-code", "us", "--type", "local"]
+    rented = invoke(
+        served, *args, "--capability", "sms", "--pattern", "2", "--search-pattern", "end"
+    )
+    assert rented.exit_code == 0, rented.output
+    assert json.loads(rented.stdout)["phone_number"] == available[2]
+    call = [r for r in served.fake.requests if r.path.endswith(":rentAny")][-1]
+    assert call.json == {
+        "regionCode": "US",
+        "type": "LOCAL",
+        "capabilities": ["SMS"],
+        "numberPattern": {"pattern": "2", "searchPattern": "END"},
+    }
+    none_left = invoke(served, *args, "--pattern", "2", "--search-pattern", "END")
+    assert none_left.exit_code == 1 and "404" in none_left.output
+
+
+def test_regions(served: ThreadedFake) -> None:
+    served.call(served.fake.numbers.seed_available, 2)
+    served.call(served.fake.numbers.seed_available, 1, start=447700900100, regionCode="GB",
+                type="MOBILE")  # fmt: skip
+    result = invoke(served, "--json", "numbers", "regions")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [
+        {"region_code": "GB", "region_name": "United Kingdom", "types": ["MOBILE"]},
+        {"region_code": "US", "region_name": "United States", "types": ["LOCAL"]},
+    ]
+    mobile = invoke(served, "--json", "numbers", "regions", "--type", "mobile")
+    assert [r["region_code"] for r in json.loads(mobile.stdout)] == ["GB"]
+    table = invoke(served, "numbers", "regions")
+    assert "Available regions" in table.stdout and "United Kingdom" in table.stdout
+
+
+def test_callback_config_get_and_set(served: ThreadedFake) -> None:
+    result = invoke(served, "numbers", "callback-config", "set", "--hmac-secret", SECRET)
+    assert result.exit_code == 0, result.output
+    assert SECRET not in result.output and "********" in result.output
+    assert served.fake.numbers.hmac_secret == SECRET
+    masked = invoke(served, "--json", "numbers", "callback-config", "get")
+    assert json.loads(masked.stdout) == {
+        "project_id": served.fake.project_id,
+        "hmac_secret": "********",
+    }
+    shown = invoke(served, "--json", "numbers", "callback-config", "get", "--show-secret")
+    assert json.loads(shown.stdout)["hmac_secret"] == SECRET
+    prompted = runner.invoke(
+        app,
+        ["numbers", "callback-config", "set"],
+        env=numbers_env(served),
+        input="x" * 40 + "\n",
+    )
+    assert prompted.exit_code == 0, prompted.output
+    assert served.fake.numbers.hmac_secret == "x" * 40 and "x" * 40 not in prompted.output
+    bad = invoke(served, "numbers", "callback-config", "set", "--hmac-secret", "too-short")
+    assert bad.exit_code == 2 and "too-short" not in bad.output
+
+
+def test_list_all_types_and_order(served: ThreadedFake) -> None:
+    served.fake.numbers.untyped_list_type = "MOBILE"
+    local = served.call(served.fake.numbers.seed_active, 2)
+    mobile = served.call(served.fake.numbers.seed_active, 1, start=447700900000, type="MOBILE")
+    untyped = invoke(served, "--json", "numbers", "list")
+    assert [n["phone_number"] for n in json.loads(untyped.stdout)] == mobile
+    every = invoke(served, "--json", "numbers", "list", "--all-types", "--order-by", "phone_number")
+    assert every.exit_code == 0, every.output
+    assert [n["phone_number"] for n in json.loads(every.stdout)] == mobile + local
+    orders = {r.query_value("orderBy") for r in served.fake.requests if "activeNumbers" in r.path}
+    assert "phoneNumber" in orders
+    both = invoke(served, "numbers", "list", "--all-types", "--type", "LOCAL")
+    assert both.exit_code == 2
+
+
+def test_basic_auth_from_the_environment(served: ThreadedFake) -> None:
+    served.call(served.fake.numbers.seed_active, 1)
+    env = numbers_env(served)
+    env["SINCH_NUMBERS_AUTH"] = "basic"
+    result = runner.invoke(app, ["--json", "numbers", "list"], env=env)
+    assert result.exit_code == 0, result.output
+    listed = [r for r in served.fake.requests if r.path.endswith("/activeNumbers")][-1]
+    assert listed.headers["Authorization"].startswith("Basic ")
+    assert served.fake.token_requests == 0
+    env["SINCH_NUMBERS_AUTH"] = "kerberos"
+    bad = runner.invoke(app, ["numbers", "list"], env=env)
+    assert bad.exit_code == 2 and "SINCH_NUMBERS_AUTH" in bad.output

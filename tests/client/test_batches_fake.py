@@ -32,7 +32,8 @@ from sinch_async import (
     Timeouts,
     UnknownBatch,
 )
-from sinch_async.testing import FakeSinch, Fault
+from sinch_async.testing import FakeClock, FakeSinch, Fault
+from tests.support.virtual_time import VirtualTime
 
 # Retries off: these tests look at what one failed request raises.
 pytestmark = pytest.mark.sinch_client(retry=RetryPolicy.disabled())
@@ -182,37 +183,42 @@ async def test_filters(fake: FakeSinch, client: SinchClient) -> None:
     assert [v for k, v in last.query if k == "from"] == ["+12025550134,+12025550136"]
 
 
-async def test_api_errors_are_typed(fake: FakeSinch, client: SinchClient) -> None:
-    with pytest.raises(NotFoundError) as nf:
-        await client.batches.get("01AAAAAAAAAAAAAAAAAAAAAAAA")
-    assert nf.value.status == 404 and nf.value.code
+async def test_api_errors_are_typed(fake: FakeSinch, clock: FakeClock) -> None:
+    """The client waits on ``clock``: the 429's ``Retry-After: 2`` pause before the next
+    case passes in virtual time."""
+    async with fake.client(clock=clock, retry=RetryPolicy.disabled()) as client:
+        with pytest.raises(NotFoundError) as nf:
+            await client.batches.get("01AAAAAAAAAAAAAAAAAAAAAAAA")
+        assert nf.value.status == 404 and nf.value.code
 
-    batch = await client.batches.send_text(to=["+46701234567"], body="x")
-    with pytest.raises(BadRequestError) as bad:
-        await client.batches.send_delivery_feedback(batch.id, recipients=[])  # feedback not enabled
-    assert bad.value.status == 400 and bad.value.code == "syntax_constraint_violation"
+        batch = await client.batches.send_text(to=["+46701234567"], body="x")
+        with pytest.raises(BadRequestError) as bad:
+            # feedback not enabled
+            await client.batches.send_delivery_feedback(batch.id, recipients=[])
+        assert bad.value.status == 400 and bad.value.code == "syntax_constraint_violation"
 
-    cases: list[tuple[int, type[SinchAPIError]]] = [
-        (403, ForbiddenError),
-        (429, RateLimitError),
-        (500, ServerError),
-        (503, ServerError),
-    ]
-    for status, cls in cases:
-        fake.add_fault(
-            Fault(
-                method="GET",
-                path="/batches/{id}",
-                status=status,
-                times=1,
-                headers={"Retry-After": "2"},
+        cases: list[tuple[int, type[SinchAPIError]]] = [
+            (403, ForbiddenError),
+            (429, RateLimitError),
+            (500, ServerError),
+            (503, ServerError),
+        ]
+        for status, cls in cases:
+            fake.add_fault(
+                Fault(
+                    method="GET",
+                    path="/batches/{id}",
+                    status=status,
+                    times=1,
+                    headers={"Retry-After": "2"},
+                )
             )
-        )
-        with pytest.raises(cls) as err:
-            await client.batches.get(batch.id)
-        assert err.value.status == status
-        if isinstance(err.value, RateLimitError):
-            assert err.value.retry_after == 2.0
+            with pytest.raises(cls) as err:
+                await client.batches.get(batch.id)
+            assert err.value.status == status
+            if isinstance(err.value, RateLimitError):
+                assert err.value.retry_after == 2.0
+    assert clock.elapsed == pytest.approx(2.0)  # the 429's pause, waited before the 500
 
 
 async def test_bad_token_is_authentication_error_without_the_token(fake: FakeSinch) -> None:
@@ -246,17 +252,21 @@ async def test_undecodable_body_is_decode_error(fake: FakeSinch, client: SinchCl
     assert isinstance(unknown, UnknownBatch) and unknown.raw["beam"] == 1
 
 
-@pytest.mark.realtime("loop clock: transport timeout")
 @pytest.mark.fake_sinch(auto_advance=False)
-async def test_read_timeout_says_request_may_have_reached(fake_on_clock: FakeSinch) -> None:
-    """The 0.2 s timeout is aiohttp's, on the event loop's clock (real time); the fake's
-    latency parks on its stopped clock, so a response can never beat the timeout."""
+async def test_read_timeout_says_request_may_have_reached(
+    virtual_time: VirtualTime, fake_on_clock: FakeSinch
+) -> None:
+    """The 0.2 s timeout is aiohttp's, on the event loop's clock (``virtual_time``: it fires
+    once nothing else can happen); the fake's latency parks on its stopped ``clock``, which
+    nothing advances, so a response can never beat the timeout."""
     fake = fake_on_clock
     fake.latency = 1.0
     batch_id = fake.seed_batches(1)[0]["id"]
     async with fake.client(timeouts=Timeouts(total=0.2), retry=RetryPolicy.disabled()) as c:
+        started = virtual_time.time()
         with pytest.raises(SinchTimeoutError) as err:
             await c.batches.get(batch_id)
+        assert virtual_time.time() - started == pytest.approx(0.2, abs=0.01)  # the timeout
         assert err.value.may_have_reached_sinch is True
         assert isinstance(err.value, TimeoutError)
         # a send that times out is reported as such, not retried and not lost

@@ -75,9 +75,9 @@ async def test_opentelemetry_recipe_makes_one_span_per_operation(fake: FakeSinch
         await client.batches.send_text(to=["+46701234567"], body="x", client_reference="otel")
     spans = exporter.get_finished_spans()
     roots = [s for s in spans if s.parent is None]
-    assert [r.name for r in roots] == ["sinch batches.send"]
+    assert [r.name for r in roots] == ["sinch batches.send_text"]
     children = [s for s in spans if s.parent is not None]
-    assert [c.name for c in children] == ["POST attempt 1", "GET attempt 2"]
+    assert [c.name for c in children] == ["POST /batches", "GET /batches"]
     assert {c.parent.span_id for c in children if c.parent} == {roots[0].context.span_id}
     statuses = [c.attributes["http.response.status_code"] for c in children if c.attributes]
     assert statuses == [503, 200]

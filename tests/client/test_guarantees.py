@@ -33,6 +33,7 @@ from sinch_async import (
 )
 from sinch_async.testing import FakeClock, FakeSinch, Fault
 from tests.support.net import free_port
+from tests.support.virtual_time import VirtualTime
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
@@ -275,17 +276,21 @@ async def test_6_token_endpoint_refused_is_a_definite_failure(fake: FakeSinch) -
     assert not fake.batches
 
 
-@pytest.mark.realtime("loop clock: transport timeout")
 @pytest.mark.fake_sinch(seed=3, auto_advance=False)
-async def test_6_token_endpoint_slow_is_a_definite_failure(fake_on_clock: FakeSinch) -> None:
-    """aiohttp's request timeout runs on the event loop's clock (0.2 s of real time); the
-    token response is held on the parked clock, so it can never answer first."""
+async def test_6_token_endpoint_slow_is_a_definite_failure(
+    virtual_time: VirtualTime, fake_on_clock: FakeSinch
+) -> None:
+    """aiohttp's 0.2 s request timeout runs on the event loop's clock (``virtual_time``: it
+    fires once nothing else can happen); the token response is held on the parked
+    ``clock``, which nothing advances, so it can never answer first."""
     fake = fake_on_clock
     fake.add_fault(Fault(path="/oauth2/token", delay=1.0))
     slow = Timeouts(total=0.2)
     async with fake.project_client(retry=RetryPolicy.disabled(), timeouts=slow) as client:
+        started = virtual_time.time()
         with pytest.raises(TokenEndpointError) as err:
             await client.batches.send_text(to=["+46701234567"], body="x")
+        assert virtual_time.time() - started == pytest.approx(0.2, abs=0.01)  # the timeout
     assert err.value.may_have_reached_sinch is False
     assert not fake.batches
 

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from sinch_async import SinchClient, SinchValidationError
+from sinch_async import (
+    BadRequestError,
+    MessagesCheckpoint,
+    SinchClient,
+    SinchValidationError,
+    UndecodableItem,
+)
 from sinch_async._pagination import AsyncPager
 from sinch_async._wire import QueryValue
 from sinch_async.models.batches import TextBatch, UnknownBatch
 from sinch_async.models.common import Page
 from sinch_async.models.inbounds import MoText
 from sinch_async.resources.messages import Message, MessagePager, _Side
-from sinch_async.testing import FakeSinch
+from sinch_async.testing import FakeSinch, Fault
 
 N = 500
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -267,3 +274,138 @@ async def test_validation(client: SinchClient) -> None:
         client.messages.list(to=["not a number!"])
     with pytest.raises(SinchValidationError):
         client.messages.list(start_date=datetime(2026, 1, 1))  # naive
+
+
+# --- issue 18: resumable, each message once, undecodable items, alphanumeric senders ----------
+
+
+@pytest.mark.parametrize("prefetch", [1, 3])
+async def test_items_arriving_during_the_walk_come_neither_twice_nor_lost(
+    fake: FakeSinch, client: SinchClient, world: dict[str, Any], prefetch: int
+) -> None:
+    """Inbounds arriving while the walk goes push what it handed out down a page: the
+    next page starts with items it had already (before the fix, dozens came twice)."""
+    want = expected(world)
+    fetch = client.inbounds._fetch_page
+    arrived: set[str] = set()
+
+    async def arriving(query: Mapping[str, QueryValue]) -> Page[Any]:
+        page = await fetch(query)
+        for _ in range(7):  # after each page of inbounds, seven new ones
+            arrived.add(fake.add_inbound(from_=FRIEND, to=OURS[0], body="new")["id"])
+        return page
+
+    client.inbounds._fetch_page = arriving  # type: ignore[method-assign]
+    pager = client.messages.list(page_size=20, prefetch=prefetch)
+    got = walked([m async for m in pager])
+    assert len(got) == len(set(got))  # none twice
+    assert got == want  # none lost, none of the newcomers (they are above the walk)
+    assert pager.duplicates > 0 and not {i for _, i in got} & arrived
+
+
+@pytest.mark.parametrize("by_pages", [False, True], ids=["items", "pages"])
+async def test_a_broken_walk_resumes_from_its_checkpoint_with_each_message_once(
+    fake: FakeSinch, client: SinchClient, world: dict[str, Any], by_pages: bool
+) -> None:
+    want = expected(world)
+    pager = client.messages.list(page_size=25, prefetch=2)
+    got: list[Message] = []
+    with pytest.raises(BadRequestError) as err:
+        if by_pages:
+            async for page in pager.pages():
+                got += page.items
+                if len(got) >= 130:
+                    fake.add_fault(Fault(method="GET", path="/inbounds", status=400, times=1))
+        else:
+            async for message in pager:
+                got.append(message)
+                if len(got) == 130:
+                    fake.add_fault(Fault(method="GET", path="/inbounds", status=400, times=1))
+    cp = err.value.checkpoint
+    assert isinstance(cp, MessagesCheckpoint) and cp == pager.checkpoint
+    assert cp.yielded == len(got) and {s.direction for s in cp.sides} == {"mt", "mo"}
+    for _ in range(30):  # more arrive before the walk is resumed: pages shift again
+        fake.add_inbound(from_=FRIEND, to=OURS[1], body="later")
+    saved = json.loads(json.dumps(cp.to_dict()))  # stored and loaded
+    rest = client.messages.list(resume=saved, prefetch=3)
+    got += [m async for m in rest]
+    assert walked(got) == want
+    assert rest.yielded == len(want) and rest.checkpoint.done
+    again = client.messages.list(resume=rest.checkpoint)
+    assert [m async for m in again] == []
+
+
+async def test_resume_keeps_the_filters_and_max_items(
+    client: SinchClient, world: dict[str, Any]
+) -> None:
+    to, senders = [FRIEND, OURS[0]], [SENDERS[1], FRIEND]
+    want = expected(world, "mo", to=to, from_=senders)[:40]
+    pager = client.messages.list(direction="mo", page_size=7, max_items=40, to=to, from_=senders)
+    first: list[Message] = []
+    async for m in pager:
+        first.append(m)
+        if len(first) == 15:
+            break
+    cp = pager.checkpoint
+    assert [s.direction for s in cp.sides] == ["mo"]
+    rest = client.messages.list(resume=cp.to_dict(), direction="mt", to=["+1"])  # ignored
+    assert walked(first + [m async for m in rest]) == want
+    with pytest.raises(SinchValidationError, match="resume"):  # another list's checkpoint
+        client.messages.list(resume=client.batches.list().checkpoint)  # type: ignore[arg-type]
+    with pytest.raises(SinchValidationError, match="resume"):
+        client.messages.list(resume={**cp.to_dict(), "sides": [{"direction": "up"}]})
+
+
+async def test_an_undecodable_message_raises_at_itself_or_is_skipped(
+    fake: FakeSinch, client: SinchClient, world: dict[str, Any]
+) -> None:
+    bad = world["inbounds"][N // 2].id
+    fake.inbounds[bad]["received_at"] = "not a time"
+    want = [pair for pair in expected(world) if pair != ("mo", bad)]
+
+    pager = client.messages.list(page_size=30, prefetch=2)
+    got: list[Message] = []
+    with pytest.raises(UndecodableItem) as err:
+        async for m in pager:
+            got.append(m)
+    assert walked(got) == want[: len(got)] and len(got) >= N - 2
+    cp = err.value.checkpoint
+    assert isinstance(cp, MessagesCheckpoint) and cp.yielded == len(got)
+    with pytest.raises(UndecodableItem):  # resumed as it was: raises again, at once
+        [m async for m in client.messages.list(resume=cp)]
+    rest = client.messages.list(resume=cp, on_undecodable="skip")
+    got += [m async for m in rest]
+    assert walked(got) == want and rest.skipped == 1
+
+    skipping = client.messages.list(page_size=30, on_undecodable="skip")
+    assert walked([m async for m in skipping]) == want and skipping.skipped == 1
+    by_pages = client.messages.list(page_size=30, on_undecodable="skip")
+    assert [walked(list(p.items)) async for p in by_pages.pages()] != []
+    assert by_pages.skipped == 1
+
+
+async def test_alphanumeric_senders_filter_both_lists(fake: FakeSinch, client: SinchClient) -> None:
+    """``from_`` takes every sender a send takes (issue 18, point 11): FakeSinch filters
+    batches on ``from`` as given."""
+    fake.seed_batches(
+        12,
+        start=START,
+        spacing=timedelta(seconds=5),
+        from_=lambda i: ("MyBrand", "+15550000001", "SHOP")[i % 3],
+    )
+    brand = [b["id"] for b in fake.batches.values() if b["from"] == "MyBrand"]
+    assert len(brand) == 4
+    listed = [b.id async for b in client.batches.list(from_=["MyBrand"])]
+    assert sorted(listed) == sorted(brand)
+    both = [b.id async for b in client.batches.list(from_=["MyBrand", "SHOP"])]
+    assert len(both) == 8
+    merged = [m async for m in client.messages.list(from_=["MyBrand"])]
+    assert sorted(m.id for m in merged) == sorted(brand)
+    assert {m.direction for m in merged} == {"mt"} and {m.from_ for m in merged} == {"MyBrand"}
+    sent = await client.batches.send_text(to=["+46700000001"], body="hi", from_="Acme 2")
+    assert [b.id async for b in client.batches.list(from_=["Acme 2"])] == [sent.id]
+    for sender in ("+1", "\u0663\u0664\u0665", "Acme,Inc", ""):  # the send refuses them too
+        with pytest.raises(SinchValidationError, match="from_"):
+            client.messages.list(from_=[sender])
+        with pytest.raises(SinchValidationError, match="from_"):
+            await client.batches.send_text(to=["+46700000001"], body="hi", from_=sender)

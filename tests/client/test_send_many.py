@@ -19,6 +19,7 @@ from sinch_async import (
 )
 from sinch_async.testing import FakeClock, FakeSinch, Fault
 from sinch_async.testing.pytest_plugin import FakeSinchFactory
+from tests.support.virtual_time import VirtualTime
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
@@ -150,22 +151,23 @@ async def test_cancelling_the_consumer_task(fake: FakeSinch) -> None:
     [
         (Fault(method="POST", path="/batches", status=500, phase="after", times=1), True),
         (Fault(method="POST", path="/batches", drop=True, phase="after", times=1), True),
-        pytest.param(
-            Fault(method="POST", path="/batches", delay=1.0, phase="after", times=1),
-            True,
-            marks=pytest.mark.realtime("loop clock: transport timeout"),
-        ),
+        (Fault(method="POST", path="/batches", delay=1.0, phase="after", times=1), True),
         (Fault(method="POST", path="/batches", status=503, phase="before", times=1), False),
     ],
     ids=["5xx-after-store", "reset-after-store", "slow-after-store", "5xx-before-store"],
 )
 async def test_reconcile_finds_or_resends(
-    fake_sinch_factory: FakeSinchFactory, clock: FakeClock, fault: Fault, stored_before: bool
+    virtual_time: VirtualTime,
+    fake_sinch_factory: FakeSinchFactory,
+    clock: FakeClock,
+    fault: Fault,
+    stored_before: bool,
 ) -> None:
     """slow-after-store: the client's 0.3 s request timeout is aiohttp's, on the event loop's
-    clock (real time); the fake holds the stored batch's response on the parked ``clock``,
-    so the response can never beat the timeout. The fake dates batches on the real clock,
-    as the client (on the real clock) expects when it looks the batch up."""
+    clock (``virtual_time``: it fires once nothing else can happen); the fake holds the
+    stored batch's response on the parked ``clock``, which nothing advances, so the
+    response can never beat the timeout. The fake dates batches on the real wall clock, as
+    the client (system clock) expects when it looks the batch up."""
     clock.auto_advance = False
     fake = await fake_sinch_factory(clock=clock, now=lambda: datetime.now(UTC), seed=7)
     fake.add_fault(fault)
@@ -226,9 +228,10 @@ async def _fanout_under_faults(fake: FakeSinch, *, reconcile: bool, n: int) -> C
         ),
         Fault(method="POST", path="/batches", status=500, phase="after", probability=0.02),
         Fault(method="POST", path="/batches", drop=True, phase="after", probability=0.02),
-        # stored, then answered past the client's 1 s timeout: aiohttp's timeout runs on
-        # the event loop's clock, so these tests are ``realtime`` (a send that timed out
-        # after being stored is the case under test)
+        # stored, then answered past the client's 1 s timeout (a send that timed out after
+        # being stored is the case under test): the fake's delay and aiohttp's timeout both
+        # run on the event loop's clock, virtual in these tests (``virtual_time``), so the
+        # timeout always fires first, in no wall time
         Fault(method="POST", path="/batches", delay=2.5, phase="after", probability=0.01),
     ):
         fake.add_fault(fault)
@@ -246,16 +249,18 @@ async def _fanout_under_faults(fake: FakeSinch, *, reconcile: bool, n: int) -> C
     return kinds
 
 
-@pytest.mark.realtime("loop clock: transport timeout")
-async def test_acceptance_10k_sends_reconcile_on(fake: FakeSinch) -> None:
+async def test_acceptance_10k_sends_reconcile_on(
+    virtual_time: VirtualTime, fake: FakeSinch
+) -> None:
     kinds = await _fanout_under_faults(fake, reconcile=True, n=10_000)
     assert kinds == Counter({"ok": 10_000})
     refs = Counter(b["client_reference"] for b in fake.batches.values())
     assert len(fake.batches) == 10_000 and max(refs.values()) == 1  # no duplicates, no losses
 
 
-@pytest.mark.realtime("loop clock: transport timeout")
-async def test_acceptance_10k_sends_reconcile_off(fake: FakeSinch) -> None:
+async def test_acceptance_10k_sends_reconcile_off(
+    virtual_time: VirtualTime, fake: FakeSinch
+) -> None:
     kinds = await _fanout_under_faults(fake, reconcile=False, n=10_000)
     assert set(kinds) == {"ok", "SendOutcomeUnknown"}
     refs = Counter(b["client_reference"] for b in fake.batches.values())

@@ -6,6 +6,7 @@ import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,6 +127,93 @@ async def test_next_run_starts_where_the_last_one_ended(
         clock.advance(0.01)
         again = {i.id async for i in client.inbounds.sync(checkpoint=store)}
     assert again == {later["id"]}
+
+
+@pytest.mark.parametrize("lag", [timedelta(minutes=5), timedelta(0)])
+async def test_lag_leaves_late_indexed_inbounds_to_the_next_run(
+    fake_on_clock: FakeSinch, clock: FakeClock, tmp_path: Path, lag: timedelta
+) -> None:
+    """``lag``: the window ends that long before now (the client's clock). An inbound
+    received inside the last ``lag`` is not in this run's window; one Sinch indexes late
+    (it shows up after the run, with a ``received_at`` inside the last ``lag``) is still
+    found, by the next run. With ``lag=0`` the window ends at now, as before: the late
+    one falls in a window already done."""
+    fake = fake_on_clock
+    t0 = clock.now()
+    old = fake.add_inbound(from_="+46700000001", to="12345", received_at=t0 - timedelta(minutes=9))
+    recent = fake.add_inbound(
+        from_="+46700000002", to="12345", received_at=t0 - timedelta(minutes=2)
+    )
+    store = JsonFileCheckpoint(tmp_path / "c.json")
+    async with fake.client(clock=clock) as client:
+        first = client.inbounds.sync(since=t0 - timedelta(hours=1), checkpoint=store, lag=lag)
+        got = [i.id async for i in first]
+        assert first.stats.end == t0 - lag
+        late = fake.add_inbound(  # indexed after the run, received before its end
+            from_="+46700000003", to="12345", received_at=t0 - timedelta(minutes=1)
+        )
+        clock.advance(minutes=10)
+        second = client.inbounds.sync(checkpoint=store, lag=lag)
+        again = [i.id async for i in second]
+    assert second.stats.start == t0 - lag and second.stats.end == clock.now() - lag
+    if lag:
+        assert got == [old["id"]]
+        assert sorted(again) == sorted([recent["id"], late["id"]])
+    else:
+        assert sorted(got) == sorted([old["id"], recent["id"]])
+        assert again == []  # the late one is behind the last run's end: missed
+
+
+async def test_lag_keeps_an_unfinished_window_and_applies_to_reports(
+    fake_on_clock: FakeSinch, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A run that resumes an unfinished window keeps its pinned end, whatever the lag;
+    ``delivery_reports.sync`` takes the same ``lag``."""
+    fake = fake_on_clock
+    t0 = clock.now()
+    for i in range(20):  # one a minute, the last a minute ago: five inside the lag
+        at = t0 - timedelta(minutes=20 - i)
+        fake.add_inbound(from_="+46700000001", to="12345", received_at=at)
+    store = JsonFileCheckpoint(tmp_path / "c.json")
+    lag = timedelta(minutes=5)
+    async with fake.client(clock=clock) as client:
+        first = client.inbounds.sync(since=t0 - timedelta(hours=1), checkpoint=store, lag=lag)
+        async with first:
+            async for _item in first:
+                await first.commit()
+                break
+        clock.advance(minutes=10)
+        rest = client.inbounds.sync(checkpoint=store, lag=lag)
+        n = len([i async for i in rest])
+        assert rest.stats.end == first.stats.end == t0 - lag
+        assert n == 20 - 5 - 1  # five in the last lag, one handed out by the first run
+
+        fake.seed_delivery_reports(2, start=clock.now() - timedelta(minutes=8), spacing=lag)
+        reports = client.delivery_reports.sync(since=clock.now() - timedelta(hours=1), lag=lag)
+        got = [r async for r in reports]
+    assert len(got) == 1 and reports.stats.end == clock.now() - lag
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"lag": timedelta(seconds=-1)}, "must be a non-negative timedelta"),
+        ({"lag": 300}, "must be a non-negative timedelta"),
+        ({"lag": None}, "must be a non-negative timedelta"),
+        ({"lag": timedelta(minutes=5), "until": NOW}, "cannot be given with until"),
+    ],
+)
+async def test_bad_lag_is_refused_before_any_request(
+    fake: FakeSinch, options: dict[str, Any], message: str
+) -> None:
+    async with fake.client() as client:
+        for resource in (client.inbounds, client.delivery_reports):
+            with pytest.raises(SinchValidationError, match=message) as err:
+                resource.sync(since=NOW - timedelta(hours=1), **options)
+            assert err.value.field == "lag"
+        # lag=0 (the default) goes with until
+        client.inbounds.sync(since=NOW - timedelta(hours=1), until=NOW, lag=timedelta(0))
+    assert not fake.requests
 
 
 async def test_checkpoint_for_other_filters_is_refused(fake: FakeSinch, tmp_path: Path) -> None:

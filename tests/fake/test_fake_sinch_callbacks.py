@@ -22,6 +22,7 @@ from sinch_async.testing import CallbackAttempt, FakeClock, FakeSinch
 from sinch_async.testing.pytest_plugin import FakeSinchFactory
 from tests.support.fake_http import NOW, call
 from tests.support.net import free_port
+from tests.support.virtual_time import VirtualTime
 
 A, B = "+15550000001", "+15550000002"
 SECRET = "webhook-secret"
@@ -318,12 +319,11 @@ async def test_callbacks_before_start_and_after_close(receiver: Receiver) -> Non
         fake.callback_delay = -1
 
 
-@pytest.mark.realtime("loop clock: wait_for_callbacks timeout (0.1 s)")
-async def test_wait_for_callbacks_times_out(fake: FakeSinch) -> None:
-    """Real time on purpose: the timeout under test runs on the event loop's clock (no
-    callback is ever due, so nothing can race it)."""
-    started = time.monotonic()
+async def test_wait_for_callbacks_times_out(virtual_time: VirtualTime, fake: FakeSinch) -> None:
+    """The timeout under test runs on the event loop's clock (``virtual_time``: no callback
+    is ever due, so it fires once nothing else can happen, after its 0.1 s)."""
+    started = virtual_time.time()
     with pytest.raises(TimeoutError):
         await fake.wait_for_callbacks(1, timeout=0.1)
-    assert time.monotonic() - started < 1
+    assert virtual_time.time() - started == pytest.approx(0.1, abs=0.01)
     assert await fake.wait_for_callbacks(0) == []

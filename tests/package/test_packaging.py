@@ -74,6 +74,14 @@ def test_dependencies_core_and_extras() -> None:
     assert set(PROJECT["optional-dependencies"]["cli"]) <= dev
     assert set(PROJECT["optional-dependencies"]["testing"]) <= dev
     assert set(PROJECT["optional-dependencies"]["redis"]) <= dev
+    # The site builds with MkDocs 1 (mkdocs.yml is not MkDocs 2's format) and runs the CLI.
+    docs = PROJECT["optional-dependencies"]["docs"]
+    assert "mkdocs>=1.6,<2" in docs and set(PROJECT["optional-dependencies"]["cli"]) <= set(docs)
+    assert extras["docs"] >= {"mkdocs", "mkdocs-material", "mkdocstrings", "mkdocstrings-python"}
+
+
+def test_the_documentation_url_is_the_docs_folder() -> None:
+    assert PROJECT["urls"]["Documentation"] == PROJECT["urls"]["Repository"] + "/tree/main/docs"
 
 
 def test_installed_metadata() -> None:

@@ -1,6 +1,6 @@
 """``send_many`` interrupted for real: every batch the server stored has a recorded outcome.
 
-The user pattern under test (README, "Bulk sending")::
+The user pattern under test (docs/campaigns.md, "Every request gets exactly one outcome")::
 
     sm = client.batches.send_many(reqs, concurrency=32, auto_client_reference=True, grace=10)
     try:

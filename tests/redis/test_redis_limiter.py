@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sinch_async import RetryPolicy, SinchClient, TextBatchRequest
+from sinch_async import PauseScope, RetryPolicy, SinchClient, TextBatchRequest
 from sinch_async._errors import LimiterUnavailableError
 from sinch_async._limits import Limits, PendingCost
 from sinch_async.testing import FakeSinch
@@ -188,6 +188,52 @@ async def test_a_429_in_one_client_holds_the_other(redis_client: Any, other: Any
             assert time.monotonic() - started >= 0.9
 
 
+@pytest.mark.realtime("redis clock: the shared pause runs on Redis TIME")
+@pytest.mark.parametrize("scope", ["local", "shared"])
+async def test_only_the_shared_scope_writes_the_shared_pause(
+    redis_client: Any, other: Any, scope: PauseScope
+) -> None:
+    """Two clients on one key; ``one`` (``pause_scope=scope``) gets 429 with Retry-After: 1.
+    ``local``: the key's pause is never written, ``one`` alone pauses and ``two`` goes at
+    once; ``shared``: the key holds the pause and ``two`` waits it out (in its stats)."""
+    async with FakeSinch() as fake:
+        one = fake.client(
+            messages_per_second=RedisRateLimiter(redis_client, KEY, 100),
+            pause_scope=scope,
+            retry=RetryPolicy.disabled(),
+        )
+        two = fake.client(messages_per_second=RedisRateLimiter(other, KEY, 100))
+        async with one, two:
+            batch = await two.batches.send_text(to=["+46700000001"], body="x")
+            fake.add_fault(
+                Fault(
+                    method="POST",
+                    path="/batches",
+                    status=429,
+                    headers={"Retry-After": "1"},
+                    times=1,
+                )
+            )
+            with pytest.raises(Exception, match=r"429|rate"):
+                await one.batches.send_text(to=["+46700000002"], body="x")
+            await one.limits.flush_pauses()
+            until = await redis_client.hget(KEY, "until")
+            left = await RedisRateLimiter(other, KEY, 100).paused_for()
+            assert one.limits.paused_for > 0.5  # the client that got the 429 pauses either way
+            started = time.monotonic()
+            await two.batches.get(batch.id)
+            waited = time.monotonic() - started
+            stats = two.limits.stats
+        if scope == "local":
+            assert until in (None, b"0") and left == 0
+            assert waited < 0.5 and stats.pause_waits == 0
+        else:
+            assert until is not None and int(until) > 0 and 0.5 < left <= 1.0
+            assert waited >= 0.5
+            assert stats.pause_waits == 1 and stats.pause_wait_seconds >= 0.5
+        assert one.limits.stats.pauses_by_scope[scope] == 1
+
+
 # --- Redis down: fail closed --------------------------------------------------------------
 
 
@@ -199,7 +245,7 @@ async def test_redis_down_fails_closed_quickly_and_sends_nothing() -> None:
         await limiter.acquire(5)
     assert time.monotonic() - started < 1.5  # the limiter's timeout (redis-py retries)
     await dead.aclose()
-    # Without redis-py's own retries (README: "Scaling out") a refused connection fails
+    # Without redis-py's own retries (docs/scaling.md) a refused connection fails
     # at once.
     dead = redis_asyncio.Redis(
         host="127.0.0.1", port=_closed_port(), socket_timeout=1, retry=Retry(NoBackoff(), 0)

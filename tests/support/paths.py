@@ -17,6 +17,8 @@ SUPPORT = TESTS / "support"
 #: Child-process scripts, started by path (``tests/support/procs``).
 PROCS = SUPPORT / "procs"
 README = ROOT / "README.md"
+#: The documentation site's pages (``mkdocs.yml``).
+DOCS = ROOT / "docs"
 
 #: The official Sinch fixture folder (``SINCH_ANCHORS_DIR``, else ``../shared/anchors/...``).
 ANCHORS = Path(

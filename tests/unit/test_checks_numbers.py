@@ -12,8 +12,25 @@ from typing import Any
 
 import pytest
 
-from sinch_async import SinchClient, SinchValidationError
-from sinch_async._validation import check_e164, is_e164
+from sinch_async import SinchClient, SinchConfigError, SinchValidationError
+from sinch_async._validation import (
+    check_capabilities,
+    check_e164,
+    check_hmac_secret,
+    check_number_type,
+    check_number_types,
+    check_numbers_auth,
+    check_order_by,
+    check_region_code,
+    check_voice_configuration,
+    is_e164,
+)
+from sinch_async.numbers import (
+    EstVoiceConfiguration,
+    FaxVoiceConfiguration,
+    RtcVoiceConfiguration,
+    UnknownVoiceConfiguration,
+)
 from sinch_async.testing import FakeSinch
 from sinch_async.testing._validation import check_phone_number
 
@@ -26,6 +43,11 @@ PATH_CALLS: list[tuple[str, Op]] = [
     ("release", lambda c, n: c.numbers.release(n)),
     ("check_availability", lambda c, n: c.numbers.check_availability(n)),
     ("rent", lambda c, n: c.numbers.rent(n)),
+    ("wait_provisioned", lambda c, n: c.numbers.wait_provisioned(n)),
+    (
+        "update-voice",
+        lambda c, n: c.numbers.update(n, voice_configuration=RtcVoiceConfiguration("a")),
+    ),
 ]
 
 
@@ -116,3 +138,72 @@ def test_fake_holds_only_numbers_the_sdk_can_address() -> None:
     for number in [*UNICODE_DIGITS, "+123456", "+0701234567", "12025550134"]:
         with pytest.raises(ValueError):
             check_phone_number(number)
+
+
+# --- enum inputs, region codes, voice configuration, secrets (issue 18, point 5) -------------
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("local", "LOCAL"),
+        ("Mobile", "MOBILE"),
+        ("toll_free", "TOLL_FREE"),
+        ("toll-free", "TOLL_FREE"),
+        ("TollFree", "TOLL_FREE"),
+        (" LOCAL ", "LOCAL"),
+        ("GEOGRAPHIC", "GEOGRAPHIC"),  # open enum: an unknown value goes out as given
+    ],
+)
+def test_number_type_in_any_case(given: str, sent: str) -> None:
+    assert check_number_type(given) == sent
+    assert check_number_types([given, "mobile"]) == [sent, "MOBILE"]
+
+
+def test_capabilities_order_by_and_region_codes() -> None:
+    assert check_capabilities("sms") == ["SMS"]
+    assert check_capabilities(["Voice", "sms", "MMS"]) == ["VOICE", "SMS", "MMS"]
+    assert check_capabilities(None) == []
+    for given in ("phoneNumber", "phone_number", "PHONE_NUMBER", "phonenumber"):
+        assert check_order_by(given) == "phoneNumber"
+    assert check_order_by("display_name") == "displayName"
+    assert check_order_by(None) is None
+    assert check_region_code("us") == "US" and check_region_code("Gb") == "GB"
+    assert check_region_code("usa") == "usa"  # not two letters: as given (Sinch decides)
+    for bad in ("", None, 3):
+        with pytest.raises(SinchValidationError):
+            check_number_type(bad)
+        with pytest.raises(SinchValidationError):
+            check_region_code(bad)
+    with pytest.raises(SinchValidationError) as err:
+        check_order_by("")
+    assert err.value.field == "order_by"
+
+
+def test_voice_configuration_wire_objects() -> None:
+    assert check_voice_configuration(None) is None
+    assert check_voice_configuration(RtcVoiceConfiguration("a")) == {"type": "RTC", "appId": "a"}
+    assert check_voice_configuration(EstVoiceConfiguration("t")) == {"type": "EST", "trunkId": "t"}
+    assert check_voice_configuration(FaxVoiceConfiguration("f")) == {
+        "type": "FAX",
+        "serviceId": "f",
+    }
+    unknown = UnknownVoiceConfiguration("SIP", {"sipUri": "sip:x@y"})
+    assert check_voice_configuration(unknown) == {"type": "SIP", "sipUri": "sip:x@y"}
+    for bad in (RtcVoiceConfiguration(""), UnknownVoiceConfiguration("SIP"), object(), {}):
+        with pytest.raises(SinchValidationError):
+            check_voice_configuration(bad)
+
+
+def test_hmac_secret_and_numbers_auth() -> None:
+    assert check_hmac_secret("a" * 32) == "a" * 32
+    assert check_hmac_secret("A-9" * 21 + "x") == "A-9" * 21 + "x"  # 64
+    for bad in ("a" * 31, "a" * 65, "a" * 31 + "_", "a" * 31 + "\u0663"):
+        with pytest.raises(SinchValidationError) as err:
+            check_hmac_secret(bad)
+        assert bad not in str(err.value)
+    assert check_numbers_auth("OAuth") == "oauth" and check_numbers_auth(" basic") == "basic"
+    with pytest.raises(SinchConfigError, match="numbers_auth"):
+        check_numbers_auth("bearer")
+    with pytest.raises(SinchValidationError):
+        check_numbers_auth(None, config=False)

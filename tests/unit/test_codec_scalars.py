@@ -7,6 +7,7 @@ and the Numbers (camelCase) key style, and the table runs unchanged through
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,7 +17,7 @@ import attrs
 import orjson
 import pytest
 
-from sinch_async import SinchDecodeError
+from sinch_async import SinchDecodeError, UndecodableItem
 from sinch_async import _converter as sms_codec
 from sinch_async.models import Batch, DeliveryStatus, MoText, TextBatch
 from sinch_async.numbers import ActiveNumber, AvailableNumber, Money
@@ -264,8 +265,13 @@ def test_page_item_failure_names_the_item() -> None:
         b'{"count": 2, "page": 0, "inbounds": [{"type": "mo_text", "id": "a", "from": "1",'
         b' "to": "2"}, {"type": "mo_text", "id": "b", "from": null, "to": "2"}]}'
     )
-    with pytest.raises(SinchDecodeError, match=r"inbounds\[1\]\.from: required field is null"):
-        sms_codec.decode_page(body, "inbounds", MoText)
+    # the item does not fail the page: it is in its place, for the pager to raise or skip
+    page = sms_codec.decode_page(body, "inbounds", MoText)
+    good, bad = page.items
+    assert isinstance(good, MoText) and good.id == "a"
+    assert isinstance(bad, UndecodableItem) and isinstance(bad, SinchDecodeError)
+    assert re.search(r"inbounds\[1\]\.from: required field is null", str(bad))
+    assert (bad.index, bad.raw["id"], bad.body) == (1, "b", body)
 
 
 def test_structure_raises_a_value_error_not_a_bare_key_error() -> None:

@@ -1,10 +1,10 @@
 """The resolver's table (``sinch_async._settings.SETTINGS``): one setting is one client
 keyword, one TOML key, one ``SINCH_[<NAME>_]<KEY>`` variable and (for some) one global option
-of the command, read the same way by every reader."""
+of the command, read the same way by every reader. (The documentation's table of them is
+checked by ``tests/package/test_docs_site.py``.)"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from sinch_async._settings import (
 )
 from sinch_async.cli import app
 from sinch_async.cli._options import Options
-from tests.support.paths import README
 
 #: One value per setting, as a client keyword takes it.
 VALUES: dict[str, Any] = {
@@ -35,14 +34,19 @@ VALUES: dict[str, Any] = {
     "key_secret": "sec1",
     "auth_url": "https://auth.example.test/oauth2/token",
     "numbers_base_url": "https://numbers.example.test",
+    "numbers_auth": "basic",
     "region": "eu",
     "base_url": "https://sms.example.test",
     "max_concurrency": 3,
     "messages_per_second": 7.5,
+    "pause_scope": "local",
+    "auto_client_reference": True,
 }
 
 
 def toml(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
     return f'"{value}"' if isinstance(value, str) else str(value)
 
 
@@ -157,18 +161,6 @@ def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
 
-def test_readme_lists_every_variable_and_key() -> None:
-    text = README.read_text()
-    table = text[text.index("| setting |") :].split("\n\n", 1)[0]
-    for setting in SETTINGS:
-        row = re.search(rf"^\| `{setting.key}` \|.*$", table, re.MULTILINE)
-        assert row, setting.key
-        assert f"`{setting.variable()}`" in row.group(0)
-        assert f"`SINCH_<NAME>_{setting.key.upper()}`" in row.group(0)
-        if setting.cli:
-            assert f"`{setting.cli}`" in row.group(0)
-
-
 def test_an_account_name_whose_variables_are_the_defaults_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[accounts.numbers]\nbase_url = "https://sms.example.test"\n')
@@ -178,3 +170,22 @@ def test_an_account_name_whose_variables_are_the_defaults_is_refused(tmp_path: P
     no_file = load_accounts(None, {"XDG_CONFIG_HOME": str(tmp_path / "empty")})
     with pytest.raises(SinchSettingError, match="numbers_base_url"):
         no_file.options("numbers", {"service_plan_id": "p", "api_token": "t"})
+
+
+def test_a_flag_reads_true_false_and_their_spellings(tmp_path: Path) -> None:
+    plan = {"SINCH_SERVICE_PLAN_ID": "p", "SINCH_API_TOKEN": "t"}
+    for text, flag in [("1", True), ("TRUE", True), ("on", True), ("0", False), ("no", False)]:
+        options = env_options({**plan, "SINCH_AUTO_CLIENT_REFERENCE": text})
+        assert options["auto_client_reference"] is flag
+    assert "auto_client_reference" not in env_options({**plan, "SINCH_AUTO_CLIENT_REFERENCE": ""})
+    with pytest.raises(SinchSettingError, match="must be true or false") as caught:
+        env_options({**plan, "SINCH_AUTO_CLIENT_REFERENCE": "maybe"})
+    assert (caught.value.key, caught.value.source) == (
+        "auto_client_reference",
+        "$SINCH_AUTO_CLIENT_REFERENCE",
+    )
+    path = tmp_path / "c.toml"
+    path.write_text('[accounts.a]\nauto_client_reference = "yes please"\n')
+    path.chmod(0o600)
+    with pytest.raises(SinchSettingError, match="auto_client_reference"):
+        load_accounts(path, {})

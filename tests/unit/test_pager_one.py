@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 import sinch_async
-from sinch_async import AsyncPager, Page, PagerCheckpoint, SinchClient, SinchValidationError
+from sinch_async import (
+    AsyncPager,
+    MessagesCheckpoint,
+    Page,
+    PagerCheckpoint,
+    SinchClient,
+    SinchValidationError,
+)
 from sinch_async._pagination import Pager, PagerItems, PagerPages
 from sinch_async._wire import QueryValue
 from sinch_async.numbers import TokenPage, TokenPager, TokenPagerCheckpoint
@@ -79,10 +86,17 @@ def test_validation() -> None:
         )
 
 
-def test_the_merged_list_has_no_checkpoint_yet() -> None:
+def test_the_merged_list_has_a_checkpoint_of_both_sides() -> None:
     client = SinchClient("plan", "token", region="eu")
     pager = client.messages.list()
-    assert isinstance(pager, Pager) and not hasattr(pager, "checkpoint")
+    cp = pager.checkpoint
+    assert isinstance(pager, Pager) and isinstance(cp, MessagesCheckpoint)
+    assert isinstance(cp, PagerCheckpoint) and cp.resource == "messages"
+    assert [(s.direction, s.pager.resource) for s in cp.sides] == [
+        ("mt", "batches"),
+        ("mo", "inbounds"),
+    ]
+    assert MessagesCheckpoint.from_dict(cp.to_dict()) == cp
 
 
 def test_errors_module_imports_nothing_from_the_sdk() -> None:

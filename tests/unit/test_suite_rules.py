@@ -12,6 +12,9 @@ module imports nothing from ``tests``):
   its class or its module's ``pytestmark``) or lives in ``tests/process`` (real processes,
   marked ``realtime`` by the root conftest): virtual time (``FakeClock``) and events
   (``clock.wait_for_sleepers``, ``fake.wait_for_requests``, ``fake.settle()``) do the rest.
+  A test on virtual loop time (it takes the ``virtual_time`` fixture, as an argument or by
+  ``usefixtures`` on it, its class or its module) may ``asyncio.sleep``: that passes in no
+  wall time. ``time.sleep`` blocks the loop for real: never allowed there.
 """
 
 from __future__ import annotations
@@ -178,6 +181,44 @@ def _carries_realtime(node: ast.AST) -> bool:
     return False
 
 
+#: The fixture that puts the test's event loop on virtual time (tests/conftest.py).
+VIRTUAL_TIME = "virtual_time"
+
+
+def _is_virtual_time_mark(node: ast.AST) -> bool:
+    """``pytest.mark.usefixtures(..., "virtual_time", ...)``."""
+    return (
+        isinstance(node, ast.Call)
+        and ast.unparse(node.func).split(".")[-2:] == ["mark", "usefixtures"]
+        and any(isinstance(a, ast.Constant) and a.value == VIRTUAL_TIME for a in node.args)
+    )
+
+
+def _on_virtual_time(node: ast.AST) -> bool:
+    """A test (or class/module) that takes the ``virtual_time`` fixture: as an argument,
+    by ``usefixtures`` in its decorators, or (module/class) in its ``pytestmark``."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        args = node.args
+        if any(a.arg == VIRTUAL_TIME for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]):
+            return True
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and any(
+        _is_virtual_time_mark(d) for d in node.decorator_list
+    ):
+        return True
+    if isinstance(node, ast.Module | ast.ClassDef):
+        for stmt in node.body:
+            if isinstance(stmt, ast.Assign):
+                targets, value = stmt.targets, stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                targets, value = [stmt.target], stmt.value
+            else:
+                continue
+            named = any(ast.unparse(t) == "pytestmark" for t in targets)
+            if named and any(_is_virtual_time_mark(n) for n in ast.walk(value)):
+                return True
+    return False
+
+
 def _sleep_names(tree: ast.Module) -> tuple[set[str], set[str]]:
     """Names bound to ``time.sleep`` and to ``asyncio.sleep`` in this module (``from time
     import sleep``, ``import asyncio as aio``...), dotted."""
@@ -202,7 +243,8 @@ def _is_literal_zero(node: ast.expr) -> bool:
 
 def wall_clock_sleeps(path: Path, tree: ast.Module) -> list[str]:
     """Every sleep in ``tree`` that lets wall time pass outside a ``realtime`` test, as
-    ``path:line in <scope>: <call>``."""
+    ``path:line in <scope>: <call>`` (an ``asyncio.sleep`` in a test on ``virtual_time``
+    passes in no wall time: not one of them)."""
     time_sleep, asyncio_sleep = _sleep_names(tree)
     found: list[str] = []
 
@@ -215,6 +257,7 @@ def wall_clock_sleeps(path: Path, tree: ast.Module) -> list[str]:
                 and not any(
                     kw.arg == "delay" and _is_literal_zero(kw.value) for kw in node.keywords
                 )
+                and not any(_on_virtual_time(s) for s in scopes)
             )
             if waits and not any(_carries_realtime(s) for s in scopes):
                 where = ".".join(
@@ -254,7 +297,8 @@ def test_no_test_sleeps_on_the_wall_clock_unless_marked_realtime() -> None:
         for hit in wall_clock_sleeps(path, parse(path))
     ]
     assert found == [], (
-        "wait on a FakeClock or an event instead, or mark the test "
+        "wait on a FakeClock or an event instead, put the test on the `virtual_time` "
+        "fixture (asyncio.sleep only), or mark the test "
         '@pytest.mark.realtime("<why real time>"):\n' + "\n".join(found)
     )
 
@@ -300,6 +344,55 @@ class TestD:
         'import pytest, asyncio\npytestmark = pytest.mark.realtime("why")\n' + source
     )
     assert wall_clock_sleeps(TESTS / "unit" / "x.py", marked) == []
+
+
+def test_the_sleep_rule_lets_virtual_time_tests_sleep_on_the_loop_only() -> None:
+    """On ``virtual_time`` (argument, ``usefixtures`` on the test, its class or module),
+    ``asyncio.sleep`` passes in no wall time; ``time.sleep`` still blocks for real, and a
+    helper outside such a test (or a test taking other fixtures) is still checked."""
+    source = """
+import asyncio, time
+import pytest
+
+async def helper(virtual_time):  # not a test: still, the argument is what counts
+    await asyncio.sleep(1)
+
+async def other_helper():
+    await asyncio.sleep(1)
+
+async def test_arg(virtual_time, fake):
+    await asyncio.sleep(30)
+    time.sleep(0.1)
+
+@pytest.mark.usefixtures("virtual_time")
+async def test_used():
+    await asyncio.sleep(30)
+
+@pytest.mark.usefixtures("clock")
+async def test_other_fixture(clock, fake):
+    await asyncio.sleep(30)
+
+class TestOn:
+    pytestmark = [pytest.mark.usefixtures("virtual_time")]
+    async def test_in_class(self):
+        await asyncio.sleep(30)
+        time.sleep(1)
+"""
+    hits = wall_clock_sleeps(TESTS / "unit" / "x.py", ast.parse(source))
+    assert [h.split(" in ")[1].split(":")[0] for h in hits] == [
+        "other_helper",
+        "test_arg",
+        "test_other_fixture",
+        "TestOn.test_in_class",
+    ]
+    assert all("time.sleep" in h for h in hits if "test_arg" in h or "TestOn" in h)
+    module = ast.parse(
+        'import pytest, asyncio\npytestmark = [pytest.mark.usefixtures("virtual_time")]\n' + source
+    )
+    assert [h.split(": ", 1)[1] for h in wall_clock_sleeps(TESTS / "unit" / "x.py", module)] == [
+        "time.sleep(0.1)",
+        "time.sleep(1)",
+    ]
 
 
 def test_the_rules_see_the_suite() -> None:

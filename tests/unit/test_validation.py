@@ -138,8 +138,10 @@ async def test_list_checks(offline_client: SinchClient) -> None:
         offline_client.batches.list(max_items=-1)
     with pytest.raises(SinchValidationError, match="end_date"):
         offline_client.batches.list(start_date=NOW, end_date=NOW)
-    with pytest.raises(SinchValidationError, match="from_"):
-        offline_client.batches.list(from_=["nope"])
+    for sender in ("+1", " ", "12", "Acme,Inc"):  # no number, no sender id
+        with pytest.raises(SinchValidationError, match="from_"):
+            offline_client.batches.list(from_=[sender])
+    offline_client.batches.list(from_=["nope"])  # an alphanumeric sender id, as a send takes
 
 
 async def test_dry_run_recipient_count(offline_client: SinchClient) -> None:

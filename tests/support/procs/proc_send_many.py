@@ -1,5 +1,5 @@
 """Child process for ``tests/process/test_process_send_many.py``: a ``send_many`` run that records
-every outcome, the way the README tells users to, and is meant to be hit by Ctrl-C.
+every outcome, the way docs/campaigns.md tells users to, and is meant to be hit by Ctrl-C.
 
 Usage: ``proc_send_many.py BASE_URL SERVICE_PLAN_ID API_TOKEN OUT_FILE [COUNT]``
 
