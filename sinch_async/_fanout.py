@@ -49,7 +49,7 @@ from ._ledger import (
     row_digest,
 )
 from ._telemetry import reference_fields
-from ._validation import check_request_type
+from ._validation import check_count, check_positive_int, check_request_type, check_seconds
 from .models.batches import Batch, BatchRequest, UnknownBatch
 
 __all__ = [
@@ -304,10 +304,8 @@ class SendMany:
         takeover_wait: float | None = None,
         total: int | None = None,
     ) -> None:
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise SinchConfigError("concurrency must be a positive integer")
-        if isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0:
-            raise SinchConfigError("grace must be a number of seconds >= 0")
+        concurrency = check_positive_int(concurrency, "concurrency", config=True)
+        grace = check_seconds(grace, "grace", config=True)
         if (ledger is None) != (campaign is None):
             raise SinchConfigError("ledger and campaign go together: pass both or neither")
         if ledger is not None and (find is None or exists is None):
@@ -322,10 +320,8 @@ class SendMany:
         self._takeover_wait = _takeover_wait(takeover_wait, ledger)
         if total is None and isinstance(requests, Sized):
             total = len(requests)
-        if total is not None and (
-            isinstance(total, bool) or not isinstance(total, int) or total < 0
-        ):
-            raise SinchConfigError("total must be a number of rows >= 0")
+        if total is not None:
+            total = check_count(total, "total", config=True)
         #: the input's length when known before it is read (recorded in the ledger)
         self._total = total
         # rows held elsewhere, looked at again at the end of the input: index ->
@@ -1014,9 +1010,7 @@ def _takeover_wait(wait: float | None, ledger: Ledger | None) -> float:
         if isinstance(lease, int | float) and not isinstance(lease, bool) and lease > 0:
             return float(lease) + TAKEOVER_MARGIN
         return DEFAULT_TAKEOVER_WAIT
-    if isinstance(wait, bool) or not isinstance(wait, int | float) or not wait >= 0:
-        raise SinchConfigError("takeover_wait must be a number of seconds >= 0")
-    return float(wait)
+    return check_seconds(wait, "takeover_wait", config=True)
 
 
 def _resumed(

@@ -429,10 +429,10 @@ def check_positive_int(
     return value
 
 
-def check_count(value: object, field: str) -> int:
-    """An integer >= 0 (a number of retries or re-walks; 0 means none)."""
+def check_count(value: object, field: str, *, config: bool = False) -> int:
+    """An integer >= 0 (a number of retries, re-walks or rows; 0 means none)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SinchValidationError(field, f"must be a non-negative integer, got {value!r}")
+        _refuse(field, f"must be a non-negative integer, got {value!r}", config)
     return value
 
 
