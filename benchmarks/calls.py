@@ -9,7 +9,7 @@ Run from the repository root::
     python -m benchmarks.calls components            # timeit of per-send SDK steps, no server
 
 Target (issue #10 point 15): at zero latency against a minimal server, median of 3
-interleaved rounds, sdk-calls >= 0.85 x raw and sdk-send_many >= 0.95 x raw.
+interleaved rounds, sdk-calls >= 0.8 x raw and sdk-send_many >= 0.8 x raw (issue 16).
 
 Contenders (same concurrency C, same N, warm-up of ``--warmup`` sends first):
 
@@ -72,7 +72,7 @@ RAW_CONNECTOR_LIMIT = 100  # the SDK's default max_connections
 Contender = Literal["raw", "calls", "many"]
 CONTENDERS: tuple[Contender, ...] = ("raw", "calls", "many")
 NAMES: dict[Contender, str] = {"raw": "raw aiohttp", "calls": "sdk-calls", "many": "sdk-send_many"}
-TARGETS: dict[Contender, float] = {"calls": 0.85, "many": 0.95}
+TARGETS: dict[Contender, float] = {"calls": 0.8, "many": 0.8}
 
 
 def msisdn(i: int) -> str:
