@@ -362,6 +362,7 @@ class _Walk(Generic[T]):
         self._pending: deque[asyncio.Task[Page[T]]] = deque()
         self._seen: set[str] = set()  # tokens followed
         self._empty = 0  # empty pages in a row
+        self._items = 0  # token walk: items received
         self._source = None if pager._source is None else pager._source()
         self._closed = False
         #: a raw page with undecodable items, kept while the walk is on it: (page number
@@ -509,10 +510,18 @@ class _Walk(Generic[T]):
                     "stopping instead of looping"
                 )
             self._seen.add(token)
-        p._check_bound(p._page, self._count)
         raw = await p._fetch(p._token_query())
         if raw.count is not None:
             self._count = raw.count
+        # A token server may hand out fewer items per page than asked (AIP-158), so the
+        # page count bounds nothing here: more items than the reported total (and a page of
+        # slack for items added during the walk) is a server that is not ending.
+        self._items += len(raw.items)
+        if self._count is not None and self._items > self._count + p._page_size:
+            raise _paging_error(
+                f"{p._resource}: {self._items} items so far, more than the {self._count} "
+                "the server reported; stopping instead of walking on"
+            )
         if raw.items or not raw.next_page_token:
             self._empty = 0
         else:

@@ -175,7 +175,10 @@ class BulkResult:
     status: CampaignStatus | None = None
     #: up to `LISTED_ROWS` rows without a final outcome (from ``status``)
     open_rows: list[OpenRow] = attrs.field(factory=list)
+    #: rows this run sent and Sinch stored (not resumed, not found by a lookup)
     sent: int = 0
+    #: rows ok in this run's view: ``sent`` + ``reconciled`` + resumed ``ok`` rows
+    ok: int = 0
     failed: int = 0
     unknown: int = 0
     pending: int = 0
@@ -196,7 +199,9 @@ class BulkResult:
         if outcome.pending:
             self.pending += 1
         elif outcome.ok:
-            self.sent += 1
+            self.ok += 1
+            if not (outcome.resumed or outcome.reconciled):
+                self.sent += 1
         elif outcome.unknown:
             self.unknown += 1
             self.unknown_rows.append(_problem(outcome, to))
@@ -227,7 +232,7 @@ class BulkResult:
     @property
     def not_reached(self) -> int:
         """Rows this run gave no outcome and no other worker held or finished."""
-        seen = self.sent + self.failed + self.unknown + self.pending + self.claimed_elsewhere
+        seen = self.ok + self.failed + self.unknown + self.pending + self.claimed_elsewhere
         return max(self.total - seen, 0)
 
     @property
@@ -811,6 +816,7 @@ def _summary(output: Output, result: BulkResult, failed_out: Path | None) -> Non
         "campaign": result.campaign,
         "rows": result.total,
         "sent": result.sent,
+        "ok": result.ok,
         "failed": result.failed,
         "unknown": result.unknown,
         "resumed": result.resumed,

@@ -28,7 +28,6 @@ from .._validation import (
     check_order_by,
     check_positive_int,
     check_region_code,
-    check_region_codes,
     check_seconds,
     check_sms_link,
     check_some_update,
@@ -194,8 +193,9 @@ class NumbersResource:
         """
         self._session.check()
         filters = [
-            *(("regionCode", v) for v in check_region_codes(region_code)),
-            *(("type", v) for v in check_number_types(number_type, "number_type")),
+            # one value each (the reference's query has single strings, not lists)
+            *(() if region_code is None else [("regionCode", check_region_code(region_code))]),
+            *(() if number_type is None else [("type", check_number_type(number_type))]),
             *(("capability", v) for v in check_capabilities(capabilities)),
             *_pattern(number_pattern, search_pattern),
         ]

@@ -92,7 +92,14 @@ def test_fixed_row_rerun_with_retry_failed_sends_only_that_row(
     assert retried.exit_code == 0, retried.output
     s3 = summary(retried)
     assert s3["campaign"] == s1["campaign"]
-    assert (s3["sent"], s3["failed"], s3["resumed"], s3["complete"]) == (10, 0, 9, True)
+    # sent: what this run sent (the fixed row); ok: every row ok in this run's view
+    assert (s3["sent"], s3["ok"], s3["failed"], s3["resumed"], s3["complete"]) == (
+        1,
+        10,
+        0,
+        9,
+        True,
+    )
     after = batches(served)
     assert len(after) == 10  # exactly one more: the fixed row
     new = [b for b in after if b["to"] == ["+46709999999"]]
@@ -226,7 +233,7 @@ def test_a_row_edited_after_it_was_sent_is_counted_changed(
     again = bulk(served, csv_file, ledger)
     assert again.exit_code == 0, again.output
     s = summary(again)
-    assert (s["changed"], s["sent"], s["resumed"], s["complete"]) == (1, 3, 3, True)
+    assert (s["changed"], s["sent"], s["ok"], s["resumed"], s["complete"]) == (1, 0, 3, 3, True)
     assert len(batches(served)) == 3  # not sent again
 
 
@@ -423,17 +430,17 @@ def test_ledger_of_a_newer_format_exits_2(served: ThreadedFake, tmp_path: Path) 
         ({"unknown": 1}, 4),
         ({"failed": 1, "unknown": 1}, 4),
         ({"progress": FanoutProgress(claimed_elsewhere=2)}, 4),
-        ({"sent": 9}, 4),  # a row not reached
+        ({"ok": 9}, 4),  # a row not reached
         ({"pending": 1}, 3),
         ({"store_error": LedgerError("down"), "unknown": 1}, 3),
         ({"signal": 2, "pending": 1}, 130),
     ],
 )
 def test_exit_code_table(change: dict[str, Any], code: int) -> None:
-    counts: dict[str, Any] = {"total": 10, "campaign": "c", "sent": 10}
-    if "sent" not in change:
-        counts["sent"] = 10 - sum(change.get(k, 0) for k in ("failed", "unknown", "pending"))
-        counts["sent"] -= change.get("progress", FanoutProgress()).claimed_elsewhere
+    counts: dict[str, Any] = {"total": 10, "campaign": "c", "ok": 10}
+    if "ok" not in change:
+        counts["ok"] = 10 - sum(change.get(k, 0) for k in ("failed", "unknown", "pending"))
+        counts["ok"] -= change.get("progress", FanoutProgress()).claimed_elsewhere
     result = BulkResult(**{**counts, **change})
     assert result.exit_code == code
     assert result.complete is (code in (0, 1))

@@ -106,6 +106,7 @@ class TokenHost:
     * ``fresh-empty-big``: the same with ``totalSize`` 1,000,000;
     * ``fresh-empty-zero``: the same with ``totalSize`` 0;
     * ``fresh-full``: a full page with a fresh token every time, ``totalSize`` 40;
+    * ``short-pages``: 23 numbers, honest tokens, at most 5 per page whatever is asked;
     * ``repeat-token``: a full page, always the token ``"again"``.
     """
 
@@ -129,6 +130,14 @@ class TokenHost:
         if scenario == "honest":
             start = int(request.query.get("pageToken", "0") or 0)
             end = min(start + size, 23)
+            items = [
+                self.fake.numbers.active_record(f"+{12025550000 + i}") for i in range(start, end)
+            ]
+            body = {"activeNumbers": items, "nextPageToken": str(end) if end < 23 else ""}
+            body["totalSize"] = 23
+        elif scenario == "short-pages":  # fewer than asked: allowed (AIP-158)
+            start = int(request.query.get("pageToken", "0") or 0)
+            end = min(start + min(size, 5), 23)
             items = [
                 self.fake.numbers.active_record(f"+{12025550000 + i}") for i in range(start, end)
             ]
@@ -182,13 +191,24 @@ async def test_control_honest_host(host: tuple[TokenHost, str, FakeSinch]) -> No
     assert host[0].requests["honest"] == 5
 
 
+async def test_pages_shorter_than_asked_are_walked_to_the_end(
+    host: tuple[TokenHost, str, FakeSinch],
+) -> None:
+    """A token server may return fewer items than ``pageSize``: 23 numbers at 5 a page
+    with ``page_size=10`` take 5 pages, past ``ceil(23 / 10) + 1`` (the bound that used to
+    stop this walk at 20 items)."""
+    got = await walk(host, "short-pages", page_size=10)
+    assert len(got) == len(set(got)) == 23
+    assert host[0].requests["short-pages"] == 5
+
+
 @pytest.mark.parametrize(
     ("scenario", "page_size", "bound"),
     [
         ("fresh-empty", 10, "MAX_EMPTY_PAGES"),  # nothing else to go by
         ("fresh-empty-big", 10, "MAX_EMPTY_PAGES"),  # the count allows 100,001 pages
-        ("fresh-empty-zero", 10, 1),  # ceil(0 / 10) + 1 pages
-        ("fresh-full", 7, 7),  # ceil(40 / 7) + 1 pages
+        ("fresh-empty-zero", 10, "MAX_EMPTY_PAGES"),  # no item ever exceeds the count
+        ("fresh-full", 7, 7),  # 49 items > 40 reported + a page (7) of slack
     ],
 )
 async def test_fresh_tokens_end_in_a_paging_error_within_a_bound(
