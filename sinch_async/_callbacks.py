@@ -460,5 +460,6 @@ def parse_callback(
     try:
         event: CallbackEvent = converter.structure(data, target)
     except Exception as exc:  # the converter's errors, whatever their class
-        raise CallbackParseError("invalid", f"invalid {kind} callback: {exc!r}") from exc
+        why = converter.explain(data, target, exc)  # names the field that failed
+        raise CallbackParseError("invalid", f"invalid {kind} callback: {why}") from exc
     return event

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -175,6 +175,11 @@ class SinchAPIError(SinchError):
 
     ``code`` and ``text`` are Sinch's own (``{"code": ..., "text": ...}``) when the body
     carries them; ``body`` holds the raw bytes whatever their shape.
+
+    ``details`` is the error's ``details`` list as Sinch sent it, a tuple of dicts (the
+    Numbers API's ``{"error": {"details": [...]}}``: ``{"type": "ResourceInfo",
+    "resourceName": ...}`` for a 404, ``{"type": "BadRequest", "fieldViolations": [...]}``
+    for a 400); empty when the body has none (SMS errors never do).
     """
 
     def __init__(
@@ -187,6 +192,7 @@ class SinchAPIError(SinchError):
         url: str,
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
+        details: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         detail = f"{code}: {text}" if code and text else (code or text or "no error detail")
         super().__init__(f"{method} {url} -> HTTP {status} ({detail})")
@@ -198,6 +204,8 @@ class SinchAPIError(SinchError):
         # case-insensitive, like HTTP header names
         self.headers: Mapping[str, str] = CIMultiDictProxy(CIMultiDict(headers or {}))
         self.body = body
+        #: Sinch's ``error.details`` entries (dicts, as sent); empty when none.
+        self.details: tuple[dict[str, Any], ...] = tuple(dict(d) for d in details)
 
 
 class BadRequestError(SinchAPIError):

@@ -430,6 +430,14 @@ class SendMany:
                 return index, entry[0], True
         return None
 
+    def __repr__(self) -> str:
+        p = self.progress
+        campaign = "" if self._campaign is None else f" campaign={self._campaign!r}"
+        return (
+            f"<SendMany{campaign} submitted={p.submitted} succeeded={p.succeeded} "
+            f"failed={p.failed} unknown={p.unknown} in_flight={p.in_flight}>"
+        )
+
     def _defer(self, index: int, request: Any, claim: Claim | None) -> None:
         """Remember a row another worker holds, to look at it again: at the end of the
         input the first time, then after a growing wait (no later than just past the
@@ -904,6 +912,14 @@ class SendMany:
             # wake workers waiting for the order window so they can see we are closing
             for _ in range(self._concurrency):
                 self._window.release()
+
+    def stop(self) -> None:
+        """Stop soon, from any callback (a signal handler): read no more input and look
+        at no more rows held elsewhere (a takeover wait ends at once); the sends in
+        flight finish and are yielded, then the iteration ends. Unlike [`aclose`][] it
+        does not wait, and nothing in flight is cancelled. Idempotent."""
+        self._close_intake()
+        self._wake_window()
 
     async def aclose(self) -> None:
         """Stop reading input; let in-flight sends finish (``grace`` seconds, then they are

@@ -639,6 +639,10 @@ class SqliteLedger:
         self._db: sqlite3.Connection | None = None
         self._lock: IO[bytes] | None = None
 
+    def __repr__(self) -> str:
+        state = "open" if self._db is not None else "closed"
+        return f"<SqliteLedger {str(self.path)!r} {state}>"
+
     def _conn(self) -> sqlite3.Connection:
         if self._db is not None:
             return self._db
@@ -673,6 +677,7 @@ class SqliteLedger:
 
     async def open(self, campaign: str) -> CampaignState:
         db = self._conn()
+        _name_campaign(self._lock, campaign)
         try:
             meta = db.execute(
                 "SELECT format, started_at FROM sinch_ledger_campaigns WHERE campaign = ?",
@@ -815,7 +820,7 @@ class SqliteLedger:
         connection is read and its intents are ``in_doubt``: what the run left in flight
         is looked up by the next run. [`LedgerError`][] when there is no ledger file."""
         own = self._db is not None
-        holder = None if own else _lock_holder(self._lock_path)
+        holder = None if own else _lock_holder(self._lock_path, campaign)
         try:
             db = self._db if self._db is not None else self._reader()
         except sqlite3.Error as exc:
@@ -954,13 +959,30 @@ def _flock(path: Path) -> IO[bytes]:
 _HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _lock_holder(path: Path) -> str | None:
-    """The process holding a ledger file's lock (``HOST:PID``, written by `_flock`
-    and cleared on release), or None: none, or one that died without clearing it."""
+def _name_campaign(lock: IO[bytes] | None, campaign: str) -> None:
+    """Write the campaign a run opened under the holder in the lock file: another
+    campaign's run holds none of this campaign's rows (see `_lock_holder`)."""
+    if lock is None:
+        return
+    try:
+        lock.truncate(0)
+        lock.write(f"{_HOLDER}\n{campaign}".encode())
+        lock.flush()
+    except OSError:
+        pass
+
+
+def _lock_holder(path: Path, campaign: str) -> str | None:
+    """The process holding a ledger file's lock for a run of ``campaign`` (``HOST:PID``,
+    written by `_flock`, the campaign by `_name_campaign`; cleared on release), or
+    None: none, a run of another campaign, or one that died without clearing it."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace").strip()
     except OSError:
         return None
+    text, newline, running = text.partition("\n")
+    if newline and running != campaign:
+        return None  # a run of another campaign: it holds none of these rows
     host, _, pid = text.rpartition(":")
     if not host or not pid.isdigit():
         return None

@@ -499,7 +499,7 @@ class Limits:
         if callable(rebind):
             rebind()
 
-    def pause(self, seconds: float, *, cause: object = None) -> bool:
+    def pause(self, seconds: float, *, cause: object = None, failed: float | None = None) -> bool:
         """A 429 asked to hold requests for ``seconds`` (its Retry-After, or the backoff
         wait when it had none): pause as far as [`pause_scope`][] says.
 
@@ -510,6 +510,10 @@ class Limits:
         * ``"local"``: this client only;
         * ``"off"``: nothing (returns False; the request's own retry wait remains).
 
+        ``failed``: the 429's ``Retry-After`` when it was longer than its request may wait
+        (``RetryPolicy.max_retry_after``): that request failed, the pause holds the others
+        (the log line says so).
+
         ``seconds`` is capped by [`max_pause`][]. Returns True if this started or
         extended the pause. ``pauses`` counts the 429s that paused, once each (``cause``:
         the error, so a retry of the same one is not counted again)."""
@@ -518,14 +522,19 @@ class Limits:
         seconds = max(0.0, seconds)
         if self.max_pause is not None and seconds > self.max_pause:
             seconds = self.max_pause
+        name = self.name or "client"
         if scope == "off":
             if first:
                 self._last_cause = cause
                 self.pauses_by_scope["off"] += 1
+                if failed is None:
+                    text = f"only its request waits {seconds:.2f}s"
+                else:
+                    text = f"its request failed (Retry-After {failed:g}s, over max_retry_after)"
                 limits_log.debug(
-                    "%s: 429 pauses nothing (pause_scope off): only its request waits %.2fs",
-                    self.name or "client",
-                    seconds,
+                    "%s: 429 pauses nothing (pause_scope off): %s",
+                    name,
+                    text,
                     extra={"sinch_event": "pause_off", "sinch_wait": seconds},
                 )
             return False
@@ -551,14 +560,27 @@ class Limits:
         everyone = scope == "shared" and (
             self.shared is not None or (local is not None and local.shared_by > 1)
         )
-        limits_log.info(
-            "%s: 429: pausing %s for %.2fs (pause_scope %s)",
-            self.name or "client",
-            "every client and process using its rate limiter" if everyone else "this client",
-            seconds,
-            scope,
-            extra={"sinch_event": "pause", "sinch_wait": seconds, "sinch_scope": scope},
-        )
+        who = "every client and process using its rate limiter" if everyone else "this client"
+        if failed is None:
+            limits_log.info(
+                "%s: 429: pausing %s for %.2fs (pause_scope %s)",
+                name,
+                who,
+                seconds,
+                scope,
+                extra={"sinch_event": "pause", "sinch_wait": seconds, "sinch_scope": scope},
+            )
+        else:
+            limits_log.info(
+                "%s: 429 with Retry-After %gs, more than max_retry_after: that request "
+                "failed; pausing the other requests of %s for %.2fs (pause_scope %s)",
+                name,
+                failed,
+                who,
+                seconds,
+                scope,
+                extra={"sinch_event": "pause", "sinch_wait": seconds, "sinch_scope": scope},
+            )
         return True
 
     def hold(self, seconds: float) -> None:

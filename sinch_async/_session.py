@@ -16,6 +16,7 @@ import atexit
 import enum
 import itertools
 import logging
+import math
 import time
 import weakref
 from collections.abc import (
@@ -155,7 +156,9 @@ class Operation:
     fetch, ...). Hooks receive it with every event; ``data`` is theirs to keep state in
     (a tracing span, a timer).
 
-    ``name`` never carries an id (``batches.send_text``, ``GET /batches/{batch_id}``);
+    ``name`` is ``<resource>.<method>`` for the client's resource methods
+    (``batches.send_text``, ``batches.get``, ``numbers.rent``; a pager's page:
+    ``batches.list``), else ``{METHOD} {route}`` (``GET /batches/{batch_id}``): never an id;
     ``batch_id`` and ``client_reference`` are the batch and reference the call is about,
     where known: a get's id from the start, a send's reference from the start and its
     batch's id by ``operation_end``."""
@@ -331,6 +334,7 @@ class _Call:
         "cost",
         "headers",
         "in_flight",
+        "max_retry_after",
         "method",
         "route",
         "sent",
@@ -353,6 +357,7 @@ class _Call:
         headers: dict[str, str],
         before_write: BeforeWrite | None,
         attempts: Attempts | None,
+        max_retry_after: float,
     ) -> None:
         self.api = api
         self.method = method
@@ -367,6 +372,8 @@ class _Call:
         self.headers = headers
         self.before_write = before_write
         self.attempts = attempts
+        #: Its retry policy's ``max_retry_after``: a 429 asking for longer fails it.
+        self.max_retry_after = max_retry_after
         self.in_flight = False
 
 
@@ -668,6 +675,7 @@ class Engine:
             headers if headers is not None else self.base_headers,
             before_write,
             attempts,
+            policy.max_retry_after if 429 in policy.retry_statuses else math.inf,
         )
         tries = policy.max_attempts
         if attempts is not None and attempts.left < tries:
@@ -800,12 +808,23 @@ class Engine:
         a failure worth retrying, or a 429 whose ``Retry-After`` is too long to wait. A
         definite answer after a retry (a 404 after a 503) or a failure that must not be
         repeated (a send's ambiguous 5xx, which reconciliation takes over) is the
-        caller's to report: INFO ``retry_end``."""
+        caller's to report: INFO ``retry_end``.
+
+        A 429 whose ``Retry-After`` is longer than ``max_retry_after`` is a give-up even on
+        the first attempt: the call fails with it while the other requests stay paused."""
         tries = int(details.get("tries") or 0)
-        if tries < 2:
-            return  # failed at once: not retried, so nothing was given up
         exc = details.get("exception")
         call: _Call = details["args"][0]
+        if (
+            isinstance(exc, RateLimitError)
+            and exc.retry_after is not None
+            and exc.retry_after > call.max_retry_after
+            and not getattr(exc, "no_retry", False)
+        ):
+            self._too_long(call, exc, exc.retry_after, tries)
+            return
+        if tries < 2:
+            return  # failed at once: not retried, so nothing was given up
         transient = isinstance(exc, RateLimitError) or (
             isinstance(exc, Exception) and policy.should_retry(exc, idempotent=idempotent)
         )
@@ -835,6 +854,34 @@ class Engine:
                 tries,
                 extra=extra,
             )
+
+    def _too_long(self, call: _Call, exc: RateLimitError, asked: float, tries: int) -> None:
+        """WARNING ``give_up``: a 429 asked for longer than the request may wait."""
+        limits = call.api.limits
+        paused = limits.paused_for
+        if limits.pause_scope == "off" or paused <= 0:
+            held = f"other requests not paused (pause_scope {limits.pause_scope})"
+        else:
+            held = f"other requests paused {paused:.2f}s (pause_scope {limits.pause_scope})"
+        log.warning(
+            "%s %s: Sinch asked to wait %gs (Retry-After), more than max_retry_after %gs: "
+            "request failed%s; %s",
+            call.method,
+            call.shown,
+            asked,
+            call.max_retry_after,
+            f" after {tries} attempts" if tries > 1 else "",
+            held,
+            extra={
+                "sinch_method": call.method,
+                "sinch_url": call.shown,
+                "sinch_route": call.route,
+                "sinch_status": exc.status,
+                "sinch_attempt": tries,
+                "sinch_wait": paused,
+                "sinch_event": "give_up",
+            },
+        )
 
     async def _attempt(self, call: _Call) -> Response:
         """One try: take a slot, wait out a 429 pause, get the Authorization, take the
@@ -964,8 +1011,15 @@ class Engine:
         if status >= 300:  # redirects are never followed: a 3xx is an error too
             error = api_error(status, call.method, call.shown, resp_headers, data)
             if isinstance(error, RateLimitError) and error.retry_after is not None:
-                # the limiter logs the pause (at INFO, with its scope)
-                limits.pause(min(error.retry_after, self.retry.max_retry_after), cause=error)
+                # the limiter logs the pause (at INFO, with its scope); a Retry-After longer
+                # than the request's max_retry_after fails the request (give_up) and only
+                # holds the others
+                asked = error.retry_after
+                limits.pause(
+                    min(asked, self.retry.max_retry_after),
+                    cause=error,
+                    failed=asked if asked > call.max_retry_after else None,
+                )
             raise error
         return Response(status=status, headers=resp_headers, body=data)
 
@@ -1226,7 +1280,7 @@ class Session:
             "GET",
             path,
             query=query,
-            name=f"list {key}",
+            name=f"{key}.list",
             client_reference=reference if isinstance(reference, str) else None,
         )
         page = query.get("page", 0)

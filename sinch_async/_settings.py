@@ -671,6 +671,18 @@ class AccountsConfig:
                     f"(or the account's keys in {self.path})"
                 )
             raise SinchSettingError(message, account=label, key=missing[0].key, path=self.path)
+        if SERVICE_PLAN in kinds and "region" not in values and "base_url" not in values:
+            # the client would say "pass base_url=": say where this account is configured
+            where = [_BY_KEY[k].variable(name) for k in ("region", "base_url")]
+            regions = ", ".join(C.REGIONS)
+            if label is None:
+                message = f"region is required (one of {regions}): set {' or '.join(where)}"
+            else:
+                message = (
+                    f"account {name!r}: region is required (one of {regions}): set region "
+                    f"or base_url in {self.path} (or {' or '.join(where)})"
+                )
+            raise SinchSettingError(message, account=label, key="region", path=self.path)
         if PROJECT not in kinds:  # what only project keys use
             for dropped in SETTINGS:
                 if dropped.group == PROJECT:

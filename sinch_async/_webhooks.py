@@ -263,10 +263,14 @@ class WebhookReceiver(Generic[E]):
                 log.warning("refused callback: %s", exc.reason)
                 return _answer(401, exc.reason, error=exc)
             except WebhookDuplicate as exc:
+                # the claim: a Numbers event's eventId (the body's hash without one)
                 if exc.claim in self._in_flight:
-                    log.info("duplicate of an event still being handled: 503, Sinch retries")
+                    log.info(
+                        "duplicate of event %r, still being handled: 503, Sinch retries",
+                        exc.claim[:80],
+                    )
                     return _answer(503, "event_in_progress", error=exc)
-                log.info("duplicate event answered 200, not handed over again")
+                log.info("duplicate event %r answered 200, not handed over again", exc.claim[:80])
                 return WebhookResponse(
                     status=200, body=b'{"ok":true,"duplicate":true}', reason=exc.reason
                 )
@@ -297,7 +301,7 @@ class WebhookReceiver(Generic[E]):
             event = self._parser(body)
         except CallbackParseError as exc:
             await self._release(claim)
-            log.warning("refused callback: %s", exc.reason)
+            log.warning("refused callback: %s (%s)", exc.reason, exc)
             return _answer(400, exc.reason, error=exc)
         except Exception as exc:
             await self._release(claim)

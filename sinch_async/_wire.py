@@ -6,6 +6,7 @@ import email.utils
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -19,6 +20,7 @@ __all__ = [
     "build_query",
     "format_datetime",
     "parse_datetime",
+    "parse_error",
     "parse_error_body",
     "parse_retry_after",
     "quote_path_segment",
@@ -93,18 +95,35 @@ def parse_error_body(body: bytes) -> tuple[str | None, str | None]:
     Spring-style ``{status, error, message}`` and the registry's ``{type, title, detail}``.
     Bodies that are empty or not JSON give ``(None, text-or-None)``.
     """
+    code, text, _ = parse_error(body)
+    return code, text
+
+
+def parse_error(body: bytes) -> tuple[str | None, str | None, tuple[dict[str, Any], ...]]:
+    """`parse_error_body` plus the error's ``details`` (the Google-style
+    ``{error: {details: [...]}}`` of the Numbers API): its dict entries, as sent; empty
+    when there are none."""
     if not body:
-        return None, None
+        return None, None, ()
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         snippet = body[:200].decode("utf-8", "replace").strip()
-        return None, snippet or None
+        return None, snippet or None, ()
     if not isinstance(data, dict):
-        return None, None
+        return None, None, ()
+    err = data.get("error")
+    details: tuple[dict[str, Any], ...] = ()
+    raw = err.get("details") if isinstance(err, dict) else data.get("details")
+    if isinstance(raw, list):
+        details = tuple(d for d in raw if isinstance(d, dict))
+    code, text = _code_and_text(data, err)
+    return code, text, details
+
+
+def _code_and_text(data: dict[str, Any], err: object) -> tuple[str | None, str | None]:
     if "code" in data or "text" in data:
         return _opt_str(data.get("code")), _opt_str(data.get("text"))
-    err = data.get("error")
     if isinstance(err, dict):
         return _opt_str(err.get("status") or err.get("code")), _opt_str(err.get("message"))
     if "title" in data or "type" in data:
@@ -148,7 +167,7 @@ def api_error(
     status: int, method: str, url: str, headers: Mapping[str, str], body: bytes
 ) -> SinchAPIError:
     """The typed error for an HTTP error (or 3xx) response, with Sinch's code and text."""
-    code, text = parse_error_body(body)
+    code, text, details = parse_error(body)
     cls = api_error_for_status(status)
     if cls is RateLimitError:
         error = RateLimitError(
@@ -159,8 +178,11 @@ def api_error(
             url=url,
             headers=headers,
             body=body,
+            details=details,
         )
         # read from the error's case-insensitive copy, whoever built ``headers``
         error.retry_after = parse_retry_after(error.headers.get("Retry-After"))
         return error
-    return cls(status, code, text, method=method, url=url, headers=headers, body=body)
+    return cls(
+        status, code, text, method=method, url=url, headers=headers, body=body, details=details
+    )

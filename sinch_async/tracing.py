@@ -1,4 +1,5 @@
-"""OpenTelemetry tracing through the client's hooks (needs ``opentelemetry-api``).
+"""OpenTelemetry tracing through the client's hooks (needs ``opentelemetry-api``: ``pip
+install 'sinch-async[otel]'``).
 
 ``client.add_hook(opentelemetry_hook(tracer))`` makes every SDK operation an INTERNAL span
 (``sinch batches.send_text``: a send with its retries and reconciliation lookup included)
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
 
 __all__ = ["opentelemetry_hook"]
+
+#: What to install when OpenTelemetry is missing.
+_INSTALL_HINT = "pip install 'sinch-async[otel]'"
 
 _OPERATION = "otel_span"
 _ATTEMPTS = "otel_attempts"
@@ -82,8 +86,9 @@ def _set_ids(span: Span, op: Operation) -> None:
 def opentelemetry_hook(tracer: Tracer) -> Hook:
     """A hook that records operations and attempts as spans of ``tracer``.
 
-    * each operation: an INTERNAL span ``sinch {operation}`` (``sinch batches.send_text``,
-      ``sinch GET /batches/{batch_id}``), a child of the span current when the call
+    * each operation: an INTERNAL span ``sinch {operation}``, the operation named
+      ``<resource>.<method>`` (``sinch batches.send_text``, ``sinch batches.get``, each
+      page of a list ``sinch batches.list``), a child of the span current when the call
       began; ``sinch.batch_id`` and ``sinch.client_reference`` where known (a send's
       batch id once it is known, at its end), ``sinch.attempts``, and on failure
       ``error.type`` (the exception's class name), the exception and an ERROR status;
@@ -95,9 +100,18 @@ def opentelemetry_hook(tracer: Tracer) -> Hook:
       ``error.type`` (the status code for a 4xx/5xx, the exception's class name when no
       response came) with an ERROR status, and the ids as on the operation's span;
     * each retry wait: an event ``retry`` on the operation's span.
+
+    Without OpenTelemetry installed it raises ``ModuleNotFoundError`` (an ``ImportError``)
+    whose message says what to install: ``pip install 'sinch-async[otel]'``.
     """
-    from opentelemetry import trace
-    from opentelemetry.trace import SpanKind, Status, StatusCode
+    try:
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+    except ImportError as exc:
+        raise ModuleNotFoundError(
+            f"opentelemetry_hook needs OpenTelemetry (opentelemetry-api): {_INSTALL_HINT}",
+            name=exc.name or "opentelemetry",
+        ) from exc
 
     def hook(event: HookEvent) -> None:
         op = event.operation

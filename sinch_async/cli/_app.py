@@ -12,6 +12,7 @@ from ._commands_batches import batches_app, send
 from ._commands_bulk import send_bulk
 from ._commands_campaign import campaign_app
 from ._commands_doctor import doctor
+from ._commands_fake import fake_server
 from ._commands_groups import groups_app
 from ._commands_inbounds import inbounds_app
 from ._commands_messages import messages_app
@@ -45,6 +46,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(numbers_app, name="numbers")
 app.command()(demo)
 app.command()(doctor)
+app.command("fake-server")(fake_server)
 
 _PLAN = "Service plan credentials"
 _PROJECT = "Project (OAuth2) credentials"
@@ -62,24 +64,28 @@ def global_options(
     ctx: typer.Context,
     service_plan_id: Annotated[
         str | None,
-        typer.Option(help="Default: $SINCH_SERVICE_PLAN_ID.", rich_help_panel=_PLAN),
+        typer.Option(help="Default: $SINCH_SERVICE_PLAN_ID.", rich_help_panel=_PLAN, metavar="ID"),
     ] = None,
     api_token: Annotated[
         str | None,
         typer.Option(
+            metavar="TOKEN",
             help="Default: $SINCH_API_TOKEN (prefer it: options show up in process lists).",
             rich_help_panel=_PLAN,
         ),
     ] = None,
     project_id: Annotated[
-        str | None, typer.Option(help="Default: $SINCH_PROJECT_ID.", rich_help_panel=_PROJECT)
+        str | None,
+        typer.Option(help="Default: $SINCH_PROJECT_ID.", rich_help_panel=_PROJECT, metavar="ID"),
     ] = None,
     key_id: Annotated[
-        str | None, typer.Option(help="Default: $SINCH_KEY_ID.", rich_help_panel=_PROJECT)
+        str | None,
+        typer.Option(help="Default: $SINCH_KEY_ID.", rich_help_panel=_PROJECT, metavar="ID"),
     ] = None,
     key_secret: Annotated[
         str | None,
         typer.Option(
+            metavar="SECRET",
             help="Default: $SINCH_KEY_SECRET (prefer it: options show up in process lists).",
             rich_help_panel=_PROJECT,
         ),
@@ -87,6 +93,7 @@ def global_options(
     auth_url: Annotated[
         str | None,
         typer.Option(
+            metavar="URL",
             help="OAuth2 token endpoint. Default: $SINCH_AUTH_URL, else Sinch's.",
             rich_help_panel=_PROJECT,
         ),
@@ -94,6 +101,7 @@ def global_options(
     numbers_base_url: Annotated[
         str | None,
         typer.Option(
+            metavar="URL",
             help="Numbers API origin, e.g. a local FakeSinch. "
             "Default: $SINCH_NUMBERS_BASE_URL, else Sinch's.",
             rich_help_panel=_PROJECT,
@@ -102,6 +110,7 @@ def global_options(
     region: Annotated[
         str | None,
         typer.Option(
+            metavar="REGION",
             help="us, eu, au, br or ca (project credentials: us or eu). Default: $SINCH_REGION.",
             rich_help_panel=_TARGET,
         ),
@@ -109,6 +118,7 @@ def global_options(
     base_url: Annotated[
         str | None,
         typer.Option(
+            metavar="URL",
             help="API origin instead of a region, e.g. a local FakeSinch. "
             "Default: $SINCH_BASE_URL.",
             rich_help_panel=_TARGET,
@@ -117,6 +127,7 @@ def global_options(
     account: Annotated[
         str | None,
         typer.Option(
+            metavar="NAME",
             help="A named account of the config file ($SINCH_CONFIG, else "
             "sinch-async/config.toml in your config directory); $SINCH_<NAME>_* variables "
             "override its keys, the options above win. Default: the SINCH_* variables.",

@@ -25,18 +25,29 @@ def send(
     ctx: typer.Context,
     to: Annotated[
         list[str],
-        typer.Option("--to", help="Recipient: E.164 number, short code or group id (repeatable)."),
+        typer.Option(
+            "--to",
+            help="Recipient: E.164 number, short code or group id (repeatable).",
+            metavar="NUMBER",
+        ),
     ],
-    body: Annotated[str, typer.Option(help="Message text (up to 2000 characters).")],
+    body: Annotated[
+        str, typer.Option(help="Message text (up to 2000 characters).", metavar="TEXT")
+    ],
     from_: Annotated[
-        str | None, typer.Option("--from", help="Sender number, short code or alphanumeric id.")
+        str | None,
+        typer.Option(
+            "--from", help="Sender number, short code or alphanumeric id.", metavar="SENDER"
+        ),
     ] = None,
     client_reference: Annotated[
-        str | None, typer.Option(help="Your own reference, stored with the batch.")
+        str | None, typer.Option(help="Your own reference, stored with the batch.", metavar="REF")
     ] = None,
     delivery_report: Annotated[
         str | None,
-        typer.Option(help="none, summary, full, per_recipient or per_recipient_final."),
+        typer.Option(
+            help="none, summary, full, per_recipient or per_recipient_final.", metavar="KIND"
+        ),
     ] = None,
 ) -> None:
     """Send a text message to one or more recipients."""
@@ -59,12 +70,14 @@ def send(
 @batches_app.command("list")
 def batches_list(
     ctx: typer.Context,
-    max_items: Annotated[int, typer.Option("--max", min=1, help="Show at most this many.")] = 50,
+    max_items: Annotated[
+        int, typer.Option("--max", min=1, help="Show at most this many.", metavar="N")
+    ] = 50,
     page_size: Annotated[
-        int, typer.Option(min=1, max=100, help="Batches per request (1-100).")
+        int, typer.Option(min=1, max=100, help="Batches per request (1-100).", metavar="N")
     ] = 50,
     client_reference: Annotated[
-        str | None, typer.Option(help="Only batches with this client reference.")
+        str | None, typer.Option(help="Only batches with this client reference.", metavar="REF")
     ] = None,
 ) -> None:
     """List recent batches, newest first."""

@@ -51,7 +51,6 @@ from ..models.batches import TextBatchRequest
 from ._options import Options, get_options
 from ._output import Output
 from ._runner import (
-    EXIT_API,
     EXIT_BUSY,
     EXIT_CODES_HELP,
     EXIT_FAILED,
@@ -429,17 +428,22 @@ def send_bulk(
             dir_okay=False,
             help="UTF-8 CSV with a header row: a 'to' (or 'phone') column, plus any template "
             "columns. Read and checked whole before anything is sent.",
+            metavar="FILE",
         ),
     ],
     body: Annotated[
         str,
         typer.Option(
             help="Message template: {column} is replaced by the row's value ({{ and }} "
-            "for literal braces)."
+            "for literal braces).",
+            metavar="TEMPLATE",
         ),
     ],
     from_: Annotated[
-        str | None, typer.Option("--from", help="Sender number, short code or alphanumeric id.")
+        str | None,
+        typer.Option(
+            "--from", help="Sender number, short code or alphanumeric id.", metavar="SENDER"
+        ),
     ] = None,
     ledger_file: Annotated[
         Path | None,
@@ -448,11 +452,12 @@ def send_bulk(
             dir_okay=False,
             help="SQLite ledger file recording every send; run again with the same file to "
             "resume. Required unless --redis is given.",
+            metavar="FILE",
         ),
     ] = None,
     messages_per_second: Annotated[
         float | None,
-        typer.Option(min=0.001, help="Your service plan's message rate limit."),
+        typer.Option(min=0.001, help="Your service plan's message rate limit.", metavar="N"),
     ] = None,
     pause_scope: Annotated[
         PauseScopeChoice | None,
@@ -473,6 +478,7 @@ def send_bulk(
             "--messages-per-second, one rate budget for all of them (the Redis key "
             "sinch-async:mps:PLAN; Python workers get the same key from "
             "sinch_async.redis.default_limiter_key(PLAN) and share the budget).",
+            metavar="URL",
         ),
     ] = None,
     lease: Annotated[
@@ -484,6 +490,7 @@ def send_bulk(
             "(every third of it while the worker runs). A killed worker's rows are taken "
             "over once it runs out. Longer than your longest send, retries included. "
             "Default 30.",
+            metavar="SECONDS",
         ),
     ] = None,
     takeover_wait: Annotated[
@@ -495,6 +502,7 @@ def send_bulk(
             "workers still hold; a killed worker's rows are taken over (looked up, then "
             "sent only if Sinch does not have them) once its claims run out. 0: look once, "
             "do not wait. Default: the lease plus 2 s.",
+            metavar="SECONDS",
         ),
     ] = None,
     campaign: Annotated[
@@ -505,10 +513,11 @@ def send_bulk(
             "of the CSV's resolved absolute path, the body template and the sender (not the "
             "CSV's content: fix a row and the same command resumes the same campaign). "
             "Workers on different machines that see the CSV at different paths must pass "
-            "the same --campaign."
+            "the same --campaign.",
+            metavar="ID",
         ),
     ] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Sends in flight.")] = 32,
+    concurrency: Annotated[int, typer.Option(min=1, help="Sends in flight.", metavar="N")] = 32,
     retry_failed: Annotated[
         bool,
         typer.Option(help="On a rerun, send rows that failed before again (fixed rows too)."),
@@ -520,6 +529,7 @@ def send_bulk(
             dir_okay=False,
             help="Write every failed row to this CSV: row, to, error_type, error, then the "
             "CSV's own columns.",
+            metavar="FILE",
         ),
     ] = None,
     force_resend: Annotated[
@@ -592,8 +602,15 @@ def send_bulk(
         _fail(output, EXIT_STORE_UNAVAILABLE, "Store unavailable (nothing was sent)", exc)
     except (SinchValidationError, SinchConfigError) as exc:
         _fail(output, EXIT_USAGE, "Invalid input", exc)
-    except SinchError as exc:
-        _fail(output, EXIT_API, "Error", exc)
+    except SinchError as exc:  # an API or network error outside the rows' outcomes
+        # (looking Sinch up before sending): the campaign is not complete, whatever
+        # was sent; exit 1 would say "complete, some rows failed"
+        _fail(
+            output,
+            EXIT_INCOMPLETE,
+            "Error (the campaign is not complete)",
+            f"{exc}; run the same command again",
+        )
     except KeyboardInterrupt:
         _fail(
             output,
@@ -777,7 +794,7 @@ async def _run(
 
     with progress:
         bar = progress.add_task("send-bulk", total=total, sent=0, failed=0, unknown=0, rate=0.0)
-        with _StopOnSignal(output.errors) as stop:
+        with _StopOnSignal(output.errors, on_stop=sm.stop) as stop:
             try:
                 async with sm:
                     n = 0
@@ -844,13 +861,13 @@ def _summary(output: Output, result: BulkResult, failed_out: Path | None) -> Non
             for k, v in data.items()
             if isinstance(v, int) and not isinstance(v, bool)
         ]
-        output.table(
-            f"Campaign {result.campaign}: this run", ["outcome", "rows"], counts, right=["rows"]
-        )
+        # the id on a line of its own: in a narrow table's title it would wrap
+        output.info(f"Campaign {result.campaign}")
+        output.table("This run", ["outcome", "rows"], counts, right=["rows"])
         _rows_table(output, "Failed rows", failed)
         _rows_table(output, "In doubt: run again to look them up", unknown)
         if status is not None:
-            show_status(output, status, result.open_rows, title="every worker")
+            show_status(output, status, result.open_rows, title="Every worker")
         if result.changed:
             output.info(f"{result.changed} row(s) changed after they were sent: not sent again")
         if result.signal is not None:
@@ -892,7 +909,8 @@ def status_json(status: CampaignStatus, *, rows: bool = True) -> dict[str, Any]:
 def show_status(
     output: Output, status: CampaignStatus, rows: Sequence[OpenRow], *, title: str
 ) -> None:
-    """A campaign status as tables for people: the rows per state, the workers holding
+    """A campaign status as tables for people: the rows per state (titled ``title``; the
+    campaign id is the caller's to print, on a line of its own), the workers holding
     claims, and the rows without a final outcome it names."""
     unknown = "unknown"
     counts = [
@@ -904,7 +922,7 @@ def show_status(
         ("not started", unknown if status.not_started is None else status.not_started),
         ("complete", "yes" if status.complete else "no"),
     ]
-    output.table(f"Campaign {status.campaign}: {title}", ["state", "rows"], counts, right=["rows"])
+    output.table(title, ["state", "rows"], counts, right=["rows"])
     if status.workers:
         output.table(
             "Claims by worker",

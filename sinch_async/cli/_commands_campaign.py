@@ -39,7 +39,7 @@ def campaign_status_command(
     ctx: typer.Context,
     campaign: Annotated[
         str,
-        typer.Option(help="Campaign id (send-bulk prints it in its summary)."),
+        typer.Option(help="Campaign id (send-bulk prints it in its summary).", metavar="ID"),
     ],
     ledger_file: Annotated[
         Path | None,
@@ -48,11 +48,14 @@ def campaign_status_command(
             dir_okay=False,
             help="The campaign's SQLite ledger file (read without its lock: fine while "
             "a run holds it).",
+            metavar="FILE",
         ),
     ] = None,
     redis_url: Annotated[
         str | None,
-        typer.Option("--redis", help="The Redis URL of the campaign's shared ledger."),
+        typer.Option(
+            "--redis", help="The Redis URL of the campaign's shared ledger.", metavar="URL"
+        ),
     ] = None,
 ) -> None:
     """Rows per state (sent, failed, claimed by a worker, in doubt, not started), the
@@ -97,5 +100,6 @@ def campaign_status_command(
         output.data(status_json(status))
     else:
         rows = [OpenRow.of(r, "") for r in status.rows]
-        show_status(output, status, rows, title="every worker")
+        output.info(f"Campaign {status.campaign}")
+        show_status(output, status, rows, title="Every worker")
     raise typer.Exit(EXIT_OK if status.complete else EXIT_INCOMPLETE)

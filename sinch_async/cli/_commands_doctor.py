@@ -31,6 +31,7 @@ def doctor(
             "--redis",
             help="A Redis URL the campaign uses (send-bulk --redis, RedisLedger, "
             "RedisRateLimiter); repeat for several. Its password is never shown.",
+            metavar="URL",
         ),
     ] = None,
 ) -> None:

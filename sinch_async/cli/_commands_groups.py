@@ -24,7 +24,9 @@ groups_app = typer.Typer(
 @groups_app.command("list")
 def groups_list(
     ctx: typer.Context,
-    max_items: Annotated[int, typer.Option("--max", min=1, help="Show at most this many.")] = 100,
+    max_items: Annotated[
+        int, typer.Option("--max", min=1, help="Show at most this many.", metavar="N")
+    ] = 100,
 ) -> None:
     """List groups."""
     options = get_options(ctx)
@@ -50,9 +52,10 @@ def groups_get(
 @groups_app.command("create")
 def groups_create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Option(help="Group name, up to 20 characters.")],
+    name: Annotated[str, typer.Option(help="Group name, up to 20 characters.", metavar="NAME")],
     member: Annotated[
-        list[str] | None, typer.Option(help="A member's phone number (repeatable).")
+        list[str] | None,
+        typer.Option(help="A member's phone number (repeatable).", metavar="NUMBER"),
     ] = None,
 ) -> None:
     """Create a group."""

@@ -26,9 +26,12 @@ inbounds_app = typer.Typer(
 def inbounds_list(
     ctx: typer.Context,
     to: Annotated[
-        list[str] | None, typer.Option(help="Only messages to this number of yours (repeatable).")
+        list[str] | None,
+        typer.Option(help="Only messages to this number of yours (repeatable).", metavar="NUMBER"),
     ] = None,
-    max_items: Annotated[int, typer.Option("--max", min=1, help="Show at most this many.")] = 50,
+    max_items: Annotated[
+        int, typer.Option("--max", min=1, help="Show at most this many.", metavar="N")
+    ] = 50,
 ) -> None:
     """List recent inbound messages, newest first."""
     options = get_options(ctx)

@@ -73,7 +73,9 @@ def messages_list(
     ] = None,
     to: Annotated[
         list[str] | None,
-        typer.Option(help="Only messages to this number or group id (repeatable)."),
+        typer.Option(
+            help="Only messages to this number or group id (repeatable).", metavar="NUMBER"
+        ),
     ] = None,
     from_: Annotated[
         list[str] | None,
@@ -81,23 +83,28 @@ def messages_list(
             "--from",
             help="Only messages from this sender: a number, short code or alphanumeric "
             "sender id (repeatable).",
+            metavar="SENDER",
         ),
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option(help="How far back: 30m, 12h, 7d or an ISO-8601 time. Default: 24 h."),
+        typer.Option(
+            help="How far back: 30m, 12h, 7d or an ISO-8601 time. Default: 24 h.", metavar="WHEN"
+        ),
     ] = None,
     until: Annotated[
         str | None,
         typer.Option(
-            help="Only messages before this: 30m, 12h, 7d ago or an ISO-8601 time. Default: now."
+            help="Only messages before this: 30m, 12h, 7d ago or an ISO-8601 time. Default: now.",
+            metavar="WHEN",
         ),
     ] = None,
     client_reference: Annotated[
-        str | None, typer.Option(help="Only messages with this client reference.")
+        str | None, typer.Option(help="Only messages with this client reference.", metavar="REF")
     ] = None,
     max_items: Annotated[
-        int, typer.Option("--max-items", "--max", min=1, help="Show at most this many.")
+        int,
+        typer.Option("--max-items", "--max", min=1, help="Show at most this many.", metavar="N"),
     ] = 50,
 ) -> None:
     """List sent batches and received messages together, newest first."""

@@ -54,27 +54,35 @@ _MASK = "********"
 # configuration options shared by update, rent and rent-any
 PlanOption = Annotated[
     str | None,
-    typer.Option("--sms-service-plan-id", help="Link the number to this SMS service plan."),
+    typer.Option(
+        "--sms-service-plan-id", help="Link the number to this SMS service plan.", metavar="ID"
+    ),
 ]
 CampaignOption = Annotated[
     str | None,
-    typer.Option("--sms-campaign-id", help="US 10DLC only: link to this campaign (with the plan)."),
+    typer.Option(
+        "--sms-campaign-id",
+        help="US 10DLC only: link to this campaign (with the plan).",
+        metavar="ID",
+    ),
 ]
 AppOption = Annotated[
     str | None,
-    typer.Option("--voice-app-id", help="Voice: the RTC app with this id."),
+    typer.Option("--voice-app-id", help="Voice: the RTC app with this id.", metavar="ID"),
 ]
 TrunkOption = Annotated[
     str | None,
-    typer.Option("--voice-trunk-id", help="Voice: the EST trunk with this id."),
+    typer.Option("--voice-trunk-id", help="Voice: the EST trunk with this id.", metavar="ID"),
 ]
 FaxOption = Annotated[
     str | None,
-    typer.Option("--voice-fax-service-id", help="Voice: the FAX service with this id."),
+    typer.Option(
+        "--voice-fax-service-id", help="Voice: the FAX service with this id.", metavar="ID"
+    ),
 ]
 CallbackOption = Annotated[
     str | None,
-    typer.Option("--callback-url", help="Where Sinch posts the number's events."),
+    typer.Option("--callback-url", help="Where Sinch posts the number's events.", metavar="URL"),
 ]
 WaitOption = Annotated[
     bool,
@@ -85,7 +93,8 @@ WaitOption = Annotated[
     ),
 ]
 WaitTimeoutOption = Annotated[
-    float, typer.Option("--wait-timeout", min=0, help="Seconds --wait waits at most.")
+    float,
+    typer.Option("--wait-timeout", min=0, help="Seconds --wait waits at most.", metavar="SECONDS"),
 ]
 
 
@@ -157,7 +166,7 @@ def _configure(
 def numbers_list(
     ctx: typer.Context,
     region_code: Annotated[
-        str | None, typer.Option(help="Only this ISO 3166-1 region, e.g. US.")
+        str | None, typer.Option(help="Only this ISO 3166-1 region, e.g. US.", metavar="CODE")
     ] = None,
     number_type: Annotated[
         str | None,
@@ -165,6 +174,7 @@ def numbers_list(
             "--type",
             help="Only this type: " + _TYPE_HELP + " Without it, which types Sinch returns "
             "is an open question (its guide says MOBILE only): see --all-types.",
+            metavar="TYPE",
         ),
     ] = None,
     all_types: Annotated[
@@ -172,12 +182,15 @@ def numbers_list(
         typer.Option("--all-types", help="List each type in turn (MOBILE, LOCAL, TOLL_FREE)."),
     ] = False,
     capability: Annotated[
-        list[str] | None, typer.Option(help="Only numbers with this capability (repeatable).")
+        list[str] | None,
+        typer.Option(help="Only numbers with this capability (repeatable).", metavar="CAPABILITY"),
     ] = None,
     order_by: Annotated[
-        str | None, typer.Option(help="Sort by phoneNumber or displayName.")
+        str | None, typer.Option(help="Sort by phoneNumber or displayName.", metavar="FIELD")
     ] = None,
-    max_items: Annotated[int, typer.Option("--max", min=1, help="Show at most this many.")] = 100,
+    max_items: Annotated[
+        int, typer.Option("--max", min=1, help="Show at most this many.", metavar="N")
+    ] = 100,
 ) -> None:
     """List the project's active (rented) numbers."""
     if all_types and number_type is not None:
@@ -224,7 +237,9 @@ def numbers_get(
 def numbers_update(
     ctx: typer.Context,
     phone_number: Annotated[str, typer.Argument(help=_NUMBER_HELP)],
-    display_name: Annotated[str | None, typer.Option(help="A name for the number.")] = None,
+    display_name: Annotated[
+        str | None, typer.Option(help="A name for the number.", metavar="NAME")
+    ] = None,
     sms_service_plan_id: PlanOption = None,
     sms_campaign_id: CampaignOption = None,
     voice_app_id: AppOption = None,
@@ -259,18 +274,22 @@ def numbers_update(
 @numbers_app.command("search")
 def numbers_search(
     ctx: typer.Context,
-    region_code: Annotated[str, typer.Option(help="ISO 3166-1 region, e.g. US.")],
-    number_type: Annotated[str, typer.Option("--type", help=_TYPE_HELP)],
+    region_code: Annotated[str, typer.Option(help="ISO 3166-1 region, e.g. US.", metavar="CODE")],
+    number_type: Annotated[str, typer.Option("--type", help=_TYPE_HELP, metavar="TYPE")],
     capability: Annotated[
-        list[str] | None, typer.Option(help="A capability needed, SMS or VOICE (repeatable).")
+        list[str] | None,
+        typer.Option(help="A capability needed, SMS or VOICE (repeatable).", metavar="CAPABILITY"),
     ] = None,
-    pattern: Annotated[str | None, typer.Option(help="Digits to search for, e.g. 2020.")] = None,
+    pattern: Annotated[
+        str | None, typer.Option(help="Digits to search for, e.g. 2020.", metavar="DIGITS")
+    ] = None,
     search_pattern: Annotated[
-        str | None, typer.Option(help="Where --pattern is: START, CONTAINS or END.")
+        str | None,
+        typer.Option(help="Where --pattern is: START, CONTAINS or END.", metavar="WHERE"),
     ] = None,
     size: Annotated[
         int | None,
-        typer.Option(min=1, help="At most this many (Sinch documents no default)."),
+        typer.Option(min=1, help="At most this many (Sinch documents no default).", metavar="N"),
     ] = None,
 ) -> None:
     """Search numbers available to rent."""
@@ -315,7 +334,7 @@ def numbers_rent(
     wait: WaitOption = False,
     wait_timeout: WaitTimeoutOption = 600.0,
 ) -> None:
-    """Rent a number (billable; not retried automatically)."""
+    """Rent a number (billable: retried only after a 429 or a connection never made)."""
     voice = _voice(voice_app_id, voice_trunk_id, voice_fax_service_id)
     _configure(
         ctx,
@@ -335,14 +354,18 @@ def numbers_rent(
 @numbers_app.command("rent-any")
 def numbers_rent_any(
     ctx: typer.Context,
-    region_code: Annotated[str, typer.Option(help="ISO 3166-1 region, e.g. US.")],
-    number_type: Annotated[str, typer.Option("--type", help=_TYPE_HELP)],
+    region_code: Annotated[str, typer.Option(help="ISO 3166-1 region, e.g. US.", metavar="CODE")],
+    number_type: Annotated[str, typer.Option("--type", help=_TYPE_HELP, metavar="TYPE")],
     capability: Annotated[
-        list[str] | None, typer.Option(help="A capability needed, SMS or VOICE (repeatable).")
+        list[str] | None,
+        typer.Option(help="A capability needed, SMS or VOICE (repeatable).", metavar="CAPABILITY"),
     ] = None,
-    pattern: Annotated[str | None, typer.Option(help="Digits to search for, e.g. 2020.")] = None,
+    pattern: Annotated[
+        str | None, typer.Option(help="Digits to search for, e.g. 2020.", metavar="DIGITS")
+    ] = None,
     search_pattern: Annotated[
-        str | None, typer.Option(help="Where --pattern is: START, CONTAINS or END.")
+        str | None,
+        typer.Option(help="Where --pattern is: START, CONTAINS or END.", metavar="WHERE"),
     ] = None,
     sms_service_plan_id: PlanOption = None,
     sms_campaign_id: CampaignOption = None,
@@ -353,8 +376,8 @@ def numbers_rent_any(
     wait: WaitOption = False,
     wait_timeout: WaitTimeoutOption = 600.0,
 ) -> None:
-    """Rent any one number that matches (billable; never retried automatically). Sinch's
-    guides say this works for US LOCAL numbers only."""
+    """Rent any one number that matches (billable: retried only after a 429 or a
+    connection never made). Sinch's guides say this works for US LOCAL numbers only."""
     voice = _voice(voice_app_id, voice_trunk_id, voice_fax_service_id)
     _configure(
         ctx,
@@ -380,7 +403,9 @@ def numbers_regions(
     ctx: typer.Context,
     number_type: Annotated[
         list[str] | None,
-        typer.Option("--type", help="Only regions offering this type (repeatable)."),
+        typer.Option(
+            "--type", help="Only regions offering this type (repeatable).", metavar="TYPE"
+        ),
     ] = None,
 ) -> None:
     """List the regions where numbers can be rented, with the types offered there."""
@@ -438,6 +463,7 @@ def callback_config_set(
             hide_input=True,
             help="The new secret: 32 to 64 ASCII letters, digits and '-' (asked for, "
             "unechoed, when not given).",
+            metavar="SECRET",
         ),
     ],
 ) -> None:

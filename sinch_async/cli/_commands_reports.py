@@ -59,9 +59,13 @@ def reports_list(
     ctx: typer.Context,
     status: Annotated[
         list[str] | None,
-        typer.Option(help="Only this status, e.g. Delivered or Failed (repeatable)."),
+        typer.Option(
+            help="Only this status, e.g. Delivered or Failed (repeatable).", metavar="STATUS"
+        ),
     ] = None,
-    max_items: Annotated[int, typer.Option("--max", min=1, help="Show at most this many.")] = 50,
+    max_items: Annotated[
+        int, typer.Option("--max", min=1, help="Show at most this many.", metavar="N")
+    ] = 50,
 ) -> None:
     """List recent per-recipient delivery reports, newest first."""
     options = get_options(ctx)

@@ -57,27 +57,35 @@ def sync_command(kind: Literal["inbounds", "delivery_reports"]) -> Callable[...,
         ctx: typer.Context,
         out: Annotated[
             Path,
-            typer.Option(help="JSON-lines file to append to (created if missing).", dir_okay=False),
+            typer.Option(
+                metavar="FILE",
+                help="JSON-lines file to append to (created if missing).",
+                dir_okay=False,
+            ),
         ],
         since: Annotated[
             str | None,
             typer.Option(
+                metavar="WHEN",
                 help="Start of the window on the first run: ISO-8601, or 30m/12h/7d ago "
-                "(default 24h). Later runs go on from the checkpoint."
+                "(default 24h). Later runs go on from the checkpoint.",
             ),
         ] = None,
         checkpoint: Annotated[
             Path | None,
-            typer.Option(help="Resume file (default: OUT.checkpoint.json).", dir_okay=False),
+            typer.Option(
+                metavar="FILE", help="Resume file (default: OUT.checkpoint.json).", dir_okay=False
+            ),
         ] = None,
         prefetch: Annotated[
-            int, typer.Option(min=1, help="Pages fetched ahead while writing.")
+            int, typer.Option(min=1, help="Pages fetched ahead while writing.", metavar="N")
         ] = 4,
         lag: Annotated[
             str | None,
             typer.Option(
+                metavar="DURATION",
                 help="End the window this long before now (5m/2h/1d), for late indexing: "
-                "what arrived since then comes in the next run."
+                "what arrived since then comes in the next run.",
             ),
         ] = None,
     ) -> None:

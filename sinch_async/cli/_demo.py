@@ -31,12 +31,15 @@ __all__ = ["demo", "run_demo"]
 def demo(
     ctx: typer.Context,
     inbounds: Annotated[
-        int, typer.Option(min=0, help="Inbound messages to seed the fake server with.")
+        int, typer.Option(min=0, help="Inbound messages to seed the fake server with.", metavar="N")
     ] = 50_000,
-    sends: Annotated[int, typer.Option(min=0, help="Batches to send (fan-out).")] = 2_000,
+    sends: Annotated[
+        int, typer.Option(min=0, help="Batches to send (fan-out).", metavar="N")
+    ] = 2_000,
     out: Annotated[
         Path | None,
         typer.Option(
+            metavar="FILE",
             help="Keep the synced inbounds in this JSON-lines file (default: a temporary "
             "file, removed at the end; with credentials: ./inbounds.jsonl, kept).",
             dir_okay=False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -15,6 +16,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -61,8 +63,10 @@ class _StopOnSignal:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, on_stop: Callable[[], None] | None = None) -> None:
         self.console = console
+        #: called on the first signal (e.g. ``SendMany.stop``: a takeover wait ends)
+        self.on_stop = on_stop
         self.signal: int | None = None
         self.aborted = False
         self._task: asyncio.Task[Any] | None = None
@@ -101,6 +105,8 @@ class _StopOnSignal:
                 markup=False,
                 highlight=False,
             )
+            if self.on_stop is not None:
+                self.on_stop()
         elif not self.aborted and self._task is not None:
             self.aborted = True
             self._task.cancel()
@@ -138,6 +144,19 @@ async def run_sync(
     written = 0
     finished = False
     started = loop.time()
+
+    def show(task: TaskID, *, last: bool = False) -> None:
+        done = sync.stats.already_done + written
+        total = sync.stats.total
+        progress.update(
+            task,
+            completed=done,
+            # at the end the bar is full, whatever the estimate said
+            total=max(total or 0, done) if last else total,
+            pages=sync.stats.pages,
+            rate=written / max(loop.time() - started, 1e-6),
+        )
+
     try:
         with progress, out.open("a", encoding="utf-8") as fh:
             bar = progress.add_task(label, total=None, pages=0, rate=0.0)
@@ -147,21 +166,13 @@ async def run_sync(
                     fh.flush()
                     written += 1
                     if written % 250 == 0:
-                        elapsed = max(loop.time() - started, 1e-6)
-                        progress.update(
-                            bar,
-                            completed=sync.stats.already_done + written,
-                            total=sync.stats.total,
-                            pages=sync.stats.pages,
-                            rate=written / elapsed,
-                        )
+                        show(bar)
                     if stop.signal is not None:
                         await sync.commit()  # the line is written: a rerun must not repeat it
                         break
                 else:
                     finished = True
-            done = sync.stats.already_done + written
-            progress.update(bar, completed=done, total=max(sync.stats.total or 0, done))
+            show(bar, last=True)  # pages and rate too: the last line is the one that stays
     finally:
         await sync.aclose()
     if finished or stop.signal is None:

@@ -88,7 +88,7 @@ VoiceTarget: TypeAlias = (
 
 
 def _voice_target(
-    kind: str, app_id: str | None, trunk_id: str | None, service_id: str | None
+    kind: str | None, app_id: str | None, trunk_id: str | None, service_id: str | None
 ) -> VoiceTarget | None:
     # §7.5: older responses omit ``type``; it then means RTC
     kind = kind or "RTC"
@@ -154,9 +154,10 @@ class SmsConfiguration:
 class ScheduledVoiceProvisioning:
     """A pending (or failed) voice configuration change: the configuration being applied
     (``type`` and its id; [`target`][] as a typed record) and its ``status`` (as for
-    SMS: pending, or ``FAILED``)."""
+    SMS: pending, or ``FAILED``). ``type`` is ``None`` when Sinch sent none (RTC, for
+    [`target`][]), so encoding the record again adds no ``type``."""
 
-    type: str = ""
+    type: str | None = None
     app_id: str | None = None
     trunk_id: str | None = None
     service_id: str | None = None
@@ -190,9 +191,11 @@ class VoiceConfiguration:
 
     To *change* it, pass an [`RtcVoiceConfiguration`][],
     [`EstVoiceConfiguration`][] or [`FaxVoiceConfiguration`][] as
-    ``voice_configuration=`` to ``update``, ``rent`` or ``rent_any``."""
+    ``voice_configuration=`` to ``update``, ``rent`` or ``rent_any``. ``type`` is ``None``
+    when Sinch sent none (older responses: RTC, for [`target`][]), so encoding the record
+    again adds no ``type``."""
 
-    type: str = ""
+    type: str | None = None
     app_id: str | None = None
     trunk_id: str | None = None
     service_id: str | None = None

@@ -159,7 +159,7 @@ class NumbersResource:
 
     async def _fetch_active(self, query: list[tuple[str, str]]) -> TokenPage[ActiveNumber]:
         resp = await self._session.request(
-            "GET", "/activeNumbers", query=query, name="list activeNumbers"
+            "GET", "/activeNumbers", query=query, name="numbers.list"
         )
         return _decode_page(resp.body, "activeNumbers", ActiveNumber, resp.status, each=True)
 
@@ -266,7 +266,7 @@ class NumbersResource:
         """One active number ([`NotFoundError`][] if the project does not rent it)."""
         number = _number_segment(phone_number)
         return await self._call(
-            "GET", f"/activeNumbers/{number}", ActiveNumber, name="get activeNumber", route=_ACTIVE
+            "GET", f"/activeNumbers/{number}", ActiveNumber, name="numbers.get", route=_ACTIVE
         )
 
     async def update(
@@ -306,19 +306,21 @@ class NumbersResource:
             ActiveNumber,
             body=body,
             idempotent=True,
-            name="update activeNumber",
+            name="numbers.update",
             route=_ACTIVE,
         )
 
     async def release(self, phone_number: str) -> ActiveNumber:
-        """Release (stop renting) a number. Billable: never retried automatically."""
+        """Release (stop renting) a number. Billable: retried automatically only when Sinch
+        certainly did not process it (a 429, a connection never made), never after a 5xx
+        or a timeout (check with [`get`][])."""
         number = _number_segment(phone_number)
         return await self._call(
             "POST",
             f"/activeNumbers/{number}:release",
             ActiveNumber,
             idempotent=False,
-            name="release activeNumber",
+            name="numbers.release",
             route=f"{_ACTIVE}:release",
         )
 
@@ -388,7 +390,7 @@ class NumbersResource:
         if count is not None:
             pairs.append(("size", str(count)))
         resp = await self._session.request(
-            "GET", "/availableNumbers", query=pairs, name="search availableNumbers"
+            "GET", "/availableNumbers", query=pairs, name="numbers.search"
         )
         return _decode_page(resp.body, "availableNumbers", AvailableNumber, resp.status).items
 
@@ -399,7 +401,7 @@ class NumbersResource:
             "GET",
             f"/availableNumbers/{number}",
             AvailableNumber,
-            name="get availableNumber",
+            name="numbers.check_availability",
             route=_AVAILABLE,
         )
 
@@ -413,8 +415,10 @@ class NumbersResource:
         callback_url: str | None = None,
     ) -> ActiveNumber:
         """Rent a number (configuration as for [`update`][], only what is given is
-        sent). Billable: never retried automatically (check with [`get`][]). The SMS
-        and voice configuration is scheduled: see [`wait_provisioned`][]."""
+        sent). Billable: retried automatically only when Sinch certainly did not process it
+        (a 429, a connection never made), never after a 5xx or a timeout
+        (``may_have_reached_sinch``: check with [`get`][]). The SMS and voice configuration
+        is scheduled: see [`wait_provisioned`][]."""
         number = _number_segment(phone_number)
         body = _configuration(
             {}, sms_service_plan_id, sms_campaign_id, voice_configuration, callback_url
@@ -425,7 +429,7 @@ class NumbersResource:
             ActiveNumber,
             body=body,
             idempotent=False,
-            name="rent availableNumber",
+            name="numbers.rent",
             route=f"{_AVAILABLE}:rent",
         )
 
@@ -443,8 +447,10 @@ class NumbersResource:
         callback_url: str | None = None,
     ) -> ActiveNumber:
         """Search and rent one number in one call (filters as [`search`][],
-        configuration as [`update`][]). Billable and not reconcilable by number: never
-        retried automatically. Sinch's guides say it works for US LOCAL numbers only."""
+        configuration as [`update`][]). Billable and not reconcilable by number: retried
+        automatically only when Sinch certainly did not process it (a 429, a connection
+        never made), never after a 5xx or a timeout. Sinch's guides say it works for US
+        LOCAL numbers only."""
         body: dict[str, Any] = {
             "regionCode": check_region_code(region_code),
             "type": check_number_type(number_type),
@@ -467,7 +473,7 @@ class NumbersResource:
             ActiveNumber,
             body=body,
             idempotent=False,
-            name="rentAny availableNumber",
+            name="numbers.rent_any",
         )
 
     async def regions(
@@ -478,7 +484,7 @@ class NumbersResource:
         self._session.check()
         pairs = [("types", v) for v in check_number_types(types)]
         resp = await self._session.request(
-            "GET", "/availableRegions", query=pairs, name="list availableRegions"
+            "GET", "/availableRegions", query=pairs, name="numbers.regions"
         )
         return _decode_page(resp.body, "availableRegions", AvailableRegion, resp.status).items
 
@@ -489,7 +495,10 @@ class NumbersResource:
         events Sinch POSTs to each number's ``callback_url`` (the URL itself is set per
         number, with [`update`][] or when renting)."""
         return await self._call(
-            "GET", "/callbackConfiguration", CallbackConfiguration, name="get callbackConfiguration"
+            "GET",
+            "/callbackConfiguration",
+            CallbackConfiguration,
+            name="numbers.callback_configuration",
         )
 
     async def update_callback_configuration(self, *, hmac_secret: str) -> CallbackConfiguration:
@@ -503,7 +512,7 @@ class NumbersResource:
             CallbackConfiguration,
             body=body,
             idempotent=True,
-            name="update callbackConfiguration",
+            name="numbers.update_callback_configuration",
         )
 
 

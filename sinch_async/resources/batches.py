@@ -686,9 +686,13 @@ class BatchesResource:
         **fields: Unpack[TextFields],
     ) -> DryRunResult:
         """[`dry_run`][] of the text request these keyword arguments describe."""
-        return await self.dry_run(
-            _text(fields), per_recipient=per_recipient, number_of_recipients=number_of_recipients
-        )
+        request = _text(fields)
+        with self._session.operation(
+            "batches.dry_run_text", client_reference=request.client_reference
+        ):
+            return await self.dry_run(
+                request, per_recipient=per_recipient, number_of_recipients=number_of_recipients
+            )
 
     async def dry_run_binary(
         self,
@@ -698,9 +702,13 @@ class BatchesResource:
         **fields: Unpack[BinaryFields],
     ) -> DryRunResult:
         """[`dry_run`][] of the binary request these keyword arguments describe."""
-        return await self.dry_run(
-            _binary(fields), per_recipient=per_recipient, number_of_recipients=number_of_recipients
-        )
+        request = _binary(fields)
+        with self._session.operation(
+            "batches.dry_run_binary", client_reference=request.client_reference
+        ):
+            return await self.dry_run(
+                request, per_recipient=per_recipient, number_of_recipients=number_of_recipients
+            )
 
     async def dry_run_media(
         self,
@@ -710,21 +718,31 @@ class BatchesResource:
         **fields: Unpack[MediaFields],
     ) -> DryRunResult:
         """[`dry_run`][] of the media request these keyword arguments describe."""
-        return await self.dry_run(
-            _media(fields), per_recipient=per_recipient, number_of_recipients=number_of_recipients
-        )
+        request = _media(fields)
+        with self._session.operation(
+            "batches.dry_run_media", client_reference=request.client_reference
+        ):
+            return await self.dry_run(
+                request, per_recipient=per_recipient, number_of_recipients=number_of_recipients
+            )
 
     async def replace_text(self, batch_id: str, **fields: Unpack[TextFields]) -> TextBatch:
         """[`replace`][] a batch with the text request these keyword arguments describe."""
-        return await self.replace(batch_id, _text(fields))
+        request = _text(fields)
+        with self._session.operation("batches.replace_text", batch_id=batch_id):
+            return await self.replace(batch_id, request)
 
     async def replace_binary(self, batch_id: str, **fields: Unpack[BinaryFields]) -> BinaryBatch:
         """[`replace`][] a batch with the binary request these keyword arguments describe."""
-        return await self.replace(batch_id, _binary(fields))
+        request = _binary(fields)
+        with self._session.operation("batches.replace_binary", batch_id=batch_id):
+            return await self.replace(batch_id, request)
 
     async def replace_media(self, batch_id: str, **fields: Unpack[MediaFields]) -> MediaBatch:
         """[`replace`][] a batch with the media request these keyword arguments describe."""
-        return await self.replace(batch_id, _media(fields))
+        request = _media(fields)
+        with self._session.operation("batches.replace_media", batch_id=batch_id):
+            return await self.replace(batch_id, request)
 
     async def dry_run(
         self,
@@ -746,6 +764,7 @@ class BatchesResource:
             DryRunResult,
             query=query,
             body=dumps(request),
+            name="batches.dry_run",
             client_reference=request.client_reference,
         )
 
@@ -754,7 +773,7 @@ class BatchesResource:
     async def get(self, batch_id: str) -> Batch:
         """Fetch one batch by id."""
         return await self._session.call(
-            "GET", _path(batch_id), _ANY_BATCH, route=_ONE, batch_id=batch_id
+            "GET", _path(batch_id), _ANY_BATCH, name="batches.get", route=_ONE, batch_id=batch_id
         )
 
     @overload
@@ -771,6 +790,7 @@ class BatchesResource:
             _path(batch_id),
             body=dumps(request),
             cost=self.message_cost(request),
+            name="batches.replace",
             route=_ONE,
             batch_id=batch_id,
             client_reference=request.client_reference,
@@ -868,7 +888,12 @@ class BatchesResource:
             update if update is not None else _update_from_fields(type, given)
         )
         resp = await self._session.request(
-            "POST", _path(batch_id), body=dumps(payload), route=_ONE, batch_id=batch_id
+            "POST",
+            _path(batch_id),
+            body=dumps(payload),
+            name="batches.update",
+            route=_ONE,
+            batch_id=batch_id,
         )
         result: Batch = _expect(resp, _RESULT_TYPE[payload.__class__])
         return result
@@ -876,7 +901,12 @@ class BatchesResource:
     async def cancel(self, batch_id: str) -> Batch:
         """Cancel a batch; messages already handed to operators may still be delivered."""
         return await self._session.call(
-            "DELETE", _path(batch_id), _ANY_BATCH, route=_ONE, batch_id=batch_id
+            "DELETE",
+            _path(batch_id),
+            _ANY_BATCH,
+            name="batches.cancel",
+            route=_ONE,
+            batch_id=batch_id,
         )
 
     async def send_delivery_feedback(self, batch_id: str, recipients: Iterable[str]) -> None:
@@ -895,6 +925,7 @@ class BatchesResource:
             "POST",
             f"{_path(batch_id)}/delivery_feedback",
             body=dumps(feedback),
+            name="batches.send_delivery_feedback",
             route=_FEEDBACK,
             batch_id=batch_id,
         )

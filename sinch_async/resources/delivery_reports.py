@@ -59,6 +59,7 @@ class DeliveryReportsResource:
             path,
             BatchDeliveryReport,
             query=query,
+            name="delivery_reports.get",
             route="/batches/{batch_id}/delivery_report",
             batch_id=batch_id,
             client_reference=client_reference,
@@ -75,6 +76,7 @@ class DeliveryReportsResource:
             "GET",
             path,
             RecipientDeliveryReport,
+            name="delivery_reports.get_for_recipient",
             route="/batches/{batch_id}/delivery_report/{recipient}",
             batch_id=batch_id,
         )

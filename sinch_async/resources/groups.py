@@ -74,12 +74,16 @@ class GroupsResource:
             auto_update=auto_update,
         )
         request = check_group_request(request)
-        result = await self._session.call("POST", "/groups", Group, body=dumps(request))
+        result = await self._session.call(
+            "POST", "/groups", Group, body=dumps(request), name="groups.create"
+        )
         return await self._seen(result)
 
     async def get(self, group_id: str) -> Group:
         """One group by id."""
-        result = await self._session.call("GET", _path(group_id), Group, route=_ONE)
+        result = await self._session.call(
+            "GET", _path(group_id), Group, name="groups.get", route=_ONE
+        )
         return await self._seen(result)
 
     async def replace(
@@ -101,7 +105,7 @@ class GroupsResource:
         )
         checked = check_group_request(request)
         result = await self._session.call(
-            "PUT", _path(group_id), Group, body=dumps(checked), route=_ONE
+            "PUT", _path(group_id), Group, body=dumps(checked), name="groups.replace", route=_ONE
         )
         return await self._seen(result)
 
@@ -129,13 +133,13 @@ class GroupsResource:
         )
         request = check_group_update(request)
         result = await self._session.call(
-            "POST", _path(group_id), Group, body=dumps(request), route=_ONE
+            "POST", _path(group_id), Group, body=dumps(request), name="groups.update", route=_ONE
         )
         return await self._seen(result)
 
     async def delete(self, group_id: str) -> None:
         """Delete a group (scheduled batches to it then reach nobody through it)."""
-        await self._session.request("DELETE", _path(group_id), route=_ONE)
+        await self._session.request("DELETE", _path(group_id), name="groups.delete", route=_ONE)
         if isinstance(self._sizes, SharedGroupSizes):
             await self._sizes.record(group_id, None)
         else:
@@ -144,7 +148,11 @@ class GroupsResource:
     async def members(self, group_id: str) -> list[str]:
         """Every member's number (the API returns them all at once, not paged)."""
         return await self._session.call(
-            "GET", f"{_path(group_id)}/members", _MEMBERS, route=_MEMBERS_ROUTE
+            "GET",
+            f"{_path(group_id)}/members",
+            _MEMBERS,
+            name="groups.members",
+            route=_MEMBERS_ROUTE,
         )
 
     def list(

@@ -33,7 +33,9 @@ class InboundsResource:
     async def get(self, inbound_id: str) -> Inbound:
         """One inbound message by id."""
         path = f"/inbounds/{quote_path_segment(inbound_id, 'inbound_id')}"
-        return await self._session.call("GET", path, _ANY_INBOUND, route="/inbounds/{inbound_id}")
+        return await self._session.call(
+            "GET", path, _ANY_INBOUND, name="inbounds.get", route="/inbounds/{inbound_id}"
+        )
 
     def list(
         self,

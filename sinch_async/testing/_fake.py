@@ -668,9 +668,12 @@ class FakeSinch:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Bind ``127.0.0.1`` on a free port and start serving (and delivering callbacks)."""
-        await self._server.start()
+    async def start(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Bind ``host`` (default loopback) on ``port`` (default: a free one) and start
+        serving (and delivering callbacks). ``base_url`` reaches a wildcard host
+        (``0.0.0.0``) through ``127.0.0.1``; the SDK refuses plain ``http://`` to other
+        hosts unless the client passes ``allow_insecure_http=True``."""
+        await self._server.start(host, port)
         await self._callbacks.start()
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
 

@@ -86,6 +86,17 @@ class NumbersStore:
     * ``hmac_secret``: the project's callback secret (``/callbackConfiguration``).
     * ``regions``: region code -> name, for ``/availableRegions`` (regions are those of
       the available numbers; a code without a name is its own name).
+
+    Where the reference leaves a question open (its §16), the fake assumes, until
+    checked against the live API:
+
+    * a list without ``type`` returns numbers of every type, unless
+      ``untyped_list_type`` is set (then only that type);
+    * a released number disappears from the active numbers at once (no grace period,
+      no ``RELEASED`` state: ``GET`` is 404 right after ``:release``);
+    * ``availableNumbers:rentAny`` with no matching number is 404 ``NOT_FOUND`` with
+      empty ``details`` (no ``ResourceInfo``);
+    * ``availableNumbers`` search without ``size`` returns at most 10 numbers.
     """
 
     def __init__(

@@ -57,6 +57,15 @@ class _Route:
         return not self.api and self.match is not None
 
 
+def _url_host(host: str) -> str:
+    """How a client reaches ``host``: a wildcard address through loopback."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 class Server:
     """Serves ``api`` and ``aux`` routes on ``127.0.0.1``; faults and latency apply."""
 
@@ -86,8 +95,8 @@ class Server:
         self.on_done: Callable[[], None] | None = None
         self._date: tuple[int, str] = (0, "")  # (POSIX second, its Date header text)
 
-    async def start(self) -> None:
-        """Bind ``127.0.0.1`` on a free port and start serving."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Bind ``host`` on ``port`` (0: a free one) and start serving."""
         if self.state != "new":
             raise RuntimeError(f"FakeSinch cannot be started twice (state: {self.state})")
         app = web.Application(client_max_size=16 * 1024 * 1024)
@@ -98,14 +107,14 @@ class Server:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
+            site = web.TCPSite(runner, host, port)
             await site.start()
         except BaseException:
             await runner.cleanup()
             raise
         port = runner.addresses[0][1]
         self._runner = runner
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = f"http://{_url_host(host)}:{port}"
         self.state = "started"
 
     async def close(self) -> None:

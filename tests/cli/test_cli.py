@@ -71,6 +71,18 @@ def test_inbound_sync_to_jsonl_resumes(served: ThreadedFake, tmp_path: Path) -> 
     assert sorted(ids) == sorted([i["id"] for i in seeded] + [later["id"]])
 
 
+def test_inbound_sync_progress_ends_with_the_last_counts(
+    served: ThreadedFake, tmp_path: Path
+) -> None:
+    """The progress line that stays is the last update: items, pages and rate included
+    (it once ended at ``1/1 0 pages``)."""
+    served.call(served.fake.add_inbound, from_="+46700000000", to="12345", body="one")
+    out = tmp_path / "one.jsonl"
+    result = run(served, "inbounds", "sync", "--since", "1h", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "1/1 1 pages" in result.stderr and "0 pages" not in result.stderr
+
+
 def test_errors_and_exit_codes(served: ThreadedFake) -> None:
     missing = runner.invoke(app, ["batches", "list"], env={"SINCH_SERVICE_PLAN_ID": ""})
     assert missing.exit_code == 2 and "sinch-async demo" in missing.output

@@ -148,6 +148,9 @@ def test_campaign_status_of_a_sqlite_ledger(served: ThreadedFake, tmp_path: Path
     ]
     table = run(served, "campaign", "status", "--campaign", "c1", "--ledger", str(ledger))
     assert table.exit_code == 4 and "Rows without a final outcome" in table.stdout
+    # the id on a line of its own, the table's title short: nothing wraps at 80 columns
+    lines = table.stdout.splitlines()
+    assert "Campaign c1" in lines and any(line.strip() == "Every worker" for line in lines)
 
 
 async def _in_doubt(path: Path, campaign: str, index: int) -> None:

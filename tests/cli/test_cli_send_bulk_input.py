@@ -300,6 +300,23 @@ def test_table_summary_names_failed_rows(served: ThreadedFake, tmp_path: Path) -
 # --- exit codes -----------------------------------------------------------------------------
 
 
+def test_an_api_error_before_sending_exits_4_not_1(served: ThreadedFake, tmp_path: Path) -> None:
+    """Sinch's batch listing down (the lost-ledger lookup before anything is sent): the
+    campaign is not complete, so exit 4 ("run again"), not 1 ("complete, some rows
+    failed"), which a reviewer got with 0 of 50 rows stored."""
+    csv_file = write_rows(tmp_path / "p.csv", GOOD[:5])
+    ledger = tmp_path / "l.db"
+    served.call(served.fake.add_fault, Fault(method="GET", path="/batches", status=503))
+    down = bulk(served, csv_file, ledger)
+    assert down.exit_code == 4, down.output
+    assert "not complete" in " ".join(down.output.split())
+    assert batches(served) == []
+    served.call(served.fake.clear_faults)
+    again = bulk(served, csv_file, ledger)
+    assert again.exit_code == 0, again.output
+    assert summary(again)["complete"] is True and len(batches(served)) == 5
+
+
 def test_exit_4_while_rows_are_in_doubt_then_0(clock: FakeClock, tmp_path: Path) -> None:
     csv_file = write_rows(tmp_path / "p.csv", GOOD[:3])
     ledger = tmp_path / "l.db"

@@ -92,3 +92,21 @@ def test_every_help_reads_at_80_columns() -> None:
         assert "…" not in result.output and "╭" not in result.output, path
         too_wide = [line for line in lines if len(line) > 80]
         assert too_wide == [], (path, too_wide)
+
+
+def test_option_metavars_are_words_not_python_types() -> None:
+    """``--redis URL``, ``--lease SECONDS``, ``--max N``: never ``<list[str]>``,
+    ``<float range>`` or ``<str>`` (a choice still lists its values; typer shows an
+    argument's type, ``batch_id <str>``, whatever its metavar)."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from sinch_async.cli import app
+
+    runner = CliRunner()
+    python_type = re.compile(r"<(?:str|int|float|file|path|datetime|list\[[^>]*\]|\w+ range)>")
+    for path in all_command_paths():
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+        options = [line for line in result.output.splitlines() if line.lstrip().startswith("-")]
+        assert [line for line in options if python_type.search(line)] == [], path

@@ -252,3 +252,29 @@ async def test_status_and_takeover_need_what_they_need(
                 client.batches.send_many([], ledger=led, campaign=CAMPAIGN, **bad)
         with pytest.raises(SinchConfigError, match="campaign"):
             await client.batches.send_many([]).status()
+
+
+async def test_stop_ends_a_takeover_wait_at_once(fake: FakeSinch, clock: FakeClock) -> None:
+    """``SendMany.stop()`` (what ``send-bulk`` calls on Ctrl-C) ends the wait for rows
+    another worker holds at once, instead of at the end of the lease (a reviewer's SIGINT
+    waited 30 s for the default lease and then took the rows over)."""
+    store = MemoryStore(clock)
+    dead = MemoryLedger(store, "dead", lease=30)
+    requests = reqs(6)
+    async with fake.client(clock=clock) as client:
+        for i in (4, 5):
+            await claim(dead, requests[i], i, at=clock.time() - 60)
+        dead.kill()
+        sm = client.batches.send_many(
+            requests, ledger=MemoryLedger(store, "live", lease=30), campaign=CAMPAIGN
+        )
+        clock.call_later(5.0, sm.stop)  # Ctrl-C five seconds into the wait
+        started = clock.monotonic()
+        async with sm:
+            outcomes = [o async for o in sm]
+        waited = clock.monotonic() - started
+        status = await sm.status()
+    assert sorted(o.index for o in outcomes) == [0, 1, 2, 3]  # the held rows: no outcome
+    assert waited < 6, waited  # not the 30 s lease
+    assert not status.complete and status.claimed + status.in_doubt == 2
+    assert len(fake.batches) == 4

@@ -192,6 +192,33 @@ def test_bad_config_is_typed_and_names_file_account_and_key_never_the_value(
     assert getattr(error, "path", None) == (None if variable else path)
 
 
+def test_a_missing_region_is_advised_where_the_configuration_comes_from(
+    tmp_path: Path,
+) -> None:
+    """From the environment: set SINCH_REGION or SINCH_BASE_URL; from a file: the file's
+    keys or the account's variables; from keywords: pass region= or base_url=."""
+    plan = {"SINCH_SERVICE_PLAN_ID": "p", "SINCH_API_TOKEN": "t1"}
+    with pytest.raises(SinchConfigError) as from_env:
+        SinchClient.from_env(plan)
+    message = str(from_env.value)
+    assert message.startswith("region is required")
+    assert "set SINCH_REGION or SINCH_BASE_URL" in message and "base_url=" not in message
+    assert getattr(from_env.value, "key", None) == "region"
+    path = write(tmp_path / "c.toml", '[accounts.a]\nservice_plan_id = "p"\napi_token = "t1"\n')
+    with pytest.raises(SinchConfigError) as from_file:
+        SinchClient.from_account("a", config_path=path, environ={})
+    assert f"set region or base_url in {path}" in str(from_file.value)
+    assert "SINCH_A_REGION or SINCH_A_BASE_URL" in str(from_file.value)
+    with pytest.raises(SinchConfigError, match=r"region is required .*or pass base_url="):
+        SinchClient(service_plan_id="p", api_token="t1")
+    # either variable (or a keyword over the environment) is enough
+    assert SinchClient.from_env({**plan, "SINCH_REGION": "eu"}).base_url.startswith("https://eu.")
+    assert SinchClient.from_env(plan, base_url="http://127.0.0.1:1").base_url.endswith(":1")
+    # project keys alone need no region (Numbers only)
+    keys = {"SINCH_PROJECT_ID": "pr", "SINCH_KEY_ID": "k", "SINCH_KEY_SECRET": "s"}
+    assert SinchClient.from_env(keys).sms_owner_id is None
+
+
 def test_an_error_the_client_raises_names_the_accounts_file(tmp_path: Path) -> None:
     path = write(tmp_path / "c.toml", '[accounts.a]\nservice_plan_id = "p"\napi_token = "t1"\n')
     with pytest.raises(SinchConfigError, match="region is required") as caught:

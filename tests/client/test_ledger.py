@@ -217,3 +217,28 @@ async def test_redis_down_fails_closed(tmp_path: Path) -> None:
         assert not fake.batches
         assert all(o.failed for o in sm.unreported_outcomes)
     await dead.aclose()
+
+
+async def test_reprs_say_what_the_ledger_and_the_run_are(tmp_path: Path) -> None:
+    """``SqliteLedger``: its path and whether it is open; ``SendMany``: its campaign and
+    progress counts (never an object address, nor a secret)."""
+    path = tmp_path / "l.db"
+    ledger = SqliteLedger(path)
+    assert repr(ledger) == f"<SqliteLedger {str(path)!r} closed>"
+    async with FakeSinch() as fake, fake.client() as client:
+        async with ledger:
+            assert repr(ledger) == f"<SqliteLedger {str(path)!r} open>"
+            run = client.batches.send_many(reqs(3), ledger=ledger, campaign="c1")
+            async with run as outcomes:
+                assert repr(run).startswith("<SendMany campaign='c1' submitted=0 ")
+                assert [o.ok async for o in outcomes] == [True] * 3
+            assert repr(run) == (
+                "<SendMany campaign='c1' submitted=3 succeeded=3 failed=0 unknown=0 in_flight=0>"
+            )
+            assert fake.api_token not in repr(run)
+        assert repr(ledger).endswith(" closed>")
+        plain = client.batches.send_many(reqs(1))
+        async with plain as outcomes:
+            async for _ in outcomes:
+                pass
+        assert repr(plain).startswith("<SendMany submitted=1 succeeded=1 ")

@@ -140,3 +140,24 @@ async def test_a_ledger_of_the_previous_release(tmp_path: Path) -> None:
     assert status.exists and status.total is None and status.not_started is None
     assert (status.sent, status.failed, status.in_doubt, status.claimed) == (7, 1, 2, 0)
     assert [r.index for r in status.rows] == [8, 9] and not status.complete
+
+
+async def test_a_run_of_another_campaign_holds_none_of_its_rows(tmp_path: Path) -> None:
+    """Campaign A's run died with rows in flight; a run of campaign B now holds the file:
+    A's rows are in doubt, not claimed by B's process (a reviewer saw them reported as
+    claimed by B, with a hint that B would finish them)."""
+    path = tmp_path / "l.db"
+    async with SqliteLedger(path) as a_run:
+        await a_run.open("a")
+        for i in range(4):
+            ref_a = campaign_reference("a", i)
+            assert (await a_run.begin("a", i, ref_a, f"d{i:011d}")).status == "new"
+    b_run = SqliteLedger(path)
+    await b_run.open("b")
+    assert (await b_run.begin("b", 0, campaign_reference("b", 0), "d" * 12)).status == "new"
+    reader = SqliteLedger(path)
+    a = await reader.status("a")
+    assert (a.claimed, a.in_doubt, a.workers) == (0, 4, ())
+    b = await reader.status("b")
+    assert b.claimed == 1 and b.workers[0].worker.startswith(HERE)
+    await b_run.aclose()

@@ -336,6 +336,37 @@ async def test_each_pause_is_logged_at_info_and_the_waits_at_close(
     assert "waits for the budget" in last.getMessage() and "1 pauses" in caplog.text
 
 
+@pytest.mark.parametrize("scope", ["shared", "off"])
+async def test_a_retry_after_over_max_retry_after_is_a_give_up_on_the_first_attempt(
+    fake: FakeSinch, clock: FakeClock, caplog: pytest.LogCaptureFixture, scope: PauseScope
+) -> None:
+    """A 429 asking for 120 s with max_retry_after 60 s fails its request at once: a
+    WARNING ``give_up`` says so (not retried is still given up), and the pause line says
+    the request failed and only the others wait."""
+    caplog.set_level(logging.DEBUG, logger="sinch_async")
+    async with fake.client(pause_scope=scope, clock=clock) as client:
+        fake.add_fault(retry_after("120"))
+        with pytest.raises(RateLimitError):
+            await client.batches.send_text(to=["+46700000001"], body="x")
+        assert clock.elapsed == 0.0  # it did not wait
+    (gave_up,) = [r for r in caplog.records if getattr(r, "sinch_event", None) == "give_up"]
+    assert gave_up.levelno == logging.WARNING and gave_up.sinch_attempt == 1  # type: ignore[attr-defined]
+    message = gave_up.getMessage()
+    assert message.startswith("POST ")
+    asked = "Sinch asked to wait 120s (Retry-After), more than max_retry_after 60s: "
+    assert asked + "request failed; " in message
+    pauses = limits_events(caplog, "pause")
+    if scope == "off":
+        assert message.endswith("other requests not paused (pause_scope off)")
+        assert pauses == []
+    else:
+        assert message.endswith("other requests paused 60.00s (pause_scope shared)")
+        assert [r.getMessage() for r in pauses] == [
+            "sms: 429 with Retry-After 120s, more than max_retry_after: that request failed; "
+            "pausing the other requests of this client for 60.00s (pause_scope shared)"
+        ]
+
+
 async def test_the_summary_comes_at_most_once_per_interval(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:

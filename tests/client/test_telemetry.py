@@ -6,6 +6,7 @@ line per sync window."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from sinch_async import (
     SendOutcomeUnknown,
     ServerError,
     SinchConnectionError,
+    TextBatchRequest,
 )
 from sinch_async.testing import FakeSinch, Fault
 from sinch_async.tracing import opentelemetry_hook
@@ -110,7 +112,7 @@ async def test_retries_are_client_spans_with_resend_count_and_error_type(
         await client.batches.get(batch.id)
     (internal,) = otel.of_kind("INTERNAL")
     attempts = otel.of_kind("CLIENT")
-    assert internal.name == "sinch GET /batches/{batch_id}"
+    assert internal.name == "sinch batches.get"
     assert [s.name for s in attempts] == ["GET /batches/{batch_id}"] * 3
     http = [attrs_of(s) for s in attempts]
     assert [h.get("http.request.resend_count") for h in http] == [None, 1, 2]
@@ -212,6 +214,112 @@ async def test_span_names_are_route_templates_never_ids(fake: FakeSinch, otel: S
     gets = [s for s in attempts if s.name == "GET /batches/{batch_id}/delivery_report"]
     assert attrs_of(gets[0])["sinch.batch_id"] == batch.id
     assert attrs_of(gets[0])["sinch.client_reference"] == "ref-1"
+
+
+async def test_every_resource_method_is_an_operation_named_resource_dot_method(
+    fake: FakeSinch, otel: Spans
+) -> None:
+    """``<resource>.<method>`` for every public call (a pager's pages: ``<resource>.list``),
+    never ``GET /batches/{batch_id}``."""
+    hook = opentelemetry_hook(otel.tracer)
+    fake.numbers.seed_available(2)
+    async with fake.project_client(retry=FAST, hooks=[hook]) as client:
+        batch = await client.batches.send_text(to=[TO], body="hi", client_reference="ref-1")
+        await client.batches.get(batch.id)
+        await client.batches.update(batch.id, body="changed")
+        await client.batches.replace_text(batch.id, to=[TO], body="again")
+        await client.batches.replace(batch.id, TextBatchRequest(to=[TO], body="third"))
+        await client.batches.dry_run_text(to=[TO], body="dry")
+        await client.batches.dry_run(TextBatchRequest(to=[TO], body="dry"))
+        feedback = await client.batches.send_text(to=[TO], body="f", feedback_enabled=True)
+        await client.batches.send_delivery_feedback(feedback.id, [TO])
+        async for _ in client.batches.list(max_items=1):
+            pass
+        await client.delivery_reports.get(batch.id)
+        await client.delivery_reports.get_for_recipient(batch.id, TO)
+        async for _ in client.delivery_reports.list(max_items=1):
+            pass
+        await client.batches.cancel(batch.id)
+        group = await client.groups.create(name="team", members=[TO])
+        await client.groups.get(group.id)
+        await client.groups.update(group.id, add=["+46700000009"])
+        await client.groups.replace(group.id, members=[TO])
+        await client.groups.members(group.id)
+        async for _ in client.groups.list(max_items=1):
+            pass
+        await client.groups.delete(group.id)
+        async for _ in client.inbounds.list(max_items=1):
+            pass
+        with pytest.raises(NotFoundError):
+            await client.inbounds.get("01ABSENT")
+        async for _ in client.numbers.list(number_type="MOBILE", max_items=1):
+            pass
+        (available,) = await client.numbers.search(region_code="US", number_type="LOCAL", size=1)
+        await client.numbers.check_availability(available.phone_number)
+        await client.numbers.rent(available.phone_number)
+        await client.numbers.get(available.phone_number)
+        await client.numbers.update(available.phone_number, display_name="desk")
+        await client.numbers.release(available.phone_number)
+        await client.numbers.rent_any(region_code="US", number_type="LOCAL")
+        await client.numbers.regions()
+        await client.numbers.callback_configuration()
+        await client.numbers.update_callback_configuration(hmac_secret="s" * 32)
+    names = [s.name for s in otel.of_kind("INTERNAL") if s.name != "sinch oauth2 token"]
+    assert names == [
+        f"sinch {n}"
+        for n in [
+            "batches.send_text",
+            "batches.get",
+            "batches.update",
+            "batches.replace_text",
+            "batches.replace",
+            "batches.dry_run_text",
+            "batches.dry_run",
+            "batches.send_text",
+            "batches.send_delivery_feedback",
+            "batches.list",
+            "delivery_reports.get",
+            "delivery_reports.get_for_recipient",
+            "delivery_reports.list",
+            "batches.cancel",
+            "groups.create",
+            "groups.get",
+            "groups.update",
+            "groups.replace",
+            "groups.members",
+            "groups.list",
+            "groups.delete",
+            "inbounds.list",
+            "inbounds.get",
+            "numbers.list",
+            "numbers.search",
+            "numbers.check_availability",
+            "numbers.rent",
+            "numbers.get",
+            "numbers.update",
+            "numbers.release",
+            "numbers.rent_any",
+            "numbers.regions",
+            "numbers.callback_configuration",
+            "numbers.update_callback_configuration",
+        ]
+    ]
+    ops = {attrs_of(s)["sinch.operation"] for s in otel.of_kind("INTERNAL")}
+    assert ops == {n.removeprefix("sinch ") for n in names} | {"oauth2 token"}
+
+
+def test_opentelemetry_hook_without_opentelemetry_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No bare ``ModuleNotFoundError: No module named 'opentelemetry'``: an ImportError
+    (``ModuleNotFoundError``) naming the extra."""
+    for module in ("opentelemetry", "opentelemetry.trace"):
+        monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ModuleNotFoundError) as raised:
+        opentelemetry_hook(object())  # type: ignore[arg-type]
+    assert isinstance(raised.value, ImportError)
+    assert "pip install 'sinch-async[otel]'" in str(raised.value)
+    assert raised.value.name == "opentelemetry"
 
 
 async def test_url_full_redacts_userinfo_and_secret_query_values(otel: Spans) -> None:

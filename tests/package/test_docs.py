@@ -53,6 +53,7 @@ OPT_OUTS = [
     ("docs/cli.md", "no-run", "needs an account file and ids of your account"),
     ("docs/configuration.md", "no-run", "needs the accounts of the file above"),
     ("docs/numbers.md", "no-run", "rents and releases numbers of your project"),
+    ("docs/testing.md", "no-run", "serves until Ctrl-C"),
 ]
 
 #: What each (language, marker) means; anything else is an error.

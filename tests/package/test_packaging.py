@@ -74,6 +74,8 @@ def test_dependencies_core_and_extras() -> None:
     assert set(PROJECT["optional-dependencies"]["cli"]) <= dev
     assert set(PROJECT["optional-dependencies"]["testing"]) <= dev
     assert set(PROJECT["optional-dependencies"]["redis"]) <= dev
+    assert PROJECT["optional-dependencies"]["otel"] == ["opentelemetry-api>=1.20"]
+    assert set(PROJECT["optional-dependencies"]["otel"]) <= dev
     # The site builds with MkDocs 1 (mkdocs.yml is not MkDocs 2's format) and runs the CLI.
     docs = PROJECT["optional-dependencies"]["docs"]
     assert "mkdocs>=1.6,<2" in docs and set(PROJECT["optional-dependencies"]["cli"]) <= set(docs)

@@ -195,6 +195,29 @@ def test_voice_configuration_wire_objects() -> None:
             check_voice_configuration(bad)
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"appId": "a1"},  # an older response: no type (RTC)
+        {"appId": "a1", "scheduledVoiceProvisioning": {"appId": "a2", "status": "WAITING"}},
+        {"type": "EST", "trunkId": "t1"},
+        {"type": "FAX", "serviceId": "f1", "scheduledVoiceProvisioning": {"status": "FAILED"}},
+    ],
+)
+def test_voice_configuration_round_trips_without_adding_a_type(raw: dict[str, Any]) -> None:
+    from sinch_async.numbers._converter import structure, unstructure
+    from sinch_async.numbers._models import VoiceConfiguration
+
+    decoded = structure(raw, VoiceConfiguration)
+    assert unstructure(decoded) == raw
+    if "type" not in raw:
+        assert decoded.type is None and decoded.target == RtcVoiceConfiguration("a1")
+        scheduled = decoded.scheduled_voice_provisioning
+        assert scheduled is None or (
+            scheduled.type is None and scheduled.target == RtcVoiceConfiguration("a2")
+        )
+
+
 def test_hmac_secret_and_numbers_auth() -> None:
     assert check_hmac_secret("a" * 32) == "a" * 32
     assert check_hmac_secret("A-9" * 21 + "x") == "A-9" * 21 + "x"  # 64

@@ -78,7 +78,7 @@ def test_keywords_win_and_none_unsets() -> None:
 
 
 def test_kinds_are_independent_and_each_complete() -> None:
-    plan = {"SINCH_SERVICE_PLAN_ID": "p", "SINCH_API_TOKEN": "t"}
+    plan = {"SINCH_SERVICE_PLAN_ID": "p", "SINCH_API_TOKEN": "t", "SINCH_REGION": "us"}
     project = {"SINCH_PROJECT_ID": "q", "SINCH_KEY_ID": "k", "SINCH_KEY_SECRET": "s"}
     both = env_options({**plan, **project})
     assert {both["service_plan_id"], both["project_id"]} == {"p", "q"}
@@ -173,7 +173,7 @@ def test_an_account_name_whose_variables_are_the_defaults_is_refused(tmp_path: P
 
 
 def test_a_flag_reads_true_false_and_their_spellings(tmp_path: Path) -> None:
-    plan = {"SINCH_SERVICE_PLAN_ID": "p", "SINCH_API_TOKEN": "t"}
+    plan = {"SINCH_SERVICE_PLAN_ID": "p", "SINCH_API_TOKEN": "t", "SINCH_REGION": "us"}
     for text, flag in [("1", True), ("TRUE", True), ("on", True), ("0", False), ("no", False)]:
         options = env_options({**plan, "SINCH_AUTO_CLIENT_REFERENCE": text})
         assert options["auto_client_reference"] is flag

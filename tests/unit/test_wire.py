@@ -12,6 +12,7 @@ from sinch_async._wire import (
     build_query,
     format_datetime,
     parse_datetime,
+    parse_error,
     parse_error_body,
     parse_retry_after,
     quote_path_segment,
@@ -93,6 +94,19 @@ def test_path_segment_quoting() -> None:
 )
 def test_error_body_shapes(body: bytes, expected: tuple[str | None, str | None]) -> None:
     assert parse_error_body(body) == expected
+    assert parse_error(body)[:2] == expected and parse_error(body)[2] == ()
+
+
+def test_error_details_are_the_dict_entries_of_error_details() -> None:
+    info = {"type": "ResourceInfo", "resourceName": "+12025550199"}
+    body = b'{"error": {"code": 404, "message": "m", "status": "NOT_FOUND", "details": '
+    assert parse_error(body + b'[{"type": "ResourceInfo", "resourceName": "+12025550199"}]}}') == (
+        "NOT_FOUND",
+        "m",
+        (info,),
+    )
+    assert parse_error(body + b'[1, "x", {"type": "Help"}]}}')[2] == ({"type": "Help"},)
+    assert parse_error(body + b'"not a list"}}')[2] == ()
 
 
 def test_retry_after_seconds_and_http_date() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -419,6 +420,16 @@ async def test_the_core_reports_a_duplicate_without_an_event() -> None:
     assert first.ok and isinstance(first.event, NumbersEvent) and first.reason is None
     again = await receiver.handle(body, signed(body))
     assert again.ok and again.event is None and again.reason == "duplicate_event"
+
+
+async def test_the_duplicate_log_line_names_the_event_id(caplog: pytest.LogCaptureFixture) -> None:
+    receiver = numbers_receiver(Recorder(), verifier=verifier())
+    body = body_of("01logged")
+    await receiver.handle(body, signed(body))
+    with caplog.at_level(logging.INFO, logger="sinch_async.webhooks"):
+        again = await receiver.handle(body, signed(body))
+    assert again.reason == "duplicate_event"
+    assert "duplicate event '01logged' answered 200" in caplog.text
 
 
 # --- a shared Redis store --------------------------------------------------------------------

@@ -228,6 +228,19 @@ async def test_a_failing_handler_is_logged_and_the_secret_is_not(
     assert SECRET not in repr(receiver) and SECRET not in repr(asgi_app(receiver))
 
 
+async def test_a_callback_that_does_not_fit_its_type_is_logged_with_the_field(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    receiver = WebhookReceiver(Recorder())
+    body = orjson.dumps(
+        {"type": "mo_text", "id": "x", "from": "+1", "to": "1", "body": "a", "received_at": "no"}
+    )
+    with caplog.at_level(logging.WARNING, logger="sinch_async.webhooks"):
+        result = await receiver.handle(body, {})
+    assert (result.status, result.reason) == (400, "invalid")
+    assert "refused callback: invalid (invalid mo_text callback: received_at:" in caplog.text
+
+
 async def test_a_cancelled_handler_releases_the_nonce_and_propagates() -> None:
     on_event = Recorder()
     receiver = receiver_for(on_event)
