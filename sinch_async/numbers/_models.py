@@ -122,7 +122,7 @@ class ScheduledSmsProvisioning:
 
     service_plan_id: str = ""
     campaign_id: str = ""
-    status: str = ""
+    status: str | None = None
     last_updated_time: datetime | None = None
     error_codes: tuple[str, ...] = ()
 
@@ -161,7 +161,7 @@ class ScheduledVoiceProvisioning:
     app_id: str | None = None
     trunk_id: str | None = None
     service_id: str | None = None
-    status: str = ""
+    status: str | None = None
     last_updated_time: datetime | None = None
 
     @property

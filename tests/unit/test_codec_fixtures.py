@@ -164,3 +164,19 @@ def test_numbers_fake_records_round_trip() -> None:
         expected = {k: v for k, v in record.items() if v is not None}
         assert _same_json(CAMEL.unstructure(decoded), expected)
         assert CAMEL.structure(CAMEL.unstructure(decoded), cls) == decoded
+
+
+def test_numbers_scheduled_provisioning_without_a_status_round_trips() -> None:
+    """A scheduled provisioning (SMS or voice) that Sinch sent without ``status`` or
+    ``type`` encodes back without them (they decoded to ``""`` and came back as keys)."""
+    from sinch_async.numbers import ScheduledSmsProvisioning, ScheduledVoiceProvisioning
+
+    sms = {"servicePlanId": "plan-1", "campaignId": "c-1"}
+    voice = {"appId": "app-1"}
+    decoded_sms = numbers_codec.structure(sms, ScheduledSmsProvisioning)
+    decoded_voice = numbers_codec.structure(voice, ScheduledVoiceProvisioning)
+    assert decoded_sms.status is None and decoded_sms.pending and not decoded_sms.failed
+    assert decoded_voice.status is None and decoded_voice.pending
+    encoded_sms = CAMEL.unstructure(decoded_sms)
+    assert "status" not in encoded_sms and encoded_sms["servicePlanId"] == "plan-1"
+    assert CAMEL.unstructure(decoded_voice) == voice
