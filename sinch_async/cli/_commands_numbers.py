@@ -51,6 +51,21 @@ _NUMBER_HELP = "The phone number, E.164 with a leading '+' (e.g. +12025550100)."
 _TYPE_HELP = "MOBILE, LOCAL or TOLL_FREE (any case)."
 _MASK = "********"
 
+# what to look for, shared by search and rent-any
+RegionOption = Annotated[str, typer.Option(help="ISO 3166-1 region, e.g. US.", metavar="CODE")]
+TypeOption = Annotated[str, typer.Option("--type", help=_TYPE_HELP, metavar="TYPE")]
+CapabilitiesOption = Annotated[
+    list[str] | None,
+    typer.Option(help="A capability needed, SMS or VOICE (repeatable).", metavar="CAPABILITY"),
+]
+PatternOption = Annotated[
+    str | None, typer.Option(help="Digits to search for, e.g. 2020.", metavar="DIGITS")
+]
+SearchPatternOption = Annotated[
+    str | None,
+    typer.Option(help="Where --pattern is: START, CONTAINS or END.", metavar="WHERE"),
+]
+
 # configuration options shared by update, rent and rent-any
 PlanOption = Annotated[
     str | None,
@@ -274,19 +289,11 @@ def numbers_update(
 @numbers_app.command("search")
 def numbers_search(
     ctx: typer.Context,
-    region_code: Annotated[str, typer.Option(help="ISO 3166-1 region, e.g. US.", metavar="CODE")],
-    number_type: Annotated[str, typer.Option("--type", help=_TYPE_HELP, metavar="TYPE")],
-    capability: Annotated[
-        list[str] | None,
-        typer.Option(help="A capability needed, SMS or VOICE (repeatable).", metavar="CAPABILITY"),
-    ] = None,
-    pattern: Annotated[
-        str | None, typer.Option(help="Digits to search for, e.g. 2020.", metavar="DIGITS")
-    ] = None,
-    search_pattern: Annotated[
-        str | None,
-        typer.Option(help="Where --pattern is: START, CONTAINS or END.", metavar="WHERE"),
-    ] = None,
+    region_code: RegionOption,
+    number_type: TypeOption,
+    capability: CapabilitiesOption = None,
+    pattern: PatternOption = None,
+    search_pattern: SearchPatternOption = None,
     size: Annotated[
         int | None,
         typer.Option(min=1, help="At most this many (Sinch documents no default).", metavar="N"),
@@ -354,19 +361,11 @@ def numbers_rent(
 @numbers_app.command("rent-any")
 def numbers_rent_any(
     ctx: typer.Context,
-    region_code: Annotated[str, typer.Option(help="ISO 3166-1 region, e.g. US.", metavar="CODE")],
-    number_type: Annotated[str, typer.Option("--type", help=_TYPE_HELP, metavar="TYPE")],
-    capability: Annotated[
-        list[str] | None,
-        typer.Option(help="A capability needed, SMS or VOICE (repeatable).", metavar="CAPABILITY"),
-    ] = None,
-    pattern: Annotated[
-        str | None, typer.Option(help="Digits to search for, e.g. 2020.", metavar="DIGITS")
-    ] = None,
-    search_pattern: Annotated[
-        str | None,
-        typer.Option(help="Where --pattern is: START, CONTAINS or END.", metavar="WHERE"),
-    ] = None,
+    region_code: RegionOption,
+    number_type: TypeOption,
+    capability: CapabilitiesOption = None,
+    pattern: PatternOption = None,
+    search_pattern: SearchPatternOption = None,
     sms_service_plan_id: PlanOption = None,
     sms_campaign_id: CampaignOption = None,
     voice_app_id: AppOption = None,

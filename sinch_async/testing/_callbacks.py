@@ -23,7 +23,7 @@ import orjson
 
 from ._util import JSONObject
 
-__all__ = ["CallbackAttempt", "CallbackDispatcher", "sign_callback"]
+__all__ = ["CallbackAttempt", "CallbackDispatcher", "post_attempt", "sign_callback"]
 
 SIGNATURE_HEADER = "x-sinch-webhook-signature"
 NONCE_HEADER = "x-sinch-webhook-signature-nonce"
@@ -46,6 +46,11 @@ class CallbackAttempt:
     status: int | None
     error: str | None
     attempt: int = 1
+
+    @property
+    def retried(self) -> bool:
+        """Whether Sinch retries after this attempt: no answer, a 429 or a 5xx."""
+        return self.status is None or self.status == 429 or self.status >= 500
 
     @property
     def json(self) -> Any:
@@ -195,22 +200,27 @@ class CallbackDispatcher:
     async def _deliver(self, url: str, body: bytes) -> None:
         delays = tuple(self.retry_delays)
         for attempt in range(1, len(delays) + 2):
-            headers = self._headers(body)
-            status: int | None = None
-            error: str | None = None
             session = self._session
             if session is None:
                 return
-            try:
-                async with session.post(
-                    url, data=body, headers=headers, allow_redirects=False
-                ) as resp:
-                    await resp.read()
-                    status = resp.status
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            self._record(CallbackAttempt(url, headers, body, status, error, attempt))
-            retry = status is None or status == 429 or status >= 500
-            if not retry or attempt > len(delays):
+            done = await post_attempt(session, url, body, self._headers(body), attempt)
+            self._record(done)
+            if not done.retried or attempt > len(delays):
                 return
             await self.sleep(delays[attempt - 1])
+
+
+async def post_attempt(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str], attempt: int
+) -> CallbackAttempt:
+    """One POST of a callback body as Sinch makes it (no redirects followed); how it
+    ended, a connection error included (then ``status`` is None)."""
+    status: int | None = None
+    error: str | None = None
+    try:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
+            await resp.read()
+            status = resp.status
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return CallbackAttempt(url, dict(headers), body, status, error, attempt)

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ._callbacks import CallbackAttempt
+from ._callbacks import CallbackAttempt, post_attempt
 from ._util import JSONObject
 
 __all__ = ["NUMBERS_SIGNATURE_HEADER", "numbers_event", "post_numbers_event"]
@@ -107,19 +107,9 @@ async def post_numbers_event(
     delays = tuple(retry_delays)
     try:
         for number in range(1, len(delays) + 2):
-            status: int | None = None
-            error: str | None = None
-            try:
-                async with client.post(
-                    url, data=body, headers=headers, allow_redirects=False
-                ) as resp:
-                    await resp.read()
-                    status = resp.status
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            attempts.append(CallbackAttempt(url, dict(headers), body, status, error, number))
-            retry = status is None or status == 429 or status >= 500
-            if not retry or number > len(delays):
+            done = await post_attempt(client, url, body, headers, number)
+            attempts.append(done)
+            if not done.retried or number > len(delays):
                 break
             await sleep(delays[number - 1])
     finally:
