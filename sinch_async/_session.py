@@ -1252,16 +1252,13 @@ class Session:
         """`request`, then the body decoded into ``cast_to`` by the API's codec (a
         typed error if it cannot be). ``Cast(Union)`` for a target that is not a class.
         ``route``: the template ``path`` was built from (see `Engine.request`)."""
-        resp = await self.engine.request(
-            self.api,
+        resp = await self.request(
             method,
             path,
             query=query,
             body=body,
             cost=cost,
             idempotent=idempotent,
-            options=self._options,
-            headers=self._headers,
             name=name,
             before_write=before_write,
             route=route,
